@@ -1,0 +1,194 @@
+"""The attention text classifier: embedding → encoder → attention → context → logits."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from attnjax.models import attention as attention_lib
+from attnjax.models import encoders
+
+
+class Aux(NamedTuple):
+  """What the classifier exposes besides its logits.
+
+  Attributes:
+    attention: <float32>[B, T] weights, 0 on padding, rows sum to 1.
+    scores: <float32>[B, T] raw attention scores (before masking).
+    hidden: <float32>[B, T, D] the vectors attention weighs (0 on padding).
+    context: <float32>[B, D] the attention-weighted sum of `hidden`.
+  """
+  attention: Any
+  scores: Any
+  hidden: Any
+  context: Any
+
+
+class AttentionClassifier(nn.Module):
+  """Text classifier with one attention layer over an encoder's outputs.
+
+  Call as `logits, aux = model.apply(params, tokens, lengths)`; see `__call__`.
+  RNG streams: "dropout" (when `dropout > 0` and `train=True`) and "gumbel"
+  (when the Gumbel normaliser samples).
+
+  Gumbel-softmax: with `normalizer="gumbel"` training draws a sample
+  softmax((scores + g)/τ), g ~ Gumbel(0, 1), with the "gumbel" PRNG stream.
+  Evaluation uses, by default (`gumbel_eval="deterministic"`), the noise-free
+  softmax(scores/τ), so predictions and attention are deterministic functions
+  of the input; `gumbel_eval="sample"` keeps sampling at evaluation.
+
+  Attributes:
+    vocab_size: V, number of token ids (0 is padding by convention).
+    num_classes: C.
+    embed_dim: E.
+    hidden_dim: H, encoder width (BiLSTM output is 2H).
+    encoder: one of `encoders.ENCODERS`.
+    attention: one of `attention.ATTENTIONS`.
+    normalizer: one of `attention.NORMALIZERS`.
+    temperature: τ > 0 of the Gumbel-softmax.
+    dropout: rate on embeddings and on the context vector during training.
+    word_dropout: probability that a real token is replaced by `<unk>` (id
+      `unk_id`) during training (Iyyer et al. 2015; Flax's sst2 example).
+    unk_id: the id word dropout substitutes.
+    attention_dim: width of the additive scorer / d_k of scaled dot-product.
+    deep_layer_dims: widths of the deep scorer's hidden layers (≥ 2).
+    gumbel_eval: "deterministic" or "sample" (see above).
+    cnn_kernel_size: width of the CNN encoder's convolution.
+    unroll: LSTM scan unroll factor (speed only).
+  """
+  vocab_size: int
+  num_classes: int
+  embed_dim: int = 128
+  hidden_dim: int = 128
+  encoder: str = "bilstm"
+  attention: str = "additive"
+  normalizer: str = "softmax"
+  temperature: float = 1.0
+  dropout: float = 0.0
+  word_dropout: float = 0.0
+  unk_id: int = 1
+  attention_dim: int = 128
+  deep_layer_dims: Sequence[int] = (128, 128)
+  gumbel_eval: str = "deterministic"
+  cnn_kernel_size: int = 3
+  unroll: int = 1
+
+  def __post_init__(self):
+    _check_choice("encoder", self.encoder, encoders.ENCODERS)
+    _check_choice("attention", self.attention, attention_lib.ATTENTIONS)
+    _check_choice("normalizer", self.normalizer, attention_lib.NORMALIZERS)
+    _check_choice("gumbel_eval", self.gumbel_eval, attention_lib.GUMBEL_EVAL_MODES)
+    for field in ("vocab_size", "embed_dim", "hidden_dim", "attention_dim", "cnn_kernel_size",
+                  "unroll"):
+      if int(getattr(self, field)) < 1:
+        raise ValueError(f"{field} must be >= 1, got {getattr(self, field)!r}")
+    if self.num_classes < 2:
+      raise ValueError(f"num_classes must be >= 2, got {self.num_classes!r}")
+    if not self.temperature > 0:
+      raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+    for field in ("dropout", "word_dropout"):
+      if not 0.0 <= getattr(self, field) < 1.0:
+        raise ValueError(f"{field} must be in [0, 1), got {getattr(self, field)!r}")
+    super().__post_init__()
+
+  def setup(self):
+    self.embedding = nn.Embed(self.vocab_size, self.embed_dim,
+                              embedding_init=nn.initializers.normal(0.1))
+    self.encoder_module = encoders.make_encoder(
+        self.encoder, self.hidden_dim, unroll=self.unroll, kernel_size=self.cnn_kernel_size)
+    self.scorer = attention_lib.make_attention(
+        self.attention, attention_dim=self.attention_dim, deep_layer_dims=self.deep_layer_dims)
+    self.output_layer = nn.Dense(self.num_classes)
+    self.dropout_layer = nn.Dropout(self.dropout)
+
+  def embed(self, tokens_BxT):
+    """<int32>[B, T] → <float32>[B, T, E] input embeddings."""
+    return self.embedding(tokens_BxT)
+
+  def __call__(self, tokens_BxT, lengths_B, *, train: bool = False, attention=None,
+               embedded=None):
+    """Classifies a batch.
+
+    Args:
+      tokens_BxT: <int32>[B, T] token ids, padded at the end.
+      lengths_B: <int32>[B] real lengths, 1 ≤ lengths ≤ T.
+      train: enables dropout and Gumbel sampling.
+      attention: optional <float32>[B, T] externally supplied weights used
+        instead of the model's own (ablations, counterfactual attention). They
+        are used as given (callers keep them 0 on padding); `aux.scores` still
+        holds the model's own scores.
+      embedded: optional <float32>[B, T, E] input embeddings used instead of
+        looking up `tokens` (gradients and perturbations w.r.t. embeddings).
+
+    Returns:
+      (logits <float32>[B, C], aux: `Aux`).
+    """
+    tokens_BxT = jnp.asarray(tokens_BxT)
+    lengths_B = jnp.asarray(lengths_B)
+    if tokens_BxT.ndim != 2:
+      raise ValueError(f"tokens must be [B, T], got shape {tokens_BxT.shape}")
+    batch, max_length = tokens_BxT.shape
+    if lengths_B.shape != (batch,):
+      raise ValueError(f"lengths must be [B]={batch,}, got shape {lengths_B.shape}")
+    if attention is not None and jnp.shape(attention) != (batch, max_length):
+      raise ValueError(f"attention must be [B, T]={(batch, max_length)}, got shape "
+                       f"{jnp.shape(attention)}")
+    mask_BxT = encoders.sequence_mask(lengths_B, max_length)
+    if embedded is None:
+      if train and self.word_dropout > 0:
+        drop_BxT = jax.random.bernoulli(self.make_rng("dropout"), self.word_dropout,
+                                        tokens_BxT.shape)
+        tokens_BxT = jnp.where(drop_BxT & mask_BxT, self.unk_id, tokens_BxT)
+      embedded = self.embed(tokens_BxT)
+    elif jnp.shape(embedded) != (batch, max_length, self.embed_dim):
+      raise ValueError(f"embedded must be [B, T, E]={(batch, max_length, self.embed_dim)}, "
+                       f"got shape {jnp.shape(embedded)}")
+
+    embedded = self.dropout_layer(embedded, deterministic=not train)
+    hidden_BxTxD = self.encoder_module(embedded, lengths_B)
+    scores_BxT = self.scorer(hidden_BxTxD)
+    sample = self.normalizer == "gumbel" and (train or self.gumbel_eval == "sample")
+    weights_BxT = attention_lib.normalize(
+        scores_BxT, mask_BxT, normalizer=self.normalizer, temperature=self.temperature,
+        key=self.make_rng("gumbel") if sample else None, sample=sample)
+    if attention is not None:
+      weights_BxT = jnp.asarray(attention, hidden_BxTxD.dtype)
+    context_BxD = jnp.einsum("bt,btd->bd", weights_BxT, hidden_BxTxD)
+    logits_BxC = self.output_layer(self.dropout_layer(context_BxD, deterministic=not train))
+    return logits_BxC, Aux(attention=weights_BxT, scores=scores_BxT, hidden=hidden_BxTxD,
+                           context=context_BxD)
+
+
+def _check_choice(what: str, value, allowed):
+  if value not in allowed:
+    raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def model_to_dict(model: AttentionClassifier) -> dict:
+  """The constructor arguments of `model` as JSON-able values."""
+  out = {}
+  for field in dataclasses.fields(model):
+    if field.name in ("parent", "name"):
+      continue
+    value = getattr(model, field.name)
+    out[field.name] = list(value) if isinstance(value, tuple) else value
+  return out
+
+
+def model_from_dict(config: dict) -> AttentionClassifier:
+  """Inverse of `model_to_dict`."""
+  config = dict(config)
+  if "deep_layer_dims" in config:
+    config["deep_layer_dims"] = tuple(config["deep_layer_dims"])
+  return AttentionClassifier(**config)
+
+
+def init_params(model: AttentionClassifier, key, max_length: int = 8):
+  """Parameters for `model` from one PRNG key (shape-independent of T)."""
+  tokens = jnp.zeros((1, max_length), jnp.int32)
+  lengths = jnp.full((1,), max_length, jnp.int32)
+  return model.init({"params": key}, tokens, lengths)
