@@ -45,6 +45,9 @@ class AttentionClassifier(nn.Module):
     vocab_size: V, number of token ids (0 is padding by convention).
     num_classes: C.
     embed_dim: E.
+    embedding_std: standard deviation of the N(0, σ²) embedding init (1.0, as
+      PyTorch's nn.Embedding; much smaller values let the BiLSTM spread the
+      planted signal to every position before attention learns to focus).
     hidden_dim: H, encoder width (BiLSTM output is 2H).
     encoder: one of `encoders.ENCODERS`.
     attention: one of `attention.ATTENTIONS`.
@@ -63,6 +66,7 @@ class AttentionClassifier(nn.Module):
   vocab_size: int
   num_classes: int
   embed_dim: int = 128
+  embedding_std: float = 1.0
   hidden_dim: int = 128
   encoder: str = "bilstm"
   attention: str = "additive"
@@ -97,7 +101,7 @@ class AttentionClassifier(nn.Module):
 
   def setup(self):
     self.embedding = nn.Embed(self.vocab_size, self.embed_dim,
-                              embedding_init=nn.initializers.normal(0.1))
+                              embedding_init=nn.initializers.normal(self.embedding_std))
     self.encoder_module = encoders.make_encoder(
         self.encoder, self.hidden_dim, unroll=self.unroll, kernel_size=self.cnn_kernel_size)
     self.scorer = attention_lib.make_attention(

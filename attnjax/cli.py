@@ -1,0 +1,148 @@
+"""The `attnjax` command line: `attnjax train`, `attnjax evaluate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from attnjax.models import ATTENTIONS, ENCODERS, NORMALIZERS
+
+
+def _add_data_args(parser: argparse.ArgumentParser):
+  group = parser.add_argument_group("data")
+  group.add_argument("--data", default="planted", help="dataset name (default: planted)")
+  group.add_argument("--train-size", type=int, default=4000,
+                     help="planted: number of training examples (dev/test get a quarter)")
+  group.add_argument("--seq-len", type=int, default=40, help="planted: padded length T")
+  group.add_argument("--vocab-size", type=int, default=1000, help="planted: vocabulary size")
+  group.add_argument("--num-classes", type=int, default=2, help="planted: number of classes")
+  group.add_argument("--data-seed", type=int, default=0, help="seed of the planted data")
+
+
+def _add_model_args(parser: argparse.ArgumentParser):
+  group = parser.add_argument_group("model")
+  group.add_argument("--encoder", default="bilstm", choices=ENCODERS)
+  group.add_argument("--attention", default="additive", choices=ATTENTIONS)
+  group.add_argument("--normalizer", default="softmax", choices=NORMALIZERS)
+  group.add_argument("--temperature", type=float, default=1.0, help="Gumbel-softmax τ > 0")
+  group.add_argument("--embed-dim", type=int, default=128)
+  group.add_argument("--hidden-dim", type=int, default=128)
+  group.add_argument("--dropout", type=float, default=0.0)
+  group.add_argument("--word-dropout", type=float, default=0.0)
+
+
+def _add_train_args(parser: argparse.ArgumentParser):
+  group = parser.add_argument_group("training")
+  group.add_argument("--seeds", type=int, default=4, help="number of seeds S (seeds 0..S-1)")
+  group.add_argument("--first-seed", type=int, default=0, help="seeds are first..first+S-1")
+  group.add_argument("--epochs", type=int, default=3)
+  group.add_argument("--batch-size", type=int, default=64)
+  group.add_argument("--learning-rate", type=float, default=1e-3)
+  group.add_argument("--patience", type=int, default=None,
+                     help="stop after this many epochs without dev improvement")
+  group.add_argument("--out", default="runs/demo", help="run directory to write")
+  group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _planted_splits(args):
+  import jax
+
+  from attnjax.data import planted
+  options = dict(seq_len=args.seq_len, vocab_size=args.vocab_size,
+                 num_classes=args.num_classes)
+  key = jax.random.key(args.data_seed)
+  sizes = {"train": args.train_size, "dev": max(args.train_size // 4, 1),
+           "test": max(args.train_size // 4, 1)}
+  return {split: planted(jax.random.fold_in(key, i), n, **options)
+          for i, (split, n) in enumerate(sizes.items())}
+
+
+def _load_splits(args):
+  if args.data != "planted":
+    raise ValueError(f"unknown --data {args.data!r}; allowed: planted")
+  return _planted_splits(args)
+
+
+def _print_table(header, rows, file=sys.stdout):
+  widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+  for row in [header, ["-" * w for w in widths], *rows]:
+    print("  ".join(str(x).rjust(w) for x, w in zip(row, widths)), file=file)
+
+
+def cmd_train(args) -> int:
+  from attnjax.models import AttentionClassifier
+  from attnjax.training import TrainConfig, evaluate, save_run, train
+
+  splits = _load_splits(args)
+  model = AttentionClassifier(
+      vocab_size=args.vocab_size, num_classes=splits["train"].num_classes,
+      embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, encoder=args.encoder,
+      attention=args.attention, normalizer=args.normalizer, temperature=args.temperature,
+      dropout=args.dropout, word_dropout=args.word_dropout)
+  config = TrainConfig(model=model, epochs=args.epochs, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, patience=args.patience)
+  seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+  result = train(config, seeds, splits["train"], splits["dev"], progress=not args.no_progress)
+  test = evaluate(model, result.params, splits["test"], batch_size=config.eval_batch_size)
+  data_options = {k: getattr(args, k) for k in
+                  ("data", "train_size", "seq_len", "vocab_size", "num_classes", "data_seed")}
+  out = save_run(args.out, result, extra={"data": data_options,
+                                          "test_accuracy": test["accuracy"].tolist()})
+  rows = [[seed, int(result.best_epoch[i]) + 1,
+           f"{result.history['train_accuracy'][i, -1]:.4f}",
+           f"{result.history['eval_accuracy'][i, result.best_epoch[i]]:.4f}",
+           f"{test['accuracy'][i]:.4f}"] for i, seed in enumerate(result.seeds)]
+  _print_table(["seed", "best epoch", "train acc", "dev acc", "test acc"], rows)
+  print(f"test accuracy {np.mean(test['accuracy']):.4f} ± {np.std(test['accuracy']):.4f} "
+        f"(mean ± std over {len(seeds)} seeds)")
+  print(f"run directory: {out}")
+  return 0
+
+
+def cmd_evaluate(args) -> int:
+  from attnjax.training import evaluate, load_run
+
+  run = load_run(args.run_dir)
+  splits = _load_splits(argparse.Namespace(**run.extra["data"]))
+  if args.split not in splits:
+    raise ValueError(f"unknown --split {args.split!r}; allowed: {', '.join(splits)}")
+  metrics = evaluate(run.result.model, run.result.params, splits[args.split])
+  rows = [[seed, f"{metrics['accuracy'][i]:.4f}", f"{metrics['loss'][i]:.4f}"]
+          for i, seed in enumerate(run.result.seeds)]
+  _print_table(["seed", f"{args.split} acc", f"{args.split} loss"], rows)
+  return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="attnjax", description="Attention models, MI estimators and experiments in JAX.")
+  sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+  train_parser = sub.add_parser("train", help="train S seeds of one model in one program",
+                                description="Train S seeds of one attention classifier "
+                                "together and write a run directory.")
+  _add_data_args(train_parser)
+  _add_model_args(train_parser)
+  _add_train_args(train_parser)
+  train_parser.set_defaults(func=cmd_train)
+  eval_parser = sub.add_parser("evaluate", help="evaluate a run directory on a split")
+  eval_parser.add_argument("run_dir", help="directory written by `attnjax train`")
+  eval_parser.add_argument("--split", default="test")
+  eval_parser.set_defaults(func=cmd_evaluate)
+  return parser
+
+
+def main(argv=None) -> int:
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  try:
+    return args.func(args)
+  except ValueError as error:
+    print(f"attnjax {args.command}: error: {error}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+  sys.exit(main())

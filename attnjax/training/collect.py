@@ -1,0 +1,84 @@
+"""Running trained (stacked) parameters over a dataset in memory-bounded batches."""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from attnjax.data.dataset import TextDataset
+from attnjax.models.classifier import AttentionClassifier, Aux
+
+AUX_FIELDS = Aux._fields
+
+
+def is_stacked(params) -> bool:
+  """Whether `params` carry a leading seed axis (the embedding table is [S, V, E])."""
+  return jnp.ndim(params["params"]["embedding"]["embedding"]) == 3
+
+
+def stack_seeds(params):
+  """Adds a leading seed axis of size 1 to unstacked params (no-op when stacked)."""
+  return params if is_stacked(params) else jax.tree.map(lambda x: x[None], params)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "keep"))
+def _apply_seeds(model, params, tokens, lengths, keep):
+  def one(p):
+    logits, aux = model.apply(p, tokens, lengths)
+    return logits, {k: getattr(aux, k) for k in keep}
+  return jax.vmap(one)(params)
+
+
+def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size: int = 256,
+            keep: Sequence[str] = AUX_FIELDS):
+  """Logits and attention internals of every seed on every example.
+
+  Args:
+    model: the classifier.
+    params: parameters, stacked on a leading seed axis S (unstacked params are
+      treated as S = 1).
+    data: examples to run (N of them, padded length T).
+    batch_size: examples per compiled call (bounds device memory).
+    keep: which `Aux` fields to return (others are None); e.g. `()` when only
+      logits are needed.
+
+  Returns:
+    (logits <float32>[S, N, C], Aux) with attention/scores [S, N, T],
+    hidden [S, N, T, D], context [S, N, D], as host NumPy arrays.
+  """
+  keep = tuple(keep)
+  unknown = sorted(set(keep) - set(AUX_FIELDS))
+  if unknown:
+    raise ValueError(f"unknown aux fields {unknown}; allowed: {list(AUX_FIELDS)}")
+  params = stack_seeds(params)
+  n = len(data)
+  padded = -(-n // batch_size) * batch_size
+  tokens = np.pad(np.asarray(data.tokens), ((0, padded - n), (0, 0)))
+  lengths = np.pad(np.asarray(data.lengths), (0, padded - n), constant_values=1)
+  logits, fields = [], {k: [] for k in keep}
+  for start in range(0, padded, batch_size):
+    batch_logits, batch_aux = _apply_seeds(model, params, tokens[start:start + batch_size],
+                                           lengths[start:start + batch_size], keep)
+    logits.append(np.asarray(batch_logits))
+    for k in keep:
+      fields[k].append(np.asarray(batch_aux[k]))
+  logits = np.concatenate(logits, axis=1)[:, :n]
+  aux = Aux(**{k: np.concatenate(fields[k], axis=1)[:, :n] if k in keep else None
+               for k in AUX_FIELDS})
+  return logits, aux
+
+
+def evaluate(model: AttentionClassifier, params, data: TextDataset, *,
+             batch_size: int = 256) -> dict[str, np.ndarray]:
+  """Per-seed accuracy and mean cross-entropy: {"accuracy": [S], "loss": [S]}."""
+  logits, _ = collect(model, params, data, batch_size=batch_size, keep=())
+  labels = np.asarray(data.labels)
+  loss = optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits),
+                                                         jnp.asarray(labels)[None])
+  return {"accuracy": (logits.argmax(-1) == labels[None]).mean(-1).astype(np.float32),
+          "loss": np.asarray(loss.mean(-1), np.float32)}

@@ -1,0 +1,261 @@
+"""Training many seeds in one compiled program.
+
+Parameters and optimiser states of S seeds are stacked on a leading seed axis
+(`jax.vmap(init)` over one key per seed); one `jax.jit(jax.vmap(...))` call runs
+a block of steps for every seed at once (`lax.scan` over the steps). Each seed
+keeps its own data order, dropout and Gumbel keys, derived from its seed alone,
+so seed s trained in a group equals seed s trained by itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from attnjax.data.dataset import TextDataset
+from attnjax.models.classifier import init_params
+from attnjax.training import sharding
+from attnjax.training.collect import evaluate
+from attnjax.training.config import TrainConfig
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """What `train` returns.
+
+  Attributes:
+    params: stacked parameters, every leaf with a leading seed axis S.
+    history: per-seed metrics, each <float32>[S, epochs_run]: "train_loss",
+      "train_accuracy" and, with eval data, "eval_loss", "eval_accuracy".
+    config: the `TrainConfig` used.
+    seeds: the S integer seeds.
+    best_epoch: <int32>[S] 0-based epoch whose parameters were kept.
+  """
+  params: Any
+  history: dict[str, np.ndarray]
+  config: TrainConfig
+  seeds: tuple[int, ...]
+  best_epoch: np.ndarray
+
+  @property
+  def model(self):
+    return self.config.model
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+  """Adam(W) with optional global-norm clipping."""
+  if config.weight_decay > 0:
+    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+  else:
+    optimizer = optax.adam(config.learning_rate)
+  if config.grad_clip:
+    optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip), optimizer)
+  return optimizer
+
+
+def seed_keys(seeds: Sequence[int]):
+  """One typed PRNG key per seed: <key>[S]."""
+  return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+
+
+def _split_seed_key(key):
+  init_key, order_key, step_key = jax.random.split(key, 3)
+  return init_key, order_key, step_key
+
+
+def init_state(config: TrainConfig, key):
+  """(params, opt_state) of one seed from its seed key."""
+  init_key, _, _ = _split_seed_key(key)
+  params = init_params(config.model, init_key)
+  return params, make_optimizer(config).init(params)
+
+
+def _loss_fn(config: TrainConfig, params, tokens, lengths, labels, weights, key):
+  dropout_key, gumbel_key = jax.random.split(key)
+  logits, _ = config.model.apply(params, tokens, lengths, train=True,
+                                 rngs={"dropout": dropout_key, "gumbel": gumbel_key})
+  losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  count = weights.sum()
+  loss = (losses * weights).sum() / jnp.maximum(count, 1.0)
+  correct = ((jnp.argmax(logits, -1) == labels) * weights).sum()
+  return loss, (correct, count)
+
+
+@functools.lru_cache(maxsize=16)
+def _make_block_fn(config: TrainConfig):
+  """jit(vmap over seeds) of a `lax.scan` over a block of training steps.
+
+  The returned function takes (params, opt_state, step_key, indices [S,K,B],
+  step_numbers [K], tokens [N,T], lengths [N], labels [N]) and returns the new
+  (params, opt_state) and per-seed sums (loss·count, correct, count) [S].
+  Index −1 marks a padded slot; a step whose slots are all padding leaves the
+  state unchanged.
+  """
+  optimizer = make_optimizer(config)
+  grad_fn = jax.value_and_grad(lambda *a: _loss_fn(config, *a), has_aux=True)
+
+  def seed_block(params, opt_state, step_key, indices_KxB, step_numbers_K, tokens, lengths,
+                 labels):
+
+    def step(carry, xs):
+      params, opt_state = carry
+      indices_B, step_number = xs
+      valid = indices_B >= 0
+      safe = jnp.where(valid, indices_B, 0)
+      weights = valid.astype(jnp.float32)
+      key = jax.random.fold_in(step_key, step_number)
+      (loss, (correct, count)), grads = grad_fn(params, tokens[safe], lengths[safe],
+                                                labels[safe], weights, key)
+      updates, new_opt_state = optimizer.update(grads, opt_state, params)
+      new_params = optax.apply_updates(params, updates)
+      keep_old = count == 0
+      params, opt_state = jax.tree.map(lambda old, new: jnp.where(keep_old, old, new),
+                                       (params, opt_state), (new_params, new_opt_state))
+      return (params, opt_state), jnp.stack([loss * count, correct, count])
+
+    (params, opt_state), sums_Kx3 = jax.lax.scan(step, (params, opt_state),
+                                                 (indices_KxB, step_numbers_K))
+    return params, opt_state, sums_Kx3.sum(0)
+
+  return jax.jit(jax.vmap(seed_block, in_axes=(0, 0, 0, 0, None, None, None, None)),
+                 donate_argnums=(0, 1))
+
+
+@functools.lru_cache(maxsize=16)
+def _init_fn(config: TrainConfig):
+  """jit(vmap(init_state)) over seed keys, cached so repeated runs compile once."""
+  return jax.jit(jax.vmap(functools.partial(init_state, config)))
+
+
+def _epoch_indices(order_keys, epoch: int, num_examples: int, steps: int, batch_size: int):
+  """<int32>[S, steps, B] per-seed shuffled example indices, −1 padded."""
+  def one(key):
+    perm = jax.random.permutation(jax.random.fold_in(key, epoch), num_examples)
+    return jnp.pad(perm, (0, steps * batch_size - num_examples), constant_values=-1)
+  return jax.vmap(one)(order_keys).reshape(-1, steps, batch_size)
+
+
+def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDataset,
+          eval_data: TextDataset | None = None, *, progress: bool = True,
+          devices: Sequence[Any] | None = None) -> TrainResult:
+  """Trains S seeds of `config.model` together, in one compiled program.
+
+  Args:
+    config: the run's `TrainConfig`.
+    seeds: S integer seeds, or an int S meaning seeds 0 … S−1. Seed s's
+      initialisation, data order and dropout/Gumbel keys depend only on s.
+    train_data: the training split.
+    eval_data: evaluated after every epoch (accuracy, loss); used to keep each
+      seed's best epoch when `config.select_best`, and for `config.patience`.
+    progress: show a progress bar (epoch, loss, accuracy averaged over seeds).
+    devices: devices to shard the seed axis over (default: all visible). With
+      more than one, seeds are split across a `Mesh` axis "seed"; the numbers
+      equal the one-device run.
+
+  Returns:
+    `TrainResult` with stacked params [S, ...] and per-seed history.
+  """
+  seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+  if not seeds:
+    raise ValueError("seeds must name at least one seed")
+  if len(set(seeds)) != len(seeds):
+    raise ValueError(f"seeds must be distinct, got {seeds}")
+  _check_data(config, train_data, "train_data")
+  if eval_data is not None:
+    _check_data(config, eval_data, "eval_data")
+
+  mesh = sharding.seed_mesh(len(seeds), devices)
+  keys = seed_keys(seeds)
+  params, opt_state = _init_fn(config)(keys)
+  _, order_keys, step_keys = jax.vmap(_split_seed_key)(keys)
+  params, opt_state, step_keys = sharding.shard_seeds(mesh, (params, opt_state, step_keys))
+  tokens, lengths, labels = sharding.replicate(
+      mesh, (jnp.asarray(train_data.tokens), jnp.asarray(train_data.lengths),
+             jnp.asarray(train_data.labels)))
+
+  num_examples = len(train_data)
+  steps = math.ceil(num_examples / config.batch_size)
+  num_blocks = math.ceil(steps / config.steps_per_call)
+  block = math.ceil(steps / num_blocks)
+  block_fn = _make_block_fn(config)
+
+  history = {k: [] for k in ("train_loss", "train_accuracy")}
+  if eval_data is not None:
+    history.update(eval_loss=[], eval_accuracy=[])
+  best_params, best_score = None, None
+  best_epoch = np.zeros(len(seeds), np.int32)
+  stale_epochs = 0
+  bar = tqdm(total=config.epochs * num_blocks * block, disable=not progress, unit="step",
+             desc=f"train {len(seeds)} seed(s)", dynamic_ncols=True)
+  for epoch in range(config.epochs):
+    indices = _epoch_indices(order_keys, epoch, num_examples, num_blocks * block,
+                             config.batch_size)
+    indices = sharding.shard_seeds(mesh, indices)
+    sums = 0.0
+    for b in range(num_blocks):
+      step_numbers = epoch * num_blocks * block + b * block + jnp.arange(block)
+      params, opt_state, block_sums = block_fn(params, opt_state, step_keys,
+                                               indices[:, b * block:(b + 1) * block],
+                                               step_numbers, tokens, lengths, labels)
+      sums = sums + np.asarray(block_sums)
+      bar.update(block)
+      bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
+                      acc=f"{np.mean(sums[:, 1] / sums[:, 2]):.3f}")
+    history["train_loss"].append(sums[:, 0] / sums[:, 2])
+    history["train_accuracy"].append(sums[:, 1] / sums[:, 2])
+    if eval_data is None:
+      continue
+    metrics = evaluate(config.model, params, eval_data, batch_size=config.eval_batch_size)
+    history["eval_loss"].append(metrics["loss"])
+    history["eval_accuracy"].append(metrics["accuracy"])
+    bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
+                    eval_acc=f"{np.mean(metrics['accuracy']):.3f}")
+    score = metrics["accuracy"]
+    improved = np.ones(len(seeds), bool) if best_score is None else score > best_score
+    if config.select_best:
+      # A copy either way: `params` are donated to the next block call.
+      best_params = (jax.tree.map(jnp.copy, params) if best_params is None
+                     else _where_seed(improved, params, best_params))
+      best_epoch = np.where(improved, epoch, best_epoch).astype(np.int32)
+    best_score = score if best_score is None else np.maximum(score, best_score)
+    stale_epochs = 0 if improved.any() else stale_epochs + 1
+    if config.patience is not None and stale_epochs >= config.patience:
+      break
+  bar.close()
+
+  if best_params is not None:
+    params = best_params
+  else:
+    best_epoch = np.full(len(seeds), len(history["train_loss"]) - 1, np.int32)
+  history = {k: np.stack(v, axis=1).astype(np.float32) for k, v in history.items()}
+  return TrainResult(params=params, history=history, config=config, seeds=seeds,
+                     best_epoch=best_epoch)
+
+
+def _where_seed(select_S, new_tree, old_tree):
+  select_S = jnp.asarray(select_S)
+  return jax.tree.map(
+      lambda new, old: jnp.where(select_S.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
+      new_tree, old_tree)
+
+
+def _check_data(config: TrainConfig, data: TextDataset, name: str):
+  if not isinstance(data, TextDataset):
+    raise ValueError(f"{name} must be a TextDataset, got {type(data).__name__}")
+  if len(data) == 0:
+    raise ValueError(f"{name} is empty")
+  if data.num_classes != config.model.num_classes:
+    raise ValueError(f"{name} has {data.num_classes} classes {list(data.label_names)} but the "
+                     f"model has num_classes={config.model.num_classes}")
+  max_token = int(np.max(data.tokens))
+  if max_token >= config.model.vocab_size:
+    raise ValueError(f"{name} holds token id {max_token} >= model vocab_size="
+                     f"{config.model.vocab_size}")

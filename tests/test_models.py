@@ -1,0 +1,211 @@
+"""Models: shapes, masking, padding invariance, LSTM against Flax's reference cells, Gumbel."""
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from attnjax.models import (ATTENTIONS, ENCODERS, AttentionClassifier, LSTMEncoder,
+                            flip_sequences, init_params, normalize, sequence_mask)
+
+B, T, V = 5, 9, 50
+LENGTHS = jnp.array([9, 4, 1, 6, 2])
+
+
+def _tokens(key, lengths=LENGTHS, max_length=T, pad_id=0):
+  tokens = jax.random.randint(key, (len(lengths), max_length), 2, V)
+  return jnp.where(sequence_mask(lengths, max_length), tokens, pad_id)
+
+
+def _small(**kwargs):
+  defaults = dict(vocab_size=V, num_classes=3, embed_dim=8, hidden_dim=6, attention_dim=7,
+                  deep_layer_dims=(5, 4))
+  return AttentionClassifier(**{**defaults, **kwargs})
+
+
+def test_sequence_mask_and_flip():
+  np.testing.assert_array_equal(sequence_mask(jnp.array([1, 3]), 3),
+                                [[True, False, False], [True, True, True]])
+  x = jnp.array([[1, 2, 3, 0], [4, 5, 6, 7]])
+  flipped = flip_sequences(x, jnp.array([3, 4]))
+  np.testing.assert_array_equal(flipped, [[3, 2, 1, 0], [7, 6, 5, 4]])
+  np.testing.assert_array_equal(flip_sequences(flipped, jnp.array([3, 4])), x)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_shapes_and_attention_masking(encoder, attention):
+  model = _small(encoder=encoder, attention=attention)
+  params = init_params(model, jax.random.key(0))
+  logits, aux = jax.jit(model.apply)(params, _tokens(jax.random.key(1)), LENGTHS)
+  dim = {"bilstm": 12, "lstm": 6, "cnn": 6, "embedding": 8}[encoder]
+  chex.assert_shape(logits, (B, 3))
+  chex.assert_shape([aux.attention, aux.scores], (B, T))
+  chex.assert_shape(aux.hidden, (B, T, dim))
+  chex.assert_shape(aux.context, (B, dim))
+  chex.assert_tree_all_finite((logits, aux))
+  mask = np.asarray(sequence_mask(LENGTHS, T))
+  np.testing.assert_allclose(np.asarray(aux.attention).sum(-1), 1.0, rtol=1e-6)
+  assert np.all(np.asarray(aux.attention)[~mask] == 0.0)
+  assert np.all(np.asarray(aux.hidden)[~mask] == 0.0)
+  np.testing.assert_allclose(aux.context, jnp.einsum("bt,btd->bd", aux.attention, aux.hidden),
+                             rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_padding_invariance(encoder):
+  """Real-position outputs and logits ignore appended padding and pad ids."""
+  model = _small(encoder=encoder, attention="additive")
+  params = init_params(model, jax.random.key(0))
+  tokens = _tokens(jax.random.key(1))
+  logits, aux = model.apply(params, tokens, LENGTHS)
+  longer = jnp.pad(tokens, ((0, 0), (0, 7)))
+  garbage_pads = jnp.where(sequence_mask(LENGTHS, T + 7), longer,
+                           jax.random.randint(jax.random.key(2), longer.shape, 0, V))
+  mask = np.asarray(sequence_mask(LENGTHS, T))
+  for variant in (longer, garbage_pads):
+    logits2, aux2 = model.apply(params, variant, LENGTHS)
+    np.testing.assert_allclose(logits2, logits, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(aux2.hidden)[:, :T][mask], np.asarray(aux.hidden)[mask],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(aux2.attention[:, :T], aux.attention, rtol=1e-5, atol=1e-7)
+
+
+class _FlaxBiLSTM(nn.Module):
+  """Reference: Flax's own LSTMCell under nn.Bidirectional with seq_lengths."""
+  hidden_dim: int
+
+  @nn.compact
+  def __call__(self, x, lengths):
+    rnn = nn.Bidirectional(nn.RNN(nn.LSTMCell(self.hidden_dim, name="fwd")),
+                           nn.RNN(nn.LSTMCell(self.hidden_dim, name="bwd")))
+    return rnn(x, seq_lengths=lengths)
+
+
+def _to_flax_cell(input_kernel, recurrent_kernel, bias, hidden):
+  """Our fused [E,4H]/[H,4H]/[4H] weights (gate order i,f,g,o) as flax LSTMCell params."""
+  cell = {}
+  for j, gate in enumerate("ifgo"):
+    cols = slice(j * hidden, (j + 1) * hidden)
+    cell[f"i{gate}"] = {"kernel": input_kernel[:, cols]}
+    cell[f"h{gate}"] = {"kernel": recurrent_kernel[:, cols], "bias": bias[cols]}
+  return cell
+
+
+def test_bilstm_matches_flax_reference_cells():
+  hidden = 6
+  x = jax.random.normal(jax.random.key(3), (B, T, 8))
+  ours = LSTMEncoder(hidden)
+  params = ours.init(jax.random.key(4), x, LENGTHS)["params"]
+  ref_params = {d: _to_flax_cell(params["input_kernel"][i], params["recurrent_kernel"][i],
+                                 params["bias"][i], hidden)
+                for i, d in enumerate(("fwd", "bwd"))}
+  expected = _FlaxBiLSTM(hidden).apply({"params": ref_params}, x, LENGTHS)
+  actual = ours.apply({"params": params}, x, LENGTHS)
+  mask = np.asarray(sequence_mask(LENGTHS, T))
+  np.testing.assert_allclose(np.asarray(actual)[mask], np.asarray(expected)[mask],
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_bilstm_equals_each_example_run_alone():
+  """Backward direction starts at each example's last real token."""
+  x = jax.random.normal(jax.random.key(5), (B, T, 8))
+  encoder = LSTMEncoder(6)
+  params = encoder.init(jax.random.key(6), x, LENGTHS)
+  batched = encoder.apply(params, x, LENGTHS)
+  for b, length in enumerate(np.asarray(LENGTHS)):
+    alone = encoder.apply(params, x[b:b + 1, :length], jnp.array([length]))
+    np.testing.assert_allclose(batched[b, :length], alone[0], rtol=1e-5, atol=1e-6)
+
+
+def test_external_attention_hook():
+  model = _small()
+  params = init_params(model, jax.random.key(0))
+  tokens = _tokens(jax.random.key(1))
+  logits, aux = model.apply(params, tokens, LENGTHS)
+  same_logits, _ = model.apply(params, tokens, LENGTHS, attention=aux.attention)
+  np.testing.assert_allclose(same_logits, logits, rtol=1e-6)
+  mask = sequence_mask(LENGTHS, T)
+  uniform = mask / LENGTHS[:, None]
+  _, uniform_aux = model.apply(params, tokens, LENGTHS, attention=uniform)
+  mean_hidden = aux.hidden.sum(1) / LENGTHS[:, None]
+  np.testing.assert_allclose(uniform_aux.context, mean_hidden, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(uniform_aux.scores, aux.scores)
+
+
+def test_embedded_hook_equals_token_lookup():
+  model = _small()
+  params = init_params(model, jax.random.key(0))
+  tokens = _tokens(jax.random.key(1))
+  embedded = model.apply(params, tokens, method=model.embed)
+  logits, _ = model.apply(params, tokens, LENGTHS)
+  np.testing.assert_allclose(model.apply(params, tokens, LENGTHS, embedded=embedded)[0], logits,
+                             rtol=1e-6)
+
+
+def test_gumbel_temperature_limits():
+  scores = jax.random.normal(jax.random.key(7), (B, T)) * 2.0
+  mask = sequence_mask(LENGTHS, T)
+  cold = normalize(scores, mask, normalizer="gumbel", temperature=1e-3)
+  hot = normalize(scores, mask, normalizer="gumbel", temperature=1e4)
+  argmax = jnp.argmax(jnp.where(mask, scores, -jnp.inf), axis=-1)
+  np.testing.assert_allclose(cold, jax.nn.one_hot(argmax, T), atol=1e-4)
+  np.testing.assert_allclose(hot, mask / LENGTHS[:, None], atol=1e-3)
+
+
+def test_gumbel_samples_follow_softmax_at_low_temperature():
+  """Gumbel-max: argmax of a cold sample is distributed as softmax(scores)."""
+  scores = jnp.array([[1.0, 0.0, -1.0, 0.5, 9.0]])
+  mask = jnp.array([[True, True, True, True, False]])
+  keys = jax.random.split(jax.random.key(8), 20000)
+  samples = jax.vmap(lambda k: normalize(scores, mask, normalizer="gumbel", temperature=0.01,
+                                         key=k, sample=True)[0])(keys)
+  assert np.all(np.asarray(samples)[:, 4] == 0.0)
+  frequencies = np.bincount(np.asarray(samples.argmax(-1)), minlength=5) / len(keys)
+  expected = jax.nn.softmax(jnp.array([1.0, 0.0, -1.0, 0.5, -jnp.inf]))
+  np.testing.assert_allclose(frequencies, expected, atol=0.015)
+
+
+def test_gumbel_model_train_samples_and_eval_is_deterministic():
+  model = _small(normalizer="gumbel", temperature=0.5)
+  params = init_params(model, jax.random.key(0))
+  tokens = _tokens(jax.random.key(1))
+  _, eval_aux = model.apply(params, tokens, LENGTHS)
+  mask = sequence_mask(LENGTHS, T)
+  expected = jax.nn.softmax(jnp.where(mask, eval_aux.scores / 0.5, -jnp.inf))
+  np.testing.assert_allclose(eval_aux.attention, expected, rtol=1e-6)
+  draws = [model.apply(params, tokens, LENGTHS, train=True, rngs={"gumbel": jax.random.key(k)})
+           [1].attention for k in (1, 2)]
+  assert not np.allclose(draws[0], draws[1])
+  np.testing.assert_allclose(np.asarray(draws[0]).sum(-1), 1.0, rtol=1e-6)
+  with pytest.raises(Exception, match="gumbel"):
+    model.apply(params, tokens, LENGTHS, train=True)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(encoder="gru"), "unknown encoder 'gru'; allowed: bilstm, lstm, cnn, embedding"),
+    (dict(attention="mlp"), "unknown attention 'mlp'; allowed: additive, deep, scaled_dot"),
+    (dict(normalizer="sparsemax"), "unknown normalizer 'sparsemax'; allowed: softmax, gumbel"),
+    (dict(temperature=0.0), "temperature must be > 0, got 0.0"),
+    (dict(temperature=-1.0), "temperature must be > 0, got -1.0"),
+    (dict(deep_layer_dims=(8,), attention="deep"), "deep attention needs >= 2 layers"),
+    (dict(dropout=1.0), "dropout must be in"),
+])
+def test_bad_configuration_is_a_clear_error(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    model = _small(**kwargs)
+    init_params(model, jax.random.key(0))
+
+
+def test_mismatched_shapes_are_clear_errors():
+  model = _small()
+  params = init_params(model, jax.random.key(0))
+  tokens = _tokens(jax.random.key(1))
+  with pytest.raises(ValueError, match=r"lengths must be \[B\]"):
+    model.apply(params, tokens, LENGTHS[:3])
+  with pytest.raises(ValueError, match=r"attention must be \[B, T\]"):
+    model.apply(params, tokens, LENGTHS, attention=jnp.ones((B, T + 1)))
+  with pytest.raises(ValueError, match=r"tokens must be \[B, T\]"):
+    model.apply(params, tokens[0], LENGTHS)

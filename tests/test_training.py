@@ -1,0 +1,160 @@
+"""Training: seeds in one program equal seeds alone, sharding, learnability, run dirs, CLI."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from attnjax import cli
+from attnjax.data import planted
+from attnjax.models import AttentionClassifier
+from attnjax.training import TrainConfig, collect, evaluate, load_run, save_run, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(vocab_size=60, num_classes=2, embed_dim=8, hidden_dim=8, attention_dim=8)
+
+
+def _tiny_setup(n=96, **model_kwargs):
+  data = planted(jax.random.key(0), n, seq_len=12, vocab_size=60)
+  dev = planted(jax.random.key(1), 40, seq_len=12, vocab_size=60)
+  model = AttentionClassifier(**{**TINY, **model_kwargs})
+  config = TrainConfig(model=model, epochs=2, batch_size=16, steps_per_call=4)
+  return config, data, dev
+
+
+def test_seeds_together_equal_seeds_alone():
+  config, data, dev = _tiny_setup(dropout=0.1, normalizer="gumbel", temperature=0.5)
+  together = train(config, [3, 4, 5], data, dev, progress=False)
+  chex.assert_tree_shape_prefix(together.params, (3,))
+  for i, seed in enumerate([3, 4, 5]):
+    alone = train(config, [seed], data, dev, progress=False)
+    chex.assert_trees_all_close(jax.tree.map(lambda x: x[i], together.params),
+                                jax.tree.map(lambda x: x[0], alone.params), rtol=1e-4, atol=1e-5)
+    for key, values in together.history.items():
+      np.testing.assert_allclose(values[i], alone.history[key][0], rtol=1e-4, atol=1e-5)
+  assert not np.allclose(together.params["params"]["output_layer"]["kernel"][0],
+                         together.params["params"]["output_layer"]["kernel"][1])
+
+
+SHARDED_SCRIPT = textwrap.dedent("""
+    import os, sys
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+    import jax, numpy as np
+    jax.config.update("jax_platforms", "cpu")
+    assert len(jax.devices()) == 4, jax.devices()
+    from test_training import _tiny_setup
+    from attnjax.training import train
+    config, data, dev = _tiny_setup()
+    result = train(config, [0, 1, 2, 3], data, dev, progress=False)
+    leaf = result.params["params"]["encoder"]["recurrent_kernel"]
+    assert len(leaf.sharding.device_set) == 4, leaf.sharding
+    np.savez({out!r}, **{{"/".join(str(k.key) for k in path): np.asarray(x)
+        for path, x in jax.tree_util.tree_flatten_with_path(result.params)[0]}},
+        eval_accuracy=result.history["eval_accuracy"])
+""")
+
+
+def test_sharded_seeds_equal_one_device(tmp_path):
+  out = tmp_path / "sharded.npz"
+  script = SHARDED_SCRIPT.format(root=str(ROOT), tests=str(ROOT / "tests"), out=str(out))
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=600)
+  sharded = np.load(out)
+  config, data, dev = _tiny_setup()
+  single = train(config, [0, 1, 2, 3], data, dev, progress=False)
+  flat = {"/".join(str(k.key) for k in path): np.asarray(x)
+          for path, x in jax.tree_util.tree_flatten_with_path(single.params)[0]}
+  assert set(flat) == set(sharded.files) - {"eval_accuracy"}
+  for name, value in flat.items():
+    np.testing.assert_allclose(sharded[name], value, rtol=1e-4, atol=1e-5, err_msg=name)
+  np.testing.assert_allclose(sharded["eval_accuracy"], single.history["eval_accuracy"])
+
+
+@pytest.mark.slow
+def test_bilstm_additive_learns_planted_task_and_attends_to_planted_tokens():
+  key = jax.random.key(11)
+  options = dict(seq_len=30, vocab_size=400, num_planted=2, min_len=16)
+  train_data = planted(jax.random.fold_in(key, 0), 1500, **options)
+  test_data = planted(jax.random.fold_in(key, 1), 400, **options)
+  planted_share = (test_data.importance.sum(1) / test_data.lengths).max()
+  assert planted_share <= 0.15
+  model = AttentionClassifier(vocab_size=400, num_classes=2, embed_dim=32, hidden_dim=32,
+                              attention_dim=32)
+  config = TrainConfig(model=model, epochs=4, batch_size=32, learning_rate=3e-3)
+  result = train(config, [0, 1], train_data, test_data, progress=False)
+  logits, aux = collect(model, result.params, test_data)
+  accuracy = (logits.argmax(-1) == test_data.labels[None]).mean(-1)
+  assert np.all(accuracy >= 0.95), accuracy
+  mass_on_planted = (aux.attention * test_data.importance[None]).sum(-1).mean(-1)
+  assert np.all(mass_on_planted >= 0.5), mass_on_planted
+
+
+def test_early_stopping_keeps_best_epoch_per_seed():
+  config, data, dev = _tiny_setup()
+  config = config.replace(epochs=4, patience=1)
+  result = train(config, [0, 1], data, dev, progress=False)
+  epochs_run = result.history["eval_accuracy"].shape[1]
+  np.testing.assert_array_equal(result.best_epoch,
+                                result.history["eval_accuracy"].argmax(1))
+  kept = evaluate(config.model, result.params, dev)["accuracy"]
+  np.testing.assert_allclose(kept, result.history["eval_accuracy"].max(1))
+  assert 1 <= epochs_run <= 4
+
+
+def test_run_directory_round_trip(tmp_path):
+  config, data, dev = _tiny_setup()
+  result = train(config, [0, 1], data, dev, progress=False)
+  save_run(tmp_path / "run", result, extra={"note": "x"})
+  run = load_run(tmp_path / "run")
+  assert run.result.config == config and run.result.seeds == (0, 1)
+  assert run.extra == {"note": "x"}
+  chex.assert_trees_all_close(run.result.params, jax.device_get(result.params))
+  np.testing.assert_array_equal(run.result.best_epoch, result.best_epoch)
+  assert not list((tmp_path / "run").glob(".*tmp"))
+  with pytest.raises(ValueError, match="not a run directory"):
+    load_run(tmp_path)
+
+
+def test_config_json_round_trip_and_errors():
+  config = TrainConfig(model=AttentionClassifier(**TINY, attention="deep",
+                                                 deep_layer_dims=(4, 3, 2)), epochs=7)
+  assert TrainConfig.from_json(config.to_json()) == config
+  assert config.replace(**{"model.attention": "scaled_dot"}).model.attention == "scaled_dot"
+  with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+    config.replace(batch_size=0)
+  with pytest.raises(ValueError, match=r"unknown TrainConfig fields \['epoch'\]"):
+    TrainConfig.from_dict({**config.to_dict(), "epoch": 3})
+
+
+def test_train_rejects_mismatched_data():
+  config, data, dev = _tiny_setup()
+  with pytest.raises(ValueError, match="vocab_size=30"):
+    train(config.replace(**{"model.vocab_size": 30}), 1, data, progress=False)
+  with pytest.raises(ValueError, match="num_classes=3"):
+    train(config.replace(**{"model.num_classes": 3}), 1, data, progress=False)
+  with pytest.raises(ValueError, match="distinct"):
+    train(config, [1, 1], data, progress=False)
+
+
+def test_cli_train_writes_run_directory(tmp_path, capsys):
+  out = tmp_path / "demo"
+  code = cli.main(["train", "--data", "planted", "--train-size", "64", "--seq-len", "10",
+                   "--vocab-size", "60", "--embed-dim", "8", "--hidden-dim", "8", "--seeds", "2",
+                   "--epochs", "1", "--out", str(out), "--no-progress"])
+  assert code == 0
+  printed = capsys.readouterr().out
+  assert "test acc" in printed and str(out) in printed
+  assert {"config.json", "metrics.json", "params.msgpack"} <= {p.name for p in out.iterdir()}
+  saved = json.loads((out / "config.json").read_text())
+  assert saved["seeds"] == [0, 1] and saved["train"]["model"]["encoder"] == "bilstm"
+  assert cli.main(["evaluate", str(out), "--split", "dev"]) == 0
+  assert cli.main(["train", "--data", "nope", "--out", str(tmp_path / "x")]) == 2
+  assert "unknown --data 'nope'" in capsys.readouterr().err
