@@ -1,0 +1,143 @@
+"""`Vocab`: the token ↔ id map, built on a training split and saved as JSON with each run."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from attnjax.data.planted import PAD_ID, UNK_ID
+from attnjax.data.tokenize import TOKENIZER, tokenize
+
+PAD = "<pad>"
+UNK = "<unk>"
+_FORMAT = "attnjax.vocab"
+_VERSION = 1
+
+
+class Vocab:
+  """Token ids: `<pad>` = 0, `<unk>` = 1, then tokens by decreasing training frequency.
+
+  Ties in frequency are broken by the token's string order, so the ids depend
+  only on the token counts, not on the order of the documents.
+
+  Attributes:
+    tokens: the V tokens, index = id.
+    counts: training-split count of each token (0 for `<pad>` and `<unk>`).
+    tokenizer: name of the tokeniser the vocabulary was built with.
+  """
+
+  def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None,
+               tokenizer: str = TOKENIZER):
+    tokens = tuple(tokens)
+    if tokens[:2] != (PAD, UNK):
+      raise ValueError(f"a Vocab starts with {PAD!r}, {UNK!r} (ids {PAD_ID}, {UNK_ID}); "
+                       f"got {list(tokens[:2])}")
+    ids = {token: i for i, token in enumerate(tokens)}
+    if len(ids) != len(tokens):
+      repeated = [t for t, c in collections.Counter(tokens).items() if c > 1]
+      raise ValueError(f"Vocab tokens must be unique; repeated: {repeated[:5]}")
+    counts = (0,) * len(tokens) if counts is None else tuple(int(c) for c in counts)
+    if len(counts) != len(tokens):
+      raise ValueError(f"Vocab has {len(tokens)} tokens but {len(counts)} counts")
+    self.tokens = tokens
+    self.counts = counts
+    self.tokenizer = tokenizer
+    self._ids = ids
+
+  @classmethod
+  def build(cls, texts: Iterable[str], *, vocab_size: int | None = None,
+            min_freq: int = 1) -> "Vocab":
+    """Counts the tokens of `texts` (the training split) and keeps the most frequent.
+
+    Args:
+      texts: the training documents (tokenised with `tokenize`).
+      vocab_size: at most this many ids in all, `<pad>` and `<unk>` included
+        (None: no cap).
+      min_freq: keep only tokens seen at least this often.
+
+    Returns:
+      The `Vocab`.
+    """
+    if vocab_size is not None and vocab_size < 3:
+      raise ValueError(f"vocab_size must be >= 3 (<pad>, <unk> and a token) or None, "
+                       f"got {vocab_size!r}")
+    if min_freq < 1:
+      raise ValueError(f"min_freq must be >= 1, got {min_freq!r}")
+    counter = collections.Counter()
+    for text in texts:
+      counter.update(tokenize(text))
+    kept = sorted((item for item in counter.items() if item[1] >= min_freq),
+                  key=lambda item: (-item[1], item[0]))
+    if vocab_size is not None:
+      kept = kept[:vocab_size - 2]
+    return cls([PAD, UNK] + [t for t, _ in kept], [0, 0] + [c for _, c in kept])
+
+  def __len__(self) -> int:
+    return len(self.tokens)
+
+  def __eq__(self, other) -> bool:
+    return (isinstance(other, Vocab) and self.tokens == other.tokens
+            and self.counts == other.counts and self.tokenizer == other.tokenizer)
+
+  def __repr__(self) -> str:
+    return f"Vocab(size={len(self)}, tokenizer={self.tokenizer!r})"
+
+  def id_of(self, token: str) -> int:
+    """The id of `token`, `UNK_ID` when it is not in the vocabulary."""
+    return self._ids.get(token, UNK_ID)
+
+  def encode(self, text: str) -> list[int]:
+    """Token ids of `text` (may be empty; no truncation or padding)."""
+    self._check_tokenizer()
+    get = self._ids.get
+    return [get(token, UNK_ID) for token in tokenize(text)]
+
+  def decode(self, ids: Iterable[int]) -> list[str]:
+    """Tokens of `ids` (padding included, if given)."""
+    return [self.tokens[int(i)] for i in ids]
+
+  def to_dict(self) -> dict:
+    return {"format": _FORMAT, "version": _VERSION, "tokenizer": self.tokenizer,
+            "tokens": list(self.tokens), "counts": list(self.counts)}
+
+  @classmethod
+  def from_dict(cls, data: dict) -> "Vocab":
+    if data.get("format") != _FORMAT or data.get("version") != _VERSION:
+      raise ValueError(f"not an {_FORMAT} version {_VERSION} document (format="
+                       f"{data.get('format')!r}, version={data.get('version')!r})")
+    return cls(data["tokens"], data.get("counts"), data["tokenizer"])
+
+  def save(self, path) -> None:
+    """Writes the vocabulary as JSON to `path`, atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+      with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(self.to_dict(), f, ensure_ascii=False)
+      os.replace(tmp, path)
+    except BaseException:
+      Path(tmp).unlink(missing_ok=True)
+      raise
+
+  @classmethod
+  def load(cls, path) -> "Vocab":
+    """Reads a vocabulary written by `save`."""
+    path = Path(path)
+    try:
+      data = json.loads(path.read_text(encoding="utf-8"))
+      return cls.from_dict(data)
+    except FileNotFoundError:
+      raise FileNotFoundError(f"no vocabulary file at {path}") from None
+    except (ValueError, KeyError, TypeError) as e:
+      raise ValueError(f"{path}: not a valid vocabulary file: {e}") from e
+
+  def _check_tokenizer(self):
+    if self.tokenizer != TOKENIZER:
+      raise ValueError(f"this Vocab was built with tokenizer {self.tokenizer!r} but this "
+                       f"attnjax tokenises with {TOKENIZER!r}; texts would not re-encode "
+                       f"identically")
