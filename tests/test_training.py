@@ -15,7 +15,8 @@ import pytest
 from attnjax import cli
 from attnjax.data import planted
 from attnjax.models import AttentionClassifier
-from attnjax.training import TrainConfig, collect, evaluate, load_run, save_run, train
+from attnjax.training import (TrainConfig, collect, evaluate, init_state, load_run, save_run,
+                              seed_keys, train)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(vocab_size=60, num_classes=2, embed_dim=8, hidden_dim=8, attention_dim=8)
@@ -158,3 +159,20 @@ def test_cli_train_writes_run_directory(tmp_path, capsys):
   assert cli.main(["evaluate", str(out), "--split", "dev"]) == 0
   assert cli.main(["train", "--data", "nope", "--out", str(tmp_path / "x")]) == 2
   assert "unknown --data 'nope'" in capsys.readouterr().err
+
+
+def test_training_with_frozen_scorer_or_uniform_attention():
+  config, data, dev = _tiny_setup()
+  frozen = train(config.replace(frozen=("attention",)), [7], data, progress=False)
+  initial = jax.jit(jax.vmap(lambda k: init_state(config, k)[0]))(seed_keys([7]))
+  chex.assert_trees_all_close(frozen.params["params"]["attention"],
+                              initial["params"]["attention"])
+  assert not np.allclose(frozen.params["params"]["encoder"]["bias"],
+                         initial["params"]["encoder"]["bias"])
+  uniform = config.replace(**{"model.attention_mode": "uniform"})
+  result = train(uniform, [0], data, progress=False)
+  _, aux = collect(uniform.model, result.params, dev)
+  np.testing.assert_allclose(aux.attention[0].sum(-1), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(aux.attention[0].max(-1), 1.0 / dev.lengths, rtol=1e-6)
+  with pytest.raises(ValueError, match=r"frozen names unknown parameter groups \['scorer'\]"):
+    train(config.replace(frozen=("scorer",)), [0], data, progress=False)

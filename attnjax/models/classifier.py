@@ -13,6 +13,9 @@ from attnjax.models import attention as attention_lib
 from attnjax.models import encoders
 
 
+ATTENTION_MODES = ("learned", "uniform")
+
+
 class Aux(NamedTuple):
   """What the classifier exposes besides its logits.
 
@@ -60,6 +63,9 @@ class AttentionClassifier(nn.Module):
     attention_dim: width of the additive scorer / d_k of scaled dot-product.
     deep_layer_dims: widths of the deep scorer's hidden layers (≥ 2).
     gumbel_eval: "deterministic" or "sample" (see above).
+    attention_mode: "learned" (default) or "uniform": 1/L on every real
+      position whatever the scores (the uniform-attention ablation, trained
+      or evaluated so).
     cnn_kernel_size: width of the CNN encoder's convolution.
     unroll: LSTM scan unroll factor (speed only).
   """
@@ -78,6 +84,7 @@ class AttentionClassifier(nn.Module):
   attention_dim: int = 128
   deep_layer_dims: Sequence[int] = (128, 128)
   gumbel_eval: str = "deterministic"
+  attention_mode: str = "learned"
   cnn_kernel_size: int = 3
   unroll: int = 1
 
@@ -86,6 +93,7 @@ class AttentionClassifier(nn.Module):
     _check_choice("attention", self.attention, attention_lib.ATTENTIONS)
     _check_choice("normalizer", self.normalizer, attention_lib.NORMALIZERS)
     _check_choice("gumbel_eval", self.gumbel_eval, attention_lib.GUMBEL_EVAL_MODES)
+    _check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
     for field in ("vocab_size", "embed_dim", "hidden_dim", "attention_dim", "cnn_kernel_size",
                   "unroll"):
       if int(getattr(self, field)) < 1:
@@ -159,6 +167,8 @@ class AttentionClassifier(nn.Module):
     weights_BxT = attention_lib.normalize(
         scores_BxT, mask_BxT, normalizer=self.normalizer, temperature=self.temperature,
         key=self.make_rng("gumbel") if sample else None, sample=sample)
+    if self.attention_mode == "uniform":
+      weights_BxT = mask_BxT / lengths_B[:, None].astype(hidden_BxTxD.dtype)
     if attention is not None:
       weights_BxT = jnp.asarray(attention, hidden_BxTxD.dtype)
     context_BxD = jnp.einsum("bt,btd->bd", weights_BxT, hidden_BxTxD)

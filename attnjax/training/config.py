@@ -25,6 +25,8 @@ class TrainConfig:
     patience: stop when no seed improved its eval accuracy for this many
       epochs (None: run all epochs).
     steps_per_call: training steps compiled into one call (progress granularity).
+    frozen: top-level parameter groups kept at their initial values, e.g.
+      ("attention",) trains with a frozen random-init attention scorer.
   """
   model: AttentionClassifier
   epochs: int = 5
@@ -36,6 +38,7 @@ class TrainConfig:
   select_best: bool = True
   patience: int | None = None
   steps_per_call: int = 50
+  frozen: tuple[str, ...] = ()
 
   def __post_init__(self):
     if not isinstance(self.model, AttentionClassifier):
@@ -47,6 +50,7 @@ class TrainConfig:
       raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
     if self.weight_decay < 0:
       raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+    object.__setattr__(self, "frozen", tuple(self.frozen))
     if self.patience is not None and self.patience < 1:
       raise ValueError(f"patience must be >= 1 or None, got {self.patience!r}")
 

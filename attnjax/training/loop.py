@@ -51,13 +51,23 @@ class TrainResult:
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-  """Adam(W) with optional global-norm clipping."""
+  """Adam(W) with optional global-norm clipping; `config.frozen` groups get no updates."""
   if config.weight_decay > 0:
     optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
   else:
     optimizer = optax.adam(config.learning_rate)
   if config.grad_clip:
     optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip), optimizer)
+  if config.frozen:
+    frozen = set(config.frozen)
+
+    def labels(params):
+      return {"params": {name: jax.tree.map(lambda _: "frozen" if name in frozen else "trained",
+                                            group)
+                         for name, group in params["params"].items()}}
+
+    optimizer = optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()},
+                                      labels)
   return optimizer
 
 
@@ -169,6 +179,10 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   if len(set(seeds)) != len(seeds):
     raise ValueError(f"seeds must be distinct, got {seeds}")
   _check_data(config, train_data, "train_data")
+  groups = set(jax.eval_shape(lambda k: init_params(config.model, k), jax.random.key(0))["params"])
+  if not set(config.frozen) <= groups:
+    raise ValueError(f"frozen names unknown parameter groups "
+                     f"{sorted(set(config.frozen) - groups)}; allowed: {sorted(groups)}")
   if eval_data is not None:
     _check_data(config, eval_data, "eval_data")
 
