@@ -79,3 +79,12 @@ def test_missing_tensorflow_datasets_names_the_install_command(monkeypatch):
   monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
   with pytest.raises(ImportError, match=r'needs tensorflow-datasets: pip install "attnjax\[tfds\]"'):
     load("imdb", split="train")
+
+
+def test_preparation_missing_a_module_names_it_and_the_install_command(monkeypatch):
+  def data_source(*args, **kwargs):
+    raise ModuleNotFoundError("No module named 'importlib_resources'", name="importlib_resources")
+  monkeypatch.setattr(tfds, "data_source", data_source)
+  with pytest.raises(ImportError, match=r"'importlib_resources' is missing: pip install "
+                                        r'"attnjax\[tfds\]"'):
+    load("imdb", split="train")

@@ -59,12 +59,15 @@ def read_examples(tfds_name: str, split: Split, *, then: Split | None = None, te
                           f"is installed")
   try:
     source = tfds.data_source(tfds_name, split=split.name, data_dir=data_dir, download=download)
-  except (ImportError, tfds.core.registered.DatasetNotFoundError) as e:
+  except tfds.core.registered.DatasetNotFoundError as e:
     if importlib.util.find_spec("tensorflow") is None:
-      raise ImportError(f"reading {tfds_name!r} through tfds failed, and tensorflow is not "
-                        f"installed (tfds needs it to prepare most corpora): {INSTALL}, or use "
-                        f"source='files' ({type(e).__name__}: {e})") from e
+      raise ImportError(f"tfds has no builder {tfds_name!r} without tensorflow: {INSTALL}, "
+                        f"or use source='files'") from e
     raise
+  except ImportError as e:
+    # Preparing needs more than reading: tensorflow, and (tfds 4.9) importlib_resources.
+    raise ImportError(f"tfds could not prepare {tfds_name!r}: module {e.name!r} is missing: "
+                      f"{INSTALL}, or use source='files'") from e
   texts, labels = [], []
   indices = split.indices(len(source))
   for i in indices if then is None else then.select(indices):
