@@ -114,3 +114,17 @@ class JitTest(chex.TestCase):
 def test_k_smallest_keeps_ties():
   got = knn.k_smallest(jnp.array([[3.0, 1.0, 1.0, 2.0], [0.0, 5.0, 4.0, 4.0]]), 3)
   np.testing.assert_array_equal(got, [[1.0, 1.0, 2.0], [0.0, 4.0, 4.0]])
+
+
+def test_one_dimensional_sorted_path_matches_brute_force():
+  # 1-D x takes the O(N log N) sorted path; a zero second column forces brute force
+  # with the same distances. Rounded values make ties; the mask drops 10%.
+  rng = np.random.default_rng(7)
+  labels = rng.integers(0, 3, 1500)
+  x = np.round(2.0 * (labels == 1) + rng.normal(size=1500), 1).astype(np.float32)[:, None]
+  mask = rng.random(1500) < 0.9
+  sorted_path = mi.estimate(x, labels, mask=mask, method="mixed_ksg", jitter=0.0)
+  brute = mi.estimate(np.concatenate([x, 0 * x], 1), labels, mask=mask, method="mixed_ksg",
+                      jitter=0.0)
+  assert float(sorted_path.value) > 0.2
+  chex.assert_trees_all_close(sorted_path.value, brute.value, atol=1e-3)

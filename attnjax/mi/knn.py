@@ -6,6 +6,10 @@ taken in row blocks (`attnjax.mi.blocks`), each block holding its
 are found by k rounds of argmin, which on CPU is ~20× faster than
 `lax.top_k` (a full sort there).
 
+For 1-D x, Ross's estimator sorts instead (exact, O(N log N)): in one
+dimension the nearest neighbours of a sample are its neighbours in sorted
+order.
+
 Both estimators standardise each column over the masked-in samples, then add a
 tiny Gaussian jitter drawn from the explicit `key` (as scikit-learn does) so
 that tied continuous values do not share a neighbourhood radius.
@@ -200,30 +204,105 @@ def mixed_ksg(x, y, *, mask=None, key=None, k: int = 3, metric: str = "euclidean
   mask = inputs.full_mask(x, mask)
   key = jax.random.key(0) if key is None else key
   x = _prepare(x, mask, key, standardize, jitter)
-  n = x.shape[0]
-  cols = jnp.arange(n)
-  block_size = block_size or default_block_size(n)
-
-  def class_sizes(rows):
-    return jnp.sum((y[rows][:, None] == y[None, :]) & mask[None, :], axis=1)
-
-  n_class = map_row_blocks(class_sizes, n, block_size)
+  n_class = class_sizes(y, mask)
   used = mask & (n_class >= 2)
   k_row = jnp.clip(jnp.minimum(k, n_class - 1), 1, k)
-
-  def counts(rows):
-    d = pairwise_distances(x[rows], x, metric)
-    others = used[None, :] & (cols[None, :] != rows[:, None])
-    same = others & (y[rows][:, None] == y[None, :])
-    d_same = jnp.where(same, d, jnp.inf)
-    radius = jnp.take_along_axis(k_smallest(d_same, k), k_row[rows][:, None] - 1, axis=1)
-    k_in = jnp.sum(d_same <= radius, axis=1)
-    m_in = jnp.sum(others & (d <= radius), axis=1)
-    return k_in, m_in
-
-  k_in, m_in = map_row_blocks(counts, n, block_size)
+  if x.shape[1] == 1:
+    k_in, m_in = _ross_counts_sorted(x[:, 0], y, used, k, k_row)
+  else:
+    k_in, m_in = _ross_counts_brute(x, y, used, k, k_row, metric,
+                                    block_size or default_block_size(x.shape[0]))
   n_used = jnp.sum(used)
   value = (_digamma(n_used) - _masked_mean(_digamma(n_class), used)
            + _masked_mean(_digamma(k_in), used) - _masked_mean(_digamma(m_in), used))
   diagnostics = {"k": jnp.asarray(k, jnp.int32), "mean_m": _masked_mean(m_in, used)}
   return MIResult(value, n_used.astype(jnp.int32), jnp.asarray(jnp.inf, jnp.float32), diagnostics)
+
+
+_NO_CLASS = jnp.iinfo(jnp.int32).max  # sorts masked-out samples last
+
+
+def class_sizes(labels, mask):
+  """How many masked-in samples share each sample's label (0 where masked out).
+
+  Args:
+    labels: <int32>[N].
+    mask: <bool>[N].
+
+  Returns:
+    <int32>[N], by sorting (no num_classes needed, so labels may be traced).
+  """
+  keyed = jnp.where(mask, labels, _NO_CLASS)
+  ordered = jnp.sort(keyed)
+  sizes = (jnp.searchsorted(ordered, keyed, side="right")
+           - jnp.searchsorted(ordered, keyed, side="left"))
+  return jnp.where(mask, sizes, 0)
+
+
+def _ross_counts_brute(x, labels, used, k, k_row, metric, block_size):
+  """Ross's (k_i, m_i) by exact brute force over row blocks: O(N²·D) time, O(B·N) memory."""
+  n = x.shape[0]
+  cols = jnp.arange(n)
+
+  def counts(rows):
+    d = pairwise_distances(x[rows], x, metric)
+    others = used[None, :] & (cols[None, :] != rows[:, None])
+    same = others & (labels[rows][:, None] == labels[None, :])
+    d_same = jnp.where(same, d, jnp.inf)
+    radius = jnp.take_along_axis(k_smallest(d_same, k), k_row[rows][:, None] - 1, axis=1)
+    return jnp.sum(d_same <= radius, axis=1), jnp.sum(others & (d <= radius), axis=1)
+
+  return map_row_blocks(counts, n, block_size)
+
+
+def _ross_counts_sorted(values, labels, used, k, k_row):
+  """Ross's (k_i, m_i) for 1-D x by sorting: exact, O(N log N).
+
+  In 1-D the k nearest same-class neighbours of a sample are among the k
+  before and the k after it in its class's sorted order; ball counts are
+  binary searches. Bounds are widened by one ulp so that a neighbour at
+  exactly the radius is counted whatever the rounding of value ± radius.
+  """
+  n = values.shape[0]
+  group = jnp.where(used, labels, _NO_CLASS)
+  order = jnp.lexsort((values, group))
+  sorted_values, sorted_group = values[order], group[order]
+  offsets = jnp.concatenate([-jnp.arange(1, k + 1), jnp.arange(1, k + 1)])
+  candidates = jnp.arange(n)[:, None] + offsets[None, :]
+  valid = (candidates >= 0) & (candidates < n)
+  candidates = jnp.clip(candidates, 0, n - 1)
+  valid &= sorted_group[candidates] == sorted_group[:, None]
+  gaps = jnp.where(valid, jnp.abs(sorted_values[candidates] - sorted_values[:, None]), jnp.inf)
+  radius = jnp.take_along_axis(jnp.sort(gaps, axis=1), k_row[order][:, None] - 1, axis=1)[:, 0]
+  low = jnp.nextafter(sorted_values - radius, -jnp.inf)
+  high = jnp.nextafter(sorted_values + radius, jnp.inf)
+  k_in = (_lex_searchsorted(sorted_group, sorted_values, sorted_group, high, "right")
+          - _lex_searchsorted(sorted_group, sorted_values, sorted_group, low, "left") - 1)
+  everyone = jnp.sort(jnp.where(used, values, jnp.inf))
+  m_in = (jnp.searchsorted(everyone, high, side="right")
+          - jnp.searchsorted(everyone, low, side="left") - 1)
+  unsort = lambda a: jnp.zeros_like(a).at[order].set(a)
+  return unsort(k_in), unsort(m_in)
+
+
+def _lex_searchsorted(groups, values, query_groups, query_values, side):
+  """`searchsorted` on (group, value) pairs sorted lexicographically.
+
+  Returns:
+    <int32>[Q]: for side "left" the first index whose pair is ≥ the query,
+    for side "right" the first whose pair is > it.
+  """
+  n = groups.shape[0]
+
+  def before(p):
+    value_before = values[p] < query_values if side == "left" else values[p] <= query_values
+    return (groups[p] < query_groups) | ((groups[p] == query_groups) & value_before)
+
+  def halve(_, bounds):
+    lo, hi = bounds
+    mid = (lo + hi) // 2
+    right = (lo < hi) & before(jnp.minimum(mid, n - 1))
+    return jnp.where(right, mid + 1, lo), jnp.where(right | (lo >= hi), hi, mid)
+
+  bounds = (jnp.zeros_like(query_groups), jnp.full_like(query_groups, n))
+  return lax.fori_loop(0, int(n).bit_length(), halve, bounds)[0]
