@@ -1,0 +1,25 @@
+"""Explanations on one footing: attention and the classic explainers, vectorised.
+
+    scores = attnjax.explain.gradient(model, params, tokens, lengths)       # [B, T]
+    scores = attnjax.explain.explain(model, params, tokens, lengths,
+                                     method="leave_one_out", mode="mask")   # [B, T]
+
+Every explainer takes the arguments `model.apply(params, tokens, lengths)`
+takes, plus `target` (None: the predicted class; <int32>[B]: given classes),
+and returns <float32>[B, T] scores, exactly 0 on padding; stacked parameters
+(a leading seed axis S) give [S, B, T] through `jax.vmap`. One module per
+family: `gradients` (gradient, input × gradient, integrated gradients),
+`occlusion` (leave-one-out), `counterfactual` (adversarial attention, which
+returns weights rather than scores and so is not in `METHODS`).
+"""
+
+from attnjax.explain.counterfactual import (CounterfactualAttention, counterfactual_attention,
+                                            jensen_shannon, total_variation)
+from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
+from attnjax.explain.occlusion import leave_one_out
+from attnjax.explain.registry import METHODS, attention, explain
+from attnjax.explain.target import OUTPUTS
+
+__all__ = ["METHODS", "OUTPUTS", "CounterfactualAttention", "attention",
+           "counterfactual_attention", "explain", "gradient", "input_x_gradient",
+           "integrated_gradients", "jensen_shannon", "leave_one_out", "total_variation"]
