@@ -11,8 +11,9 @@ from scipy.spatial import distance
 from attnjax import explain
 from attnjax.models import AttentionClassifier, init_params
 
+# A CNN encoder: the contract does not depend on the encoder, and it compiles fast.
 MODEL = AttentionClassifier(vocab_size=20, num_classes=3, embed_dim=8, hidden_dim=8,
-                            attention_dim=8)
+                            attention_dim=8, encoder="cnn")
 TOKENS = jnp.array([[3, 7, 12, 9, 0, 0, 0],
                     [5, 1, 4, 4, 8, 6, 19],
                     [2, 0, 0, 0, 0, 0, 0]], jnp.int32)
@@ -45,6 +46,15 @@ def test_every_method_vmaps_seeds_zeroes_padding_and_ignores_extra_padding(metho
     padded = explain.METHODS[method](MODEL, params, longer, LENGTHS, **options)
     np.testing.assert_allclose(padded[:, :7], alone, rtol=1e-4, atol=1e-6)
     assert np.all(np.asarray(padded)[:, 7:] == 0)
+
+
+def test_leave_one_out_in_groups_of_examples_equals_all_at_once():
+  params = jax.tree.map(lambda x: x[0], _stacked_params())
+  for mode in ("remove", "mask"):
+    at_once = explain.leave_one_out(MODEL, params, TOKENS, LENGTHS, mode=mode)
+    np.testing.assert_allclose(
+        explain.leave_one_out(MODEL, params, TOKENS, LENGTHS, mode=mode, batch_examples=2),
+        at_once, rtol=1e-6, atol=1e-8)
 
 
 def test_attention_method_returns_the_models_weights():
@@ -98,6 +108,8 @@ def test_registry_names_and_unknown_method():
      "steps must be an integer >= 1"),
     (lambda p: explain.integrated_gradients(MODEL, p, TOKENS, LENGTHS, batch_steps=0),
      "batch_steps must be an integer >= 1"),
+    (lambda p: explain.leave_one_out(MODEL, p, TOKENS, LENGTHS, batch_examples=0),
+     "batch_examples must be None or an integer >= 1"),
     (lambda p: explain.counterfactual_attention(MODEL, p, TOKENS, LENGTHS, steps=0),
      "steps must be an integer >= 1"),
     (lambda p: explain.counterfactual_attention(MODEL, p, TOKENS, LENGTHS, max_tvd=-0.1),

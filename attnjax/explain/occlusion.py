@@ -15,7 +15,7 @@ DISTANCES = ("tvd", "logit")
 
 
 def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "remove",
-                  distance: str = "tvd", pad_id: int = 0):
+                  distance: str = "tvd", pad_id: int = 0, batch_examples: int | None = None):
   """Leave-one-out importance of every real position.
 
   For each position t a perturbed copy of the example is built — with
@@ -23,7 +23,8 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
   Jain & Wallace's definition; a length-1 example, which would become empty,
   has its token replaced by padding instead), with `mode="mask"` it is
   replaced by `pad_id` (length unchanged) — and all B·T copies run through
-  the model in one batched call.
+  the model in one batched call (or, with `batch_examples`, in groups of
+  that many examples' T copies, one after another inside the compiled call).
 
   Args:
     model: the `AttentionClassifier`.
@@ -38,6 +39,8 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
       logit z_target − z'_target (signed: positive when the token supports
       the target).
     pad_id: the padding token id (0 by convention).
+    batch_examples: None (all B·T copies at once) or G ≥ 1: run the copies of
+      G examples at a time (`lax.map`), bounding memory at G·T sequences.
 
   Returns:
     <float32>[B, T] (or [S, B, T]) scores, exactly 0 on padding.
@@ -50,8 +53,11 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
   tokens, lengths, target = check_inputs(model, params, tokens, lengths, target)
   check_choice("mode", mode, MODES)
   check_choice("distance", distance, DISTANCES)
+  if batch_examples is not None and (int(batch_examples) != batch_examples or batch_examples < 1):
+    raise ValueError(f"batch_examples must be None or an integer >= 1, got {batch_examples!r}")
   return _leave_one_out(model, params, tokens, lengths, target, mode=mode, distance=distance,
-                        pad_id=int(pad_id))
+                        pad_id=int(pad_id),
+                        batch_examples=None if batch_examples is None else int(batch_examples))
 
 
 def leave_one_out_copies(tokens, lengths, *, mode: str = "remove", pad_id: int = 0):
@@ -92,16 +98,35 @@ def leave_one_out_copies(tokens, lengths, *, mode: str = "remove", pad_id: int =
   return copies, new_lengths
 
 
-@functools.partial(jax.jit, static_argnames=("model", "mode", "distance", "pad_id"))
-def _leave_one_out(model, params, tokens, lengths, target, *, mode, distance, pad_id):
-  batch, max_length = tokens.shape
+def _copy_logits(model, params, copies_BxTxT, lengths_BxT, batch_examples):
+  """Logits <float32>[B, T, C] of every copy, `batch_examples` examples' copies per call."""
+  batch, max_length, _ = copies_BxTxT.shape
+  group = batch if batch_examples is None else min(batch_examples, batch)
+  groups = -(-batch // group)
+  extra = groups * group - batch  # filler examples: valid all-padding copies of length 1
+  copies = jnp.pad(copies_BxTxT, ((0, extra), (0, 0), (0, 0)))
+  lengths = jnp.pad(lengths_BxT, ((0, extra), (0, 0)), constant_values=1)
+
+  def run(group_copies):
+    copies_GxTxT, lengths_GxT = group_copies
+    logits, _ = model.apply(params, copies_GxTxT.reshape(group * max_length, max_length),
+                            lengths_GxT.reshape(group * max_length))
+    return logits.reshape(group, max_length, -1)
+
+  logits = jax.lax.map(run, (copies.reshape(groups, group, max_length, max_length),
+                             lengths.reshape(groups, group, max_length)))
+  return logits.reshape(groups * group, max_length, -1)[:batch]
+
+
+@functools.partial(jax.jit, static_argnames=("model", "mode", "distance", "pad_id",
+                                             "batch_examples"))
+def _leave_one_out(model, params, tokens, lengths, target, *, mode, distance, pad_id,
+                   batch_examples):
   copies_BxTxT, copy_lengths_BxT = leave_one_out_copies(tokens, lengths, mode=mode, pad_id=pad_id)
 
   def one_seed(p):
     logits_BxC, _ = model.apply(p, tokens, lengths)
-    copy_logits, _ = model.apply(p, copies_BxTxT.reshape(batch * max_length, max_length),
-                                 copy_lengths_BxT.reshape(batch * max_length))
-    copy_logits_BxTxC = copy_logits.reshape(batch, max_length, -1)
+    copy_logits_BxTxC = _copy_logits(model, p, copies_BxTxT, copy_lengths_BxT, batch_examples)
     if distance == "tvd":
       probs_Bx1xC = jax.nn.softmax(logits_BxC, axis=-1)[:, None, :]
       scores_BxT = 0.5 * jnp.sum(jnp.abs(jax.nn.softmax(copy_logits_BxTxC, axis=-1) - probs_Bx1xC),
