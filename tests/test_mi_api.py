@@ -79,9 +79,10 @@ def test_per_position_recovers_the_true_ordering(stack):
 def test_per_position_equals_a_loop_of_estimates(stack):
   hidden, labels, _, mask = stack
   key = jax.random.key(4)
-  for method in ("mixed_ksg", "binning"):
+  for method, position_batch in (("mixed_ksg", None), ("binning", 3)):
     options = {"block_size": 512} if method == "mixed_ksg" else {"bins": 4}
-    vmapped = mi.per_position(hidden[..., :2], labels, mask=mask, method=method, key=key, **options)
+    vmapped = mi.per_position(hidden[..., :2], labels, mask=mask, method=method, key=key,
+                              position_batch=position_batch, **options)
     keys = jax.random.split(key, len(STRENGTHS))
     looped = [mi.estimate(hidden[:, t, :2], labels, mask=mask[:, t], method=method, key=keys[t],
                           **options).value for t in range(len(STRENGTHS))]
@@ -113,6 +114,7 @@ def test_no_retracing_for_new_data_of_the_same_shape(stack):
   hidden, labels, _, mask = stack
   options = {"bins": 3, "block_size": 250}
   mi.per_position(hidden, labels, mask=mask, method="binning", **options)
-  compiled = registry._compiled_per_position("binning", mi.MIN_COUNT, registry._freeze(options))
+  compiled = registry._compiled_per_position("binning", mi.MIN_COUNT, len(STRENGTHS),
+                                             registry._freeze(options))
   mi.per_position(hidden + 1.0, labels, mask=mask, method="binning", **options)
   assert compiled._cache_size() == 1

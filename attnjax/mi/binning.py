@@ -52,13 +52,14 @@ def binning(x, y, *, mask=None, key=None, bins: int = 8, strategy: str = "equal_
   (in row blocks), so multivariate x needs no bins**D table. Discrete labels y
   are used as they are.
 
-  Accuracy (measured, n = 4,000, 1-D correlated Gaussians): the binned MI
-  converges to the truth only as bins grow, while the plug-in bias grows with
-  the number of occupied cells (≈ (cells_xy − cells_x − cells_y + 1) / 2n,
-  removed by `bias_correction`). With 8 equal-frequency bins, ρ = 0.8
-  (I = 0.51) gives ≈ 0.45: tested within 20% of the truth for 1-D x and y. In
-  more dimensions most cells hold one sample and the estimate tends to
-  H(ŷ) — use it on low-dimensional projections only.
+  Accuracy (measured, n = 4,000, 1-D correlated Gaussians, ρ = 0.8, I = 0.51,
+  3 seeds): 8 equal-frequency bins give 0.44 (−14%, tested within 20%),
+  16 give 0.50 (tested within 10%); coarse bins lose information, while the
+  plug-in bias (≈ (cells_xy − cells_x − cells_y + 1) / 2n, removed by
+  `bias_correction`) adds some. On discrete data whose values fall one per
+  bin it equals the plug-in MI exactly (tested). In more dimensions most
+  cells hold one sample and the estimate tends to H(ŷ): use it on
+  low-dimensional projections only.
 
   Args:
     x: <float32>[N, Dx].

@@ -25,9 +25,10 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
   probe's excess risk, so a linear probe reports only linearly decodable
   information. Overfitting shows up as a low (possibly negative) value.
 
-  Accuracy (tested): for Gaussian class-conditionals (whose Bayes posterior is
-  linear-softmax, so a linear probe can reach the bound), within 0.05 nats
-  below the truth and never more than 0.03 above it at n = 4,000, d ≤ 8.
+  Accuracy: for Gaussian class-conditionals (whose Bayes posterior is
+  linear-softmax, so a linear probe can reach the bound) at n = 4,000 it
+  reads 0.96 for a truth of 0.98 (d = 2, tested within [−0.05, +0.03]) and
+  0.65 for 0.68 (d = 8, measured); shuffled labels give (−0.06, 0.03).
 
   Args:
     x: <float32>[N, Dx].

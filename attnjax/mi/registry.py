@@ -71,7 +71,7 @@ def estimate(x, y, *, method: str, key=None, mask=None, min_count: int = MIN_COU
 
 
 def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN_COUNT,
-                 **options):
+                 position_batch: int | None = None, **options):
   """I(h_t; y) for every position t, by `jax.vmap` over positions.
 
   Position t is estimated on the examples where it is real (`mask[:, t]`),
@@ -89,8 +89,15 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
     mask: <bool>[N, T] real (non-padding) tokens (default all).
     key: PRNG key, as for `estimate`.
     min_count: minimum real examples per position.
+    position_batch: estimate this many positions at a time (`lax.map` over
+      chunks, each chunk vmapped) to bound memory; None vmaps all T at once.
+      The trained estimators hold a [B, B, hidden] pair tensor per position
+      (8 MiB at the defaults), so T = 64 at once needs ~0.5 GiB per tensor;
+      on CPU chunks of 4–8 are also no slower.
     **options: the method's options. k-NN and binning default `block_size`
-      to keep all positions' distance blocks within 32 MiB per array.
+      to keep the distance blocks of the positions estimated together within
+      32 MiB per array (under an outer vmap over S seeds, S times that: pass
+      a smaller `block_size`).
 
   Returns:
     <float32>[T] estimates in nats.
@@ -103,9 +110,10 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
   _, y = _as_xy(h[:, 0], y, method)
   mask = _as_mask(mask, (n, positions))
   options = _resolve_options(method, y, options)
+  together = min(position_batch or positions, positions)
   if "block_size" in _accepted_options(method) and options.get("block_size") is None:
-    options["block_size"] = default_block_size(n, positions)
-  values = _compiled_per_position(method, min_count, _freeze(options))(h, y, mask, key)
+    options["block_size"] = default_block_size(n, together)
+  values = _compiled_per_position(method, min_count, together, _freeze(options))(h, y, mask, key)
   if _is_concrete(mask):
     _warn_if_few(jnp.sum(mask, axis=0), min_count, f"{method}: positions {{}} have")
   return values
@@ -192,15 +200,17 @@ def _compiled_estimate(method, min_count, frozen_options):
 
 
 @functools.cache
-def _compiled_per_position(method, min_count, frozen_options):
+def _compiled_per_position(method, min_count, together, frozen_options):
   run = _guarded(method, min_count, frozen_options)
 
   def all_positions(h, y, mask, key):
-    one = lambda h_t, mask_t, key_t: run(h_t, y, mask_t, key_t).value
-    if key is None:
-      return jax.vmap(one, in_axes=(1, 1, None))(h, mask, None)
-    keys = jax.random.split(key, h.shape[1])
-    return jax.vmap(one, in_axes=(1, 1, 0))(h, mask, keys)
+    positions = h.shape[1]
+    keys = None if key is None else jax.random.split(key, positions)
+    one = lambda args: run(args[0], y, args[1], args[2]).value
+    args = (jnp.swapaxes(h, 0, 1), mask.T, keys)
+    if together >= positions:
+      return jax.vmap(one)(args)
+    return jax.lax.map(one, args, batch_size=together)
   return jax.jit(all_positions)
 
 
