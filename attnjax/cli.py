@@ -8,18 +8,28 @@ from pathlib import Path
 
 import numpy as np
 
+from attnjax.data.load import PLANTED_VOCAB_SIZE
 from attnjax.models import ATTENTIONS, ENCODERS, NORMALIZERS
+
+DATA_OPTIONS = ("data", "source", "data_dir", "max_len", "vocab_size", "train_size", "data_seed")
 
 
 def _add_data_args(parser: argparse.ArgumentParser):
   group = parser.add_argument_group("data")
-  group.add_argument("--data", default="planted", help="dataset name (default: planted)")
+  group.add_argument("--data", default="planted",
+                     help="planted (built in), sst2, imdb, ag_news, yelp or custom")
+  group.add_argument("--source", default="tfds", choices=("tfds", "files"),
+                     help="real corpora: tensorflow-datasets (needs attnjax[tfds]) or a folder "
+                     "of train/dev/test files")
+  group.add_argument("--data-dir", default=None,
+                     help="tfds data_dir, or the folder of split files (or of <data>/ folders)")
+  group.add_argument("--max-len", type=int, default=None,
+                     help="padded length T (default: the corpus default; planted 40)")
+  group.add_argument("--vocab-size", type=int, default=None,
+                     help="vocabulary cap (planted: its V, default 1000)")
   group.add_argument("--train-size", type=int, default=4000,
-                     help="planted: number of training examples (dev/test get a quarter)")
-  group.add_argument("--seq-len", type=int, default=40, help="planted: padded length T")
-  group.add_argument("--vocab-size", type=int, default=1000, help="planted: vocabulary size")
-  group.add_argument("--num-classes", type=int, default=2, help="planted: number of classes")
-  group.add_argument("--data-seed", type=int, default=0, help="seed of the planted data")
+                     help="planted: training examples (dev and test get a quarter)")
+  group.add_argument("--data-seed", type=int, default=0, help="planted: seed of the data")
 
 
 def _add_model_args(parser: argparse.ArgumentParser):
@@ -47,23 +57,20 @@ def _add_train_args(parser: argparse.ArgumentParser):
   group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def _planted_splits(args):
-  import jax
+def _load_splits(args, vocab=None):
+  """{"train", "dev", "test"} `TextDataset`s for the data options in `args`."""
+  from attnjax.data import load_splits
 
-  from attnjax.data import planted
-  options = dict(seq_len=args.seq_len, vocab_size=args.vocab_size,
-                 num_classes=args.num_classes)
-  key = jax.random.key(args.data_seed)
-  sizes = {"train": args.train_size, "dev": max(args.train_size // 4, 1),
-           "test": max(args.train_size // 4, 1)}
-  return {split: planted(jax.random.fold_in(key, i), n, **options)
-          for i, (split, n) in enumerate(sizes.items())}
-
-
-def _load_splits(args):
-  if args.data != "planted":
-    raise ValueError(f"unknown --data {args.data!r}; allowed: planted")
-  return _planted_splits(args)
+  if args.data == "planted":
+    n = args.train_size
+    names = (f"train[:{n}]", f"dev[:{max(n // 4, 1)}]", f"test[:{max(n // 4, 1)}]")
+    loaded = load_splits("planted", names, max_len=args.max_len, vocab_size=args.vocab_size,
+                         seed=args.data_seed, size=n)
+  else:
+    names = ("train", "dev", "test")
+    loaded = load_splits(args.data, names, max_len=args.max_len, vocab_size=args.vocab_size,
+                         vocab=vocab, source=args.source, data_dir=args.data_dir)
+  return dict(zip(("train", "dev", "test"), (loaded[name] for name in names)))
 
 
 def _print_table(header, rows, file=sys.stdout):
@@ -77,8 +84,10 @@ def cmd_train(args) -> int:
   from attnjax.training import TrainConfig, evaluate, save_run, train
 
   splits = _load_splits(args)
+  vocab = splits["train"].vocab
+  vocab_size = len(vocab) if vocab is not None else int(args.vocab_size or PLANTED_VOCAB_SIZE)
   model = AttentionClassifier(
-      vocab_size=args.vocab_size, num_classes=splits["train"].num_classes,
+      vocab_size=vocab_size, num_classes=splits["train"].num_classes,
       embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, encoder=args.encoder,
       attention=args.attention, normalizer=args.normalizer, temperature=args.temperature,
       dropout=args.dropout, word_dropout=args.word_dropout)
@@ -87,9 +96,8 @@ def cmd_train(args) -> int:
   seeds = list(range(args.first_seed, args.first_seed + args.seeds))
   result = train(config, seeds, splits["train"], splits["dev"], progress=not args.no_progress)
   test = evaluate(model, result.params, splits["test"], batch_size=config.eval_batch_size)
-  data_options = {k: getattr(args, k) for k in
-                  ("data", "train_size", "seq_len", "vocab_size", "num_classes", "data_seed")}
-  out = save_run(args.out, result, extra={"data": data_options,
+  data_options = {k: getattr(args, k) for k in DATA_OPTIONS}
+  out = save_run(args.out, result, vocab=vocab, extra={"data": data_options,
                                           "test_accuracy": test["accuracy"].tolist()})
   rows = [[seed, int(result.best_epoch[i]) + 1,
            f"{result.history['train_accuracy'][i, -1]:.4f}",
@@ -105,14 +113,34 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
   from attnjax.training import evaluate, load_run
 
+  from attnjax.data import Vocab
+
   run = load_run(args.run_dir)
-  splits = _load_splits(argparse.Namespace(**run.extra["data"]))
+  vocab = Vocab.load(run.vocab_path) if run.vocab_path else None
+  splits = _load_splits(argparse.Namespace(**run.extra["data"]), vocab=vocab)
   if args.split not in splits:
     raise ValueError(f"unknown --split {args.split!r}; allowed: {', '.join(splits)}")
   metrics = evaluate(run.result.model, run.result.params, splits[args.split])
   rows = [[seed, f"{metrics['accuracy'][i]:.4f}", f"{metrics['loss'][i]:.4f}"]
           for i, seed in enumerate(run.result.seeds)]
   _print_table(["seed", f"{args.split} acc", f"{args.split} loss"], rows)
+  return 0
+
+
+def _int_list(text: str) -> list[int]:
+  try:
+    return [int(x) for x in text.split(",") if x.strip()]
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def cmd_reproduce(args) -> int:
+  from attnjax.reproduce import reproduce
+
+  data = [d.strip() for d in args.data.split(",") if d.strip()]
+  reproduce(args.out, data=data, seeds=args.seeds, only=args.only, quick=args.quick,
+            source=args.source, data_dir=args.data_dir, progress=not args.no_progress)
+  print(f"report: {Path(args.out) / 'report.md'}")
   return 0
 
 
@@ -127,6 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
   _add_model_args(train_parser)
   _add_train_args(train_parser)
   train_parser.set_defaults(func=cmd_train)
+  rep = sub.add_parser("reproduce", help="run the paper's five findings and write a report",
+                       description="Train every cell (S seeds each, one program per cell), "
+                       "analyse attention vs MI, and write report.md, results.json and figures. "
+                       "Finished cells are skipped on re-runs.")
+  rep.add_argument("--quick", action="store_true", help="small models and data (minutes on CPU)")
+  rep.add_argument("--data", default="planted",
+                   help="comma-separated datasets: planted,sst2,ag_news,imdb,yelp")
+  rep.add_argument("--seeds", type=int, default=5, help="seeds per cell (>= 2)")
+  rep.add_argument("--only", type=_int_list, default=None, help="findings to run, e.g. 1,4")
+  rep.add_argument("--source", default="files", choices=("files", "tfds"),
+                   help="real corpora from a folder of files or tensorflow-datasets")
+  rep.add_argument("--data-dir", default=None,
+                   help="files: the folder holding <dataset>/train.tsv…; tfds: its data_dir")
+  rep.add_argument("--out", default="runs/reproduce")
+  rep.add_argument("--no-progress", action="store_true")
+  rep.set_defaults(func=cmd_reproduce)
   eval_parser = sub.add_parser("evaluate", help="evaluate a run directory on a split")
   eval_parser.add_argument("run_dir", help="directory written by `attnjax train`")
   eval_parser.add_argument("--split", default="test")

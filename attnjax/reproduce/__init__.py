@@ -1,0 +1,133 @@
+"""`attnjax reproduce`: the paper's five findings, cell by cell, with a report and figures.
+
+    from attnjax.reproduce import reproduce
+    reproduce("runs/reproduce", data=("planted",), quick=True)
+
+writes `report.md`, `results.json`, `figures/*.png` and `<dataset>/cells/*`
+(trained runs and their analysis). Cells and findings are saved atomically as
+they finish; re-running skips finished cells, so a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import jax
+
+from attnjax.data import load_splits
+from attnjax.data.load import PLANTED_VOCAB_SIZE
+from attnjax.io import write_json_atomic
+from attnjax.models import AttentionClassifier
+from attnjax.reproduce.cells import AnalysisSettings
+from attnjax.models import ENCODERS
+from attnjax.reproduce.findings import FINDINGS, TEMPERATURES, Lab
+from attnjax.reproduce.report import write_figures, write_report
+from attnjax.training import TrainConfig
+
+DATASETS = ("planted", "sst2", "ag_news", "imdb", "yelp")
+
+
+def _data_options(name: str, quick: bool) -> dict:
+  """load_splits arguments per dataset and mode (documented defaults)."""
+  if name == "planted":
+    sizes = (1500, 300, 400) if quick else (10_000, 2_000, 2_000)
+    return {"splits": (f"train[:{sizes[0]}]", f"dev[:{sizes[1]}]", f"test[:{sizes[2]}]"),
+            "max_len": 30 if quick else 40}
+  max_len = {"sst2": 50, "ag_news": 60, "imdb": 200, "yelp": 200}[name]
+  train = "train[:5000]" if quick else "train"
+  return {"splits": (train, "dev", "test"), "max_len": max_len, "vocab_size": 20_000}
+
+
+def _base_config(vocab_size: int, num_classes: int, quick: bool) -> TrainConfig:
+  width = 32 if quick else 128
+  model = AttentionClassifier(vocab_size=vocab_size, num_classes=num_classes, embed_dim=width,
+                              hidden_dim=width, attention_dim=width,
+                              deep_layer_dims=(width, width))
+  return TrainConfig(model=model, epochs=3 if quick else 5, batch_size=32 if quick else 64,
+                     learning_rate=3e-3 if quick else 1e-3)
+
+
+def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
+              only: Sequence[int] | None = None, quick: bool = False, source: str = "files",
+              data_dir=None, progress: bool = True, analysis: AnalysisSettings | None = None,
+              config_changes: dict | None = None, data_overrides: dict | None = None,
+              encoders: Sequence[str] = ENCODERS, temperatures: Sequence[float] = TEMPERATURES
+              ) -> dict:
+  """Runs the findings on each dataset; returns {dataset: {finding: result}}.
+
+  Args:
+    out: output folder.
+    data: dataset names (`DATASETS`); real corpora load with `source`/`data_dir`
+      (see `attnjax.data.load_splits`; for files, the folder holding `<name>/`).
+    seeds: S seeds per cell, trained together in one program.
+    only: finding numbers to run (default all of 1–5).
+    quick: small models and data (planted: minutes on 2 CPU cores).
+    progress: progress lines and training bars on stderr.
+    analysis: how cells are analysed (default depends on `quick`).
+    config_changes: `TrainConfig.replace` overrides for every cell (tests).
+    encoders: the encoders of finding v (default all four).
+    temperatures: the Gumbel-softmax τ values of finding iv.
+    data_overrides: `load_splits` overrides, e.g. {"splits": ("train[:200]",
+      "dev[:50]", "test[:60]"), "max_len": 12} (tests).
+  """
+  out = Path(out)
+  only = sorted(FINDINGS) if only is None else sorted(set(only))
+  unknown = [n for n in only if n not in FINDINGS]
+  if unknown:
+    raise ValueError(f"unknown findings {unknown}; allowed: {sorted(FINDINGS)}")
+  bad = [d for d in data if d not in DATASETS]
+  if bad:
+    raise ValueError(f"unknown datasets {bad}; allowed: {', '.join(DATASETS)}")
+  bad = [e for e in encoders if e not in ENCODERS]
+  if bad:
+    raise ValueError(f"unknown encoders {bad}; allowed: {', '.join(ENCODERS)}")
+  bad = [t for t in temperatures if not float(t) > 0]
+  if bad:
+    raise ValueError(f"Gumbel temperatures must be > 0, got {bad}")
+  if seeds < 2:
+    raise ValueError(f"seeds must be >= 2 for confidence intervals, got {seeds}")
+  analysis = analysis or (AnalysisSettings() if quick else
+                          AnalysisSettings(eval_examples=2000, explain_examples=100,
+                                           num_samples=128))
+  results_path = out / "results.json"
+  results: dict = {}
+  meta = {"seeds": seeds, "quick": quick, "only": only}
+  start = time.time()
+
+  def say(message):
+    if progress:
+      print(f"[reproduce {time.time() - start:6.0f}s] {message}", file=sys.stderr, flush=True)
+
+  for dataset in data:
+    options = {**_data_options(dataset, quick), **(data_overrides or {})}
+    split_names = options.pop("splits")
+    say(f"{dataset}: loading {', '.join(split_names)}")
+    loaded = load_splits(dataset, split_names, source=source, data_dir=data_dir, **options)
+    splits = dict(zip(("train", "dev", "test"), (loaded[s] for s in split_names)))
+    vocab = splits["train"].vocab
+    vocab_size = len(vocab) if vocab is not None else PLANTED_VOCAB_SIZE
+    base = _base_config(vocab_size, splits["train"].num_classes, quick)
+    base = base.replace(**(config_changes or {}))
+    lab = Lab(directory=out / dataset, base=base, seeds=tuple(range(seeds)), splits=splits,
+              settings=analysis, key=jax.random.key(0), progress=progress,
+              on_cell=lambda name, d=dataset: say(f"{d}: cell {name}"),
+              encoders=tuple(encoders), temperatures=tuple(float(t) for t in temperatures))
+    findings = results.setdefault(dataset, {})
+    for number in only:
+      say(f"{dataset}: finding {number}")
+      findings[str(number)] = FINDINGS[number](lab)
+      write_json_atomic(results_path, {"meta": meta, "results": results})
+    example = lab.cell("bilstm-additive", **{"model.attention": "additive"})
+    write_figures(out, dataset, findings, example)
+    write_report(out, results, meta)
+  say(f"done: {out / 'report.md'}")
+  return results
+
+
+def finding_script(number: int, argv=None) -> int:
+  """Command line of `experiments/<finding>.py`: `reproduce(only=[number])` with the usual flags."""
+  from attnjax import cli
+  return cli.main(["reproduce", "--only", str(number), *(sys.argv[1:] if argv is None else argv)])

@@ -1,0 +1,216 @@
+"""The five experiments of Wen, Subbalakshmi & Yang (2022), as summaries of cached cells.
+
+Each `finding_*` takes a `Lab` (what trains and caches cells for one dataset)
+and returns a JSON-able dict: the numbers (mean and 95% CI over seeds), a
+verdict ("reproduced" / "mixed" / "not reproduced") with the rule that gave it,
+and the arrays its figure needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import jax
+import numpy as np
+
+from attnjax import analysis
+from attnjax.analysis.summary import mean_ci
+from attnjax.data.dataset import TextDataset
+from attnjax.models import ATTENTIONS, ENCODERS
+from attnjax.reproduce.cells import AnalysisSettings, run_cell
+from attnjax.training import TrainConfig
+
+TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+@dataclasses.dataclass
+class Lab:
+  """Trains and caches the cells of one dataset.
+
+  Attributes:
+    directory: this dataset's output folder (cells go in `cells/<name>`).
+    base: the `TrainConfig` every cell starts from (BiLSTM + additive).
+    seeds: seeds trained together in every cell.
+    splits: "train", "dev", "test" `TextDataset`s.
+    settings: how cells are analysed.
+    key: PRNG key of the analysis (folded with the cell name).
+    progress: show training progress bars.
+    on_cell: called with each cell name before it runs (progress reporting).
+    encoders: the encoders of finding v; temperatures: the Gumbel τ of finding iv.
+  """
+  directory: Path
+  base: TrainConfig
+  seeds: tuple[int, ...]
+  splits: dict[str, TextDataset]
+  settings: AnalysisSettings
+  key: jax.Array
+  progress: bool = True
+  on_cell: Callable[[str], None] | None = None
+  encoders: tuple[str, ...] = ENCODERS
+  temperatures: tuple[float, ...] = TEMPERATURES
+
+  def cell(self, name: str, **changes) -> dict:
+    if self.on_cell is not None:
+      self.on_cell(name)
+    key = jax.random.fold_in(self.key, sum(map(ord, name)))
+    return run_cell(self.directory / "cells" / name, self.base.replace(**changes), self.seeds,
+                    self.splits, self.settings, key, progress=self.progress)
+
+
+def _ci(values) -> dict:
+  return mean_ci(values)
+
+
+def _per_seed_nanmean(values, axes) -> np.ndarray:
+  """Mean over `axes` ignoring NaN (e.g. τ of constant attention), one value per seed."""
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return np.nanmean(values, axis=axes)
+
+
+def _precision(cell: dict) -> dict:
+  """precision@k of attention and of instance MI against planted tokens (planted data only)."""
+  if "precision_attention" not in cell:
+    return {}
+  return {"precision_attention": _ci(_per_seed_nanmean(cell["precision_attention"], axes=1)),
+          "precision_mi": _ci(_per_seed_nanmean(cell["precision_mi"], axes=1))}
+
+
+def _tau_per_seed(cell: dict) -> np.ndarray:
+  return _per_seed_nanmean(cell["tau"], axes=1)
+
+
+def finding_1(lab: Lab) -> dict:
+  """(i) Additive and Deep attention preserve more I(h ; output) than Scaled Dot-product."""
+  rows = {}
+  for attention in ATTENTIONS:
+    cell = lab.cell(f"bilstm-{attention}", **{"model.attention": attention})
+    dataset_mi = cell["dataset_mi"]
+    rows[attention] = {
+        "accuracy": _ci(cell["accuracy"]),
+        "mi_mean_over_positions": _ci(_per_seed_nanmean(dataset_mi, axes=1)),
+        "mi_max_over_positions": _ci(np.nanmax(dataset_mi, axis=1)),
+        "mi_context": _ci(cell["context_mi"]),
+        "mi_profile": _per_seed_nanmean(dataset_mi, axes=0).tolist(),
+        **_precision(cell),
+    }
+    if "dataset_mi_robust" in cell:
+      rows[attention]["mi_mean_over_positions_robust"] = _ci(
+          _per_seed_nanmean(cell["dataset_mi_robust"], axes=1))
+  score = {a: rows[a]["mi_mean_over_positions"]["mean"] for a in ATTENTIONS}
+  wins = sum(score[a] > score["scaled_dot"] for a in ("additive", "deep"))
+  verdict = {2: "reproduced", 1: "mixed", 0: "not reproduced"}[wins]
+  rule = ("reproduced when both additive and deep have a higher mean I(h_t ; ŷ) over "
+          "positions than scaled_dot; mixed when one does")
+  if all("mi_mean_over_positions_robust" in rows[a] for a in ATTENTIONS):
+    robust = {a: rows[a]["mi_mean_over_positions_robust"]["mean"] for a in ATTENTIONS}
+    same = (sorted(ATTENTIONS, key=score.get) == sorted(ATTENTIONS, key=robust.get))
+    rule += (f". Robustness: {lab.settings.robustness_method} (the *_robust column) orders the "
+             f"three attention types {'the same way' if same else 'differently'}")
+  return {"title": "Information preservation (finding i)", "rows": rows, "verdict": verdict,
+          "rule": rule}
+
+
+def finding_2(lab: Lab) -> dict:
+  """(ii) Learned additive attention tracks MI; frozen-random and uniform do not."""
+  learned = lab.cell("bilstm-additive", **{"model.attention": "additive"})
+  variants = {
+      "learned": learned,
+      "trained uniform": lab.cell("bilstm-additive-uniform", **{"model.attention_mode": "uniform"}),
+      "trained frozen-random": lab.cell("bilstm-additive-frozen", frozen=("attention",)),
+  }
+  rows = {name: {"accuracy": _ci(c["accuracy"]), "tau": _ci(_tau_per_seed(c)),
+                 "mi_context": _ci(c["context_mi"])} for name, c in variants.items()}
+  # Swapped after training: the learned model run with replaced attention.
+  from attnjax.training import load_run
+  run = load_run(lab.directory / "cells" / "bilstm-additive" / "run").result
+  test = lab.splits["test"].take(np.arange(len(learned["labels"])))
+  b = learned["instance_mi"].shape[1]
+  mask = learned["mask"]
+  for i, mode in enumerate(("uniform", "random", "permute")):
+    logits, aux = analysis.ablate(run.model, run.params, test.tokens, test.lengths, mode=mode,
+                                  key=jax.random.fold_in(lab.key, 1000 + i))
+    accuracy = (np.asarray(logits).argmax(-1) == test.labels[None]).mean(-1)
+    tau = np.asarray(analysis.rank_correlation(np.asarray(aux.attention)[:, :b],
+                                               learned["instance_mi"], mask[None, :b]))
+    rows[f"swapped {mode}"] = {"accuracy": _ci(accuracy), "tau": _ci(_per_seed_nanmean(tau, 1))}
+  learned_tau = rows["learned"]["tau"]["mean"]
+  ablated = [r["tau"]["mean"] for n, r in rows.items() if n != "learned"]
+  defined = [t for t in ablated if np.isfinite(t)]
+  beats = sum(learned_tau > t for t in defined)
+  verdict = ("reproduced" if defined and beats == len(defined) else
+             "mixed" if beats else "not reproduced")
+  return {"title": "Ablation (finding ii)", "rows": rows, "verdict": verdict,
+          "rule": "reproduced when learned attention's Kendall τ with instance MI exceeds that of "
+                  "every ablation where τ is defined (uniform attention is constant: τ undefined)"}
+
+
+def finding_3(lab: Lab, buckets: int = 4) -> dict:
+  """(iii) When attention values are nearly equal, their order disagrees with MI's."""
+  cell = lab.cell("bilstm-additive", **{"model.attention": "additive"})
+  b = cell["tau"].shape[1]
+  spread = cell["stats_spread"][:, :b].ravel()
+  tau = cell["tau"].ravel()
+  keep = np.isfinite(tau)
+  spread, tau = spread[keep], tau[keep]
+  edges = np.quantile(spread, np.linspace(0, 1, buckets + 1))
+  index = np.clip(np.searchsorted(edges, spread, side="right") - 1, 0, buckets - 1)
+  rows = {}
+  for q in range(buckets):
+    chosen = tau[index == q]
+    rows[f"spread q{q + 1}"] = {"spread_range": [float(edges[q]), float(edges[q + 1])],
+                                "tau": _ci(chosen), "examples": int(chosen.size)}
+  means = [rows[f"spread q{q + 1}"]["tau"]["mean"] for q in range(buckets)]
+  low, high = means[0], means[-1]
+  verdict = ("reproduced" if high > low and abs(low) < abs(high) else "not reproduced")
+  return {"title": "Near-ties (finding iii)", "rows": rows, "verdict": verdict,
+          "rule": "reproduced when τ(attention, instance MI) in the lowest-spread quartile is "
+                  "smaller and closer to 0 than in the highest-spread quartile",
+          "scatter": {"spread": spread.tolist(), "tau": tau.tolist()}}
+
+
+def finding_4(lab: Lab) -> dict:
+  """(iv) Gumbel-softmax with τ < 1 gives more skewed attention than softmax."""
+  cells = {"softmax": lab.cell("bilstm-additive", **{"model.attention": "additive"})}
+  for temperature in lab.temperatures:
+    cells[f"gumbel τ={temperature:g}"] = lab.cell(
+        f"bilstm-additive-gumbel-{temperature:g}",
+        **{"model.normalizer": "gumbel", "model.temperature": temperature})
+  rows = {name: {"entropy": _ci(c["stats_entropy"].mean(1)), "max": _ci(c["stats_max"].mean(1)),
+                 "accuracy": _ci(c["accuracy"]), "tau": _ci(_tau_per_seed(c))}
+          for name, c in cells.items()}
+  softmax_entropy = rows["softmax"]["entropy"]["mean"]
+  cold = [rows[f"gumbel τ={t:g}"]["entropy"]["mean"] for t in lab.temperatures if t < 1]
+  below = sum(e < softmax_entropy for e in cold)
+  verdict = ("reproduced" if below == len(cold) else "mixed" if below else "not reproduced")
+  return {"title": "Gumbel-softmax (finding iv)", "rows": rows, "verdict": verdict,
+          "rule": "reproduced when every Gumbel τ < 1 has lower mean attention entropy than "
+                  "softmax; mixed when some do"}
+
+
+def finding_5(lab: Lab) -> dict:
+  """(v) Some encoder + attention pairs (BiLSTM + Additive) keep attention and MI order aligned."""
+  rows, grid = {}, np.full((len(lab.encoders), len(ATTENTIONS)), np.nan)
+  for i, encoder in enumerate(lab.encoders):
+    for j, attention in enumerate(ATTENTIONS):
+      cell = lab.cell(f"{encoder}-{attention}",
+                      **{"model.encoder": encoder, "model.attention": attention})
+      summary = _ci(_tau_per_seed(cell))
+      rows[f"{encoder} + {attention}"] = {"tau": summary, "accuracy": _ci(cell["accuracy"]),
+                                          **_precision(cell)}
+      grid[i, j] = summary["mean"]
+  order = sorted(rows, key=lambda name: -np.nan_to_num(rows[name]["tau"]["mean"], nan=-9))
+  rank = order.index("bilstm + additive") + 1
+  third = max(len(order) // 3, 1)
+  verdict = ("reproduced" if rank <= third else "mixed" if rank <= 2 * third
+             else "not reproduced")
+  return {"title": "Building blocks (finding v)", "rows": rows, "verdict": verdict,
+          "rule": f"reproduced when BiLSTM + additive ranks in the top third by τ (it ranks "
+                  f"{rank} of {len(order)}); mixed in the middle third",
+          "grid": grid.tolist(), "encoders": list(lab.encoders), "attentions": list(ATTENTIONS)}
+
+
+FINDINGS = {1: finding_1, 2: finding_2, 3: finding_3, 4: finding_4, 5: finding_5}

@@ -1,0 +1,136 @@
+"""report.md and one PNG figure per experiment, from the findings' JSON-able results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from attnjax.io import write_atomic
+
+
+def _fmt(summary: dict) -> str:
+  mean, ci = summary.get("mean"), summary.get("ci")
+  if mean is None or not np.isfinite(mean):
+    return "n/a"
+  return f"{mean:.3f} ± {ci:.3f}" if np.isfinite(ci) else f"{mean:.3f}"
+
+
+def _table(rows: dict) -> list[str]:
+  columns = []
+  for row in rows.values():
+    columns += [k for k, v in row.items()
+                if isinstance(v, dict) and "mean" in v and k not in columns]
+  lines = ["| cell | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+  for name, row in rows.items():
+    lines.append(f"| {name} | " + " | ".join(_fmt(row.get(c, {})) for c in columns) + " |")
+  return lines
+
+
+def write_report(out: Path, results: dict, meta: dict) -> Path:
+  """Writes `out/report.md`: per dataset, a table and verdict per finding."""
+  lines = ["# attnjax reproduce: do attention weights track I(h_t ; output)?", "",
+           f"Seeds per cell: {meta['seeds']}; mode: {'quick' if meta['quick'] else 'full'}. "
+           "Numbers are mean ± half-width of the 95% Student-t interval over seeds (or over "
+           "examples, finding iii). τ is Kendall's τ-b between a model's attention weights and "
+           "its instance-level MI I(h_t ; output) per example (Gaussian perturbations of the "
+           "input embeddings, k-NN estimator on the readout projection of h_t; see "
+           "`attnjax.analysis.position_mi`). Dataset-level MI is I(h_t ; predicted label) by "
+           "Ross's mixed k-NN estimator.", ""]
+  for dataset, findings in results.items():
+    lines += [f"## Dataset: {dataset}", ""]
+    for number, finding in sorted(findings.items(), key=lambda kv: int(kv[0])):
+      lines += [f"### {finding['title']}: **{finding['verdict']}**", "",
+                f"Rule: {finding['rule']}.", ""]
+      lines += _table(finding["rows"]) + [""]
+      figure = f"figures/{dataset}_finding{number}.png"
+      if (out / figure).is_file():
+        lines += [f"![finding {number}]({figure})", ""]
+    tokens = f"figures/{dataset}_tokens.png"
+    if (out / tokens).is_file():
+      lines += ["### Attention vs instance MI on a few examples", "", f"![tokens]({tokens})", ""]
+  return write_atomic(out / "report.md", "\n".join(lines))
+
+
+def _save(fig, path: Path):
+  import io
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+  write_atomic(path, buffer.getvalue())
+
+
+def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | None) -> list[Path]:
+  """One PNG per finding (+ a token heat map); returns the paths written."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  written = []
+  folder = out / "figures"
+  for number, finding in findings.items():
+    number = int(number)
+    rows = finding["rows"]
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    if number == 1:
+      for name, row in rows.items():
+        ax.plot(row["mi_profile"], label=f"{name} (mean {row['mi_mean_over_positions']['mean']:.3f})")
+      ax.set(xlabel="position t", ylabel="I(h_t ; ŷ) [nats]", title="Information preservation")
+      ax.legend(fontsize=8)
+    elif number in (2, 4):
+      names = list(rows)
+      means = [rows[n]["tau"]["mean"] for n in names]
+      cis = [np.nan_to_num(rows[n]["tau"]["ci"]) for n in names]
+      ax.bar(range(len(names)), np.nan_to_num(means), yerr=cis, color="tab:blue")
+      ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+      ax.set(ylabel="Kendall τ (attention, MI)", title=finding["title"])
+      if number == 4:
+        ax2 = ax.twinx()
+        ax2.plot(range(len(names)), [rows[n]["entropy"]["mean"] for n in names], "o-",
+                 color="tab:red")
+        ax2.set_ylabel("attention entropy [nats]", color="tab:red")
+    elif number == 3:
+      scatter = finding["scatter"]
+      ax.scatter(scatter["spread"], scatter["tau"], s=6, alpha=0.4)
+      centres = [np.mean(r["spread_range"]) for r in rows.values()]
+      ax.plot(centres, [r["tau"]["mean"] for r in rows.values()], "o-", color="tab:red",
+              label="quartile mean")
+      ax.set(xlabel="attention spread (max − min)", ylabel="Kendall τ (attention, MI)",
+             title="Near-ties", xscale="log")
+      ax.legend(fontsize=8)
+    elif number == 5:
+      grid = np.asarray(finding["grid"], float)
+      image = ax.imshow(grid, cmap="viridis")
+      ax.set_xticks(range(grid.shape[1]), finding["attentions"])
+      ax.set_yticks(range(grid.shape[0]), finding["encoders"])
+      for (i, j), value in np.ndenumerate(grid):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="w", fontsize=9)
+      fig.colorbar(image, ax=ax, label="Kendall τ (attention, MI)")
+      ax.set_title("Encoder × attention")
+    path = folder / f"{dataset}_finding{number}.png"
+    _save(fig, path)
+    plt.close(fig)
+    written.append(path)
+  if example_cell is not None:
+    written.append(_token_figure(plt, folder / f"{dataset}_tokens.png", example_cell))
+  return written
+
+
+def _token_figure(plt, path: Path, cell: dict, examples: int = 4) -> Path:
+  mi = cell["instance_mi"][0]
+  attention = cell["attention"][0]
+  mask = cell["mask"]
+  importance = cell.get("importance")
+  examples = min(examples, mi.shape[0])
+  fig, axes = plt.subplots(examples, 1, figsize=(8, 1.3 * examples), squeeze=False)
+  for row, ax in enumerate(axes[:, 0]):
+    length = int(mask[row].sum())
+    a = attention[row, :length] / max(attention[row, :length].max(), 1e-12)
+    m = mi[row, :length] / max(np.nanmax(mi[row, :length]), 1e-12)
+    rows = [a, m] + ([importance[row, :length].astype(float)] if importance is not None else [])
+    ax.imshow(np.stack(rows), aspect="auto", cmap="magma", vmin=0, vmax=1)
+    ax.set_yticks(range(len(rows)), ["attention", "MI", "planted"][:len(rows)], fontsize=7)
+    ax.set_xticks([])
+  axes[0, 0].set_title("seed 0: attention vs instance MI (each row scaled to its max)")
+  _save(fig, path)
+  plt.close(fig)
+  return path
