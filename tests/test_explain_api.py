@@ -48,13 +48,13 @@ def test_every_method_vmaps_seeds_zeroes_padding_and_ignores_extra_padding(metho
     assert np.all(np.asarray(padded)[:, 7:] == 0)
 
 
-def test_leave_one_out_in_groups_of_examples_equals_all_at_once():
-  params = jax.tree.map(lambda x: x[0], _stacked_params())
-  for mode in ("remove", "mask"):
-    at_once = explain.leave_one_out(MODEL, params, TOKENS, LENGTHS, mode=mode)
-    np.testing.assert_allclose(
-        explain.leave_one_out(MODEL, params, TOKENS, LENGTHS, mode=mode, batch_examples=2),
-        at_once, rtol=1e-6, atol=1e-8)
+@pytest.mark.parametrize("batch_copies", [1, 5, 12])  # 12 = the number of real positions
+def test_leave_one_out_in_chunks_of_copies_equals_all_at_once(batch_copies):
+  stacked = _stacked_params()
+  at_once = explain.leave_one_out(MODEL, stacked, TOKENS, LENGTHS, distance="logit")
+  np.testing.assert_allclose(
+      explain.leave_one_out(MODEL, stacked, TOKENS, LENGTHS, distance="logit",
+                            batch_copies=batch_copies), at_once, rtol=1e-5, atol=1e-7)
 
 
 def test_attention_method_returns_the_models_weights():
@@ -108,8 +108,8 @@ def test_registry_names_and_unknown_method():
      "steps must be an integer >= 1"),
     (lambda p: explain.integrated_gradients(MODEL, p, TOKENS, LENGTHS, batch_steps=0),
      "batch_steps must be an integer >= 1"),
-    (lambda p: explain.leave_one_out(MODEL, p, TOKENS, LENGTHS, batch_examples=0),
-     "batch_examples must be None or an integer >= 1"),
+    (lambda p: explain.leave_one_out(MODEL, p, TOKENS, LENGTHS, batch_copies=0),
+     "batch_copies must be None or an integer >= 1"),
     (lambda p: explain.counterfactual_attention(MODEL, p, TOKENS, LENGTHS, steps=0),
      "steps must be an integer >= 1"),
     (lambda p: explain.counterfactual_attention(MODEL, p, TOKENS, LENGTHS, max_tvd=-0.1),

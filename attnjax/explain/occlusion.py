@@ -9,13 +9,14 @@ import jax.numpy as jnp
 
 from attnjax.explain.target import (check_choice, check_inputs, mask_padding, over_seeds,
                                     resolve_target)
+from attnjax.models.encoders import sequence_mask
 
 MODES = ("remove", "mask")
 DISTANCES = ("tvd", "logit")
 
 
 def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "remove",
-                  distance: str = "tvd", pad_id: int = 0, batch_examples: int | None = None):
+                  distance: str = "tvd", pad_id: int = 0, batch_copies: int | None = None):
   """Leave-one-out importance of every real position.
 
   For each position t a perturbed copy of the example is built — with
@@ -23,8 +24,11 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
   Jain & Wallace's definition; a length-1 example, which would become empty,
   has its token replaced by padding instead), with `mode="mask"` it is
   replaced by `pad_id` (length unchanged) — and all B·T copies run through
-  the model in one batched call (or, with `batch_examples`, in groups of
-  that many examples' T copies, one after another inside the compiled call).
+  the model in one batched call. With `batch_copies` the copies of real
+  positions run that many per call in a compiled loop instead: memory stays
+  bounded, and copies of padded positions are skipped (on CPU, where the
+  model's cost grows linearly with the batch, this is also the faster way;
+  see benchmarks/README.md).
 
   Args:
     model: the `AttentionClassifier`.
@@ -39,8 +43,7 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
       logit z_target − z'_target (signed: positive when the token supports
       the target).
     pad_id: the padding token id (0 by convention).
-    batch_examples: None (all B·T copies at once) or G ≥ 1: run the copies of
-      G examples at a time (`lax.map`), bounding memory at G·T sequences.
+    batch_copies: None (all B·T copies in one call) or K ≥ 1 copies per call.
 
   Returns:
     <float32>[B, T] (or [S, B, T]) scores, exactly 0 on padding.
@@ -53,11 +56,11 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
   tokens, lengths, target = check_inputs(model, params, tokens, lengths, target)
   check_choice("mode", mode, MODES)
   check_choice("distance", distance, DISTANCES)
-  if batch_examples is not None and (int(batch_examples) != batch_examples or batch_examples < 1):
-    raise ValueError(f"batch_examples must be None or an integer >= 1, got {batch_examples!r}")
+  if batch_copies is not None and (int(batch_copies) != batch_copies or batch_copies < 1):
+    raise ValueError(f"batch_copies must be None or an integer >= 1, got {batch_copies!r}")
   return _leave_one_out(model, params, tokens, lengths, target, mode=mode, distance=distance,
                         pad_id=int(pad_id),
-                        batch_examples=None if batch_examples is None else int(batch_examples))
+                        batch_copies=None if batch_copies is None else int(batch_copies))
 
 
 def leave_one_out_copies(tokens, lengths, *, mode: str = "remove", pad_id: int = 0):
@@ -98,35 +101,53 @@ def leave_one_out_copies(tokens, lengths, *, mode: str = "remove", pad_id: int =
   return copies, new_lengths
 
 
-def _copy_logits(model, params, copies_BxTxT, lengths_BxT, batch_examples):
-  """Logits <float32>[B, T, C] of every copy, `batch_examples` examples' copies per call."""
+def _copy_logits(model, params, copies_BxTxT, lengths_BxT, real_BxT, batch_copies):
+  """Logits <float32>[B, T, C] of the copies at real positions (0 at padded ones).
+
+  With `batch_copies` = K, the real copies are moved to the front and run K per
+  model call in a compiled loop of ⌈(number of real copies) / K⌉ iterations, so
+  copies of padded positions cost nothing and memory stays at K sequences.
+  Otherwise all B·T copies run in one call.
+  """
   batch, max_length, _ = copies_BxTxT.shape
-  group = batch if batch_examples is None else min(batch_examples, batch)
-  groups = -(-batch // group)
-  extra = groups * group - batch  # filler examples: valid all-padding copies of length 1
-  copies = jnp.pad(copies_BxTxT, ((0, extra), (0, 0), (0, 0)))
-  lengths = jnp.pad(lengths_BxT, ((0, extra), (0, 0)), constant_values=1)
+  count = batch * max_length
+  copies_NxT, lengths_N = copies_BxTxT.reshape(count, max_length), lengths_BxT.reshape(count)
+  if batch_copies is None or batch_copies >= count:
+    return model.apply(params, copies_NxT, lengths_N)[0].reshape(batch, max_length, -1)
+  real_N = real_BxT.reshape(count)
+  order_N = jnp.argsort(~real_N, stable=True)
+  chunks = -(-count // batch_copies)
+  filler = chunks * batch_copies - count  # valid all-padding copies of length 1, never run
+  copies_NxT = jnp.pad(copies_NxT[order_N], ((0, filler), (0, 0)))
+  lengths_N = jnp.pad(lengths_N[order_N], (0, filler), constant_values=1)
 
-  def run(group_copies):
-    copies_GxTxT, lengths_GxT = group_copies
-    logits, _ = model.apply(params, copies_GxTxT.reshape(group * max_length, max_length),
-                            lengths_GxT.reshape(group * max_length))
-    return logits.reshape(group, max_length, -1)
+  def run_chunk(i, logits_NxC):
+    start = i * batch_copies
+    chunk_KxT = jax.lax.dynamic_slice_in_dim(copies_NxT, start, batch_copies)
+    chunk_K = jax.lax.dynamic_slice_in_dim(lengths_N, start, batch_copies)
+    chunk_logits, _ = model.apply(params, chunk_KxT, chunk_K)
+    return jax.lax.dynamic_update_slice_in_dim(logits_NxC, chunk_logits, start, axis=0)
 
-  logits = jax.lax.map(run, (copies.reshape(groups, group, max_length, max_length),
-                             lengths.reshape(groups, group, max_length)))
-  return logits.reshape(groups * group, max_length, -1)[:batch]
+  num_real = jnp.sum(real_N)
+  sorted_logits = jax.lax.fori_loop(
+      0, (num_real + batch_copies - 1) // batch_copies, run_chunk,
+      jnp.zeros((chunks * batch_copies, model.num_classes), jnp.float32))
+  logits_NxC = jnp.zeros((count, model.num_classes), jnp.float32).at[order_N].set(
+      sorted_logits[:count])
+  return logits_NxC.reshape(batch, max_length, -1)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "mode", "distance", "pad_id",
-                                             "batch_examples"))
+                                             "batch_copies"))
 def _leave_one_out(model, params, tokens, lengths, target, *, mode, distance, pad_id,
-                   batch_examples):
+                   batch_copies):
   copies_BxTxT, copy_lengths_BxT = leave_one_out_copies(tokens, lengths, mode=mode, pad_id=pad_id)
+  real_BxT = sequence_mask(lengths, tokens.shape[1])
 
   def one_seed(p):
     logits_BxC, _ = model.apply(p, tokens, lengths)
-    copy_logits_BxTxC = _copy_logits(model, p, copies_BxTxT, copy_lengths_BxT, batch_examples)
+    copy_logits_BxTxC = _copy_logits(model, p, copies_BxTxT, copy_lengths_BxT, real_BxT,
+                                     batch_copies)
     if distance == "tvd":
       probs_Bx1xC = jax.nn.softmax(logits_BxC, axis=-1)[:, None, :]
       scores_BxT = 0.5 * jnp.sum(jnp.abs(jax.nn.softmax(copy_logits_BxTxC, axis=-1) - probs_Bx1xC),
