@@ -35,8 +35,9 @@ class AnalysisSettings:
     perturbation, scale: see `attnjax.analysis.perturbed_internals`.
     dataset_method: estimator of dataset-level I(h_t ; ŷ).
     instance_method: estimator of instance-level I(h_t ; output).
-    robustness_method: a second dataset-level estimator (None: skip), so the
-      report can say whether finding i's ordering depends on the estimator.
+    robustness_method: a second dataset-level estimator taking `num_classes`
+      (None: skip), so the report can say whether finding i's ordering
+      depends on the estimator.
   """
   eval_examples: int = 400
   explain_examples: int = 24
@@ -86,7 +87,7 @@ def analyze(config: TrainConfig, params, test: TextDataset, settings: AnalysisSe
   if settings.robustness_method:
     out["dataset_mi_robust"] = np.asarray(analysis.position_mi(
         aux.hidden, predicted, mask, method=settings.robustness_method,
-        key=jax.random.fold_in(k_dataset, 1)))
+        key=jax.random.fold_in(k_dataset, 1), num_classes=model.num_classes))
   keys = jax.random.split(k_context, len(predicted))
   out["context_mi"] = np.asarray(jax.vmap(
       lambda c, y, k: mi.estimate(c, y, method=settings.dataset_method, key=k).value)(
