@@ -176,3 +176,13 @@ def test_training_with_frozen_scorer_or_uniform_attention():
   np.testing.assert_allclose(aux.attention[0].max(-1), 1.0 / dev.lengths, rtol=1e-6)
   with pytest.raises(ValueError, match=r"frozen names unknown parameter groups \['scorer'\]"):
     train(config.replace(frozen=("scorer",)), [0], data, progress=False)
+
+
+def test_block_size_and_empty_padding_steps_do_not_change_training():
+  """7 steps as one block of 7, or two blocks of 4 (the last step all padding): same params."""
+  config, data, dev = _tiny_setup(n=100)  # batch 16 → 7 steps, the last one partial
+  one_block = train(config.replace(steps_per_call=7), [2], data, progress=False)
+  padded = train(config.replace(steps_per_call=4), [2], data, progress=False)
+  chex.assert_trees_all_close(one_block.params, padded.params, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(one_block.history["train_loss"], padded.history["train_loss"],
+                             rtol=1e-5)

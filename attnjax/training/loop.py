@@ -99,15 +99,17 @@ def _loss_fn(config: TrainConfig, params, tokens, lengths, labels, weights, key)
   return loss, (correct, count)
 
 
-@functools.lru_cache(maxsize=16)
-def _make_block_fn(config: TrainConfig):
+@functools.lru_cache(maxsize=32)
+def _make_block_fn(config: TrainConfig, guard_empty_steps: bool):
   """jit(vmap over seeds) of a `lax.scan` over a block of training steps.
 
   The returned function takes (params, opt_state, step_key, indices [S,K,B],
   step_numbers [K], tokens [N,T], lengths [N], labels [N]) and returns the new
   (params, opt_state) and per-seed sums (loss·count, correct, count) [S].
-  Index −1 marks a padded slot; a step whose slots are all padding leaves the
-  state unchanged.
+  Index −1 marks a padded slot. With `guard_empty_steps`, a step whose slots
+  are all padding leaves the state unchanged; that select costs a pass over
+  every parameter and optimiser moment per step, so only the blocks that
+  hold such steps (the end of an epoch) use it.
   """
   optimizer = make_optimizer(config)
   grad_fn = jax.value_and_grad(lambda *a: _loss_fn(config, *a), has_aux=True)
@@ -126,9 +128,11 @@ def _make_block_fn(config: TrainConfig):
                                                 labels[safe], weights, key)
       updates, new_opt_state = optimizer.update(grads, opt_state, params)
       new_params = optax.apply_updates(params, updates)
-      keep_old = count == 0
-      params, opt_state = jax.tree.map(lambda old, new: jnp.where(keep_old, old, new),
-                                       (params, opt_state), (new_params, new_opt_state))
+      if guard_empty_steps:
+        new_params, new_opt_state = jax.tree.map(
+            lambda old, new: jnp.where(count == 0, old, new),
+            (params, opt_state), (new_params, new_opt_state))
+      params, opt_state = new_params, new_opt_state
       return (params, opt_state), jnp.stack([loss * count, correct, count])
 
     (params, opt_state), sums_Kx3 = jax.lax.scan(step, (params, opt_state),
@@ -199,7 +203,6 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   steps = math.ceil(num_examples / config.batch_size)
   num_blocks = math.ceil(steps / config.steps_per_call)
   block = math.ceil(steps / num_blocks)
-  block_fn = _make_block_fn(config)
 
   history = {k: [] for k in ("train_loss", "train_accuracy")}
   if eval_data is not None:
@@ -216,6 +219,7 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
     sums = 0.0
     for b in range(num_blocks):
       step_numbers = epoch * num_blocks * block + b * block + jnp.arange(block)
+      block_fn = _make_block_fn(config, (b + 1) * block > steps)  # holds all-padding steps
       params, opt_state, block_sums = block_fn(params, opt_state, step_keys,
                                                indices[:, b * block:(b + 1) * block],
                                                step_numbers, tokens, lengths, labels)
