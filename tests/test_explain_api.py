@@ -51,7 +51,8 @@ def test_every_method_vmaps_seeds_zeroes_padding_and_ignores_extra_padding(metho
 @pytest.mark.parametrize("batch_copies", [1, 5, 12])  # 12 = the number of real positions
 def test_leave_one_out_in_chunks_of_copies_equals_all_at_once(batch_copies):
   stacked = _stacked_params()
-  at_once = explain.leave_one_out(MODEL, stacked, TOKENS, LENGTHS, distance="logit")
+  at_once = explain.leave_one_out(MODEL, stacked, TOKENS, LENGTHS, distance="logit",
+                                  batch_copies=None)
   np.testing.assert_allclose(
       explain.leave_one_out(MODEL, stacked, TOKENS, LENGTHS, distance="logit",
                             batch_copies=batch_copies), at_once, rtol=1e-5, atol=1e-7)

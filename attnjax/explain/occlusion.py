@@ -16,19 +16,19 @@ DISTANCES = ("tvd", "logit")
 
 
 def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "remove",
-                  distance: str = "tvd", pad_id: int = 0, batch_copies: int | None = None):
+                  distance: str = "tvd", pad_id: int = 0, batch_copies: int | None = 128):
   """Leave-one-out importance of every real position.
 
   For each position t a perturbed copy of the example is built — with
   `mode="remove"` the token is deleted (later tokens shift left, length − 1:
   Jain & Wallace's definition; a length-1 example, which would become empty,
   has its token replaced by padding instead), with `mode="mask"` it is
-  replaced by `pad_id` (length unchanged) — and all B·T copies run through
-  the model in one batched call. With `batch_copies` the copies of real
-  positions run that many per call in a compiled loop instead: memory stays
-  bounded, and copies of padded positions are skipped (on CPU, where the
-  model's cost grows linearly with the batch, this is also the faster way;
-  see benchmarks/README.md).
+  replaced by `pad_id` (length unchanged). The copies of real positions run
+  through the model `batch_copies` at a time, in a compiled loop inside one
+  jitted call: memory stays bounded whatever B·T, and copies of padded
+  positions are never run. `batch_copies=None` runs all B·T copies in a
+  single model call instead (for an accelerator with memory to spare; on CPU
+  it is the slower way, see benchmarks/README.md).
 
   Args:
     model: the `AttentionClassifier`.
@@ -43,7 +43,7 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
       logit z_target − z'_target (signed: positive when the token supports
       the target).
     pad_id: the padding token id (0 by convention).
-    batch_copies: None (all B·T copies in one call) or K ≥ 1 copies per call.
+    batch_copies: K ≥ 1 copies per model call, or None for all B·T at once.
 
   Returns:
     <float32>[B, T] (or [S, B, T]) scores, exactly 0 on padding.
