@@ -140,3 +140,22 @@ def test_mean_ci_matches_scipy_t_interval():
   np.testing.assert_allclose(summary["mean"], values.mean())
   np.testing.assert_allclose(summary["ci"], (high - low) / 2, rtol=1e-6)
   assert np.isnan(analysis.mean_ci([1.0])["ci"])
+
+
+def test_agreement_table_is_symmetric_with_unit_diagonal_and_matches_scipy():
+  rng = np.random.default_rng(1)
+  lengths = np.array([6, 4, 8, 5])
+  attention = rng.random((2, 4, 8))
+  gradient = attention + 0.5 * rng.random((2, 4, 8))
+  noise = rng.random((2, 4, 8))
+  table = analysis.agreement({"attention": attention, "gradient": gradient, "noise": noise},
+                             lengths)
+  assert table["methods"] == ["attention", "gradient", "noise"]
+  np.testing.assert_allclose(np.diag(table["mean"]), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(table["mean"], table["mean"].T)
+  expected = np.mean([stats.kendalltau(attention[s, b, :n], gradient[s, b, :n])[0]
+                      for s in range(2) for b, n in enumerate(lengths)])
+  np.testing.assert_allclose(table["mean"][0, 1], expected, rtol=1e-5)
+  assert table["n"][0, 1] == 8
+  with pytest.raises(ValueError, match="share one shape"):
+    analysis.agreement({"a": attention, "b": noise[:, :3]}, lengths)

@@ -1,5 +1,6 @@
 """Analysis: per-position MI, rank agreement with attention, attention statistics, ablations."""
 
+from attnjax.analysis.agreement import agreement
 from attnjax.analysis.ablation import ABLATIONS, ablate, permute_attention, uniform_attention
 from attnjax.analysis.attention_stats import attention_statistics
 from attnjax.analysis.position_mi import (LEVELS, OUTPUTS, PERTURBATIONS, PROJECTIONS,
