@@ -329,6 +329,8 @@ def main():
   parser.add_argument("--peer-positions", type=int, default=4)
   parser.add_argument("--peer-steps", type=int, default=200)
   parser.add_argument("--skip-bmi", action="store_true")
+  parser.add_argument("--sections", default="throughput,large_n,sklearn,bmi",
+                      help="comma-separated subset to run; a subset updates the existing JSON")
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--bmi-peer", nargs=3, help=argparse.SUPPRESS)
   args = parser.parse_args()
@@ -342,7 +344,8 @@ def main():
   import sklearn
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs; "
         f"N={args.n} T={args.positions} D={args.dim}", flush=True)
-  data = _tasks(args)
+  sections = set(args.sections.split(",")) - ({"bmi"} if args.skip_bmi else set())
+  data = _tasks(args) if sections & {"throughput", "bmi"} else None
   report = {
       "machine": {"platform": platform.platform(), "processor": platform.processor(),
                   "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -350,18 +353,22 @@ def main():
                   "sklearn": sklearn.__version__},
       "settings": {k: v for k, v in vars(args).items() if k != "bmi_peer"},
   }
-  print("per_position, vmapped vs loop over positions:")
-  report["throughput"] = throughput(args, data)
-  print("large N:")
-  report["large_n"] = large_n(args)
-  print("vs scikit-learn mutual_info_classif (equal work: 1-D features):")
-  report["sklearn"] = versus_sklearn(args)
-  if not args.skip_bmi:
+  if "throughput" in sections:
+    print("per_position, vmapped vs loop over positions:")
+    report["throughput"] = throughput(args, data)
+  if "large_n" in sections:
+    print("large N:")
+    report["large_n"] = large_n(args)
+  if "sklearn" in sections:
+    print("vs scikit-learn mutual_info_classif (equal work: 1-D features):")
+    report["sklearn"] = versus_sklearn(args)
+  if "bmi" in sections:
     print("vs bmi (benchmark-mi), once per position:")
     report["bmi"] = versus_bmi(args, data)
   if not args.quick:
+    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=1))
+    RESULTS.write_text(json.dumps({**previous, **report}, indent=1))
     print(f"wrote {RESULTS}")
 
 

@@ -266,8 +266,10 @@ def _ross_counts_sorted(values, labels, used, k, k_row):
   exactly the radius is counted whatever the rounding of value ± radius.
   """
   n = values.shape[0]
+  by_value = jnp.argsort(jnp.where(used, values, jnp.inf))
+  everyone = jnp.where(used, values, jnp.inf)[by_value]
   group = jnp.where(used, labels, _NO_CLASS)
-  order = jnp.lexsort((values, group))
+  order = by_value[jnp.argsort(group[by_value], stable=True)]  # by (label, value)
   sorted_values, sorted_group = values[order], group[order]
   offsets = jnp.concatenate([-jnp.arange(1, k + 1), jnp.arange(1, k + 1)])
   candidates = jnp.arange(n)[:, None] + offsets[None, :]
@@ -275,12 +277,11 @@ def _ross_counts_sorted(values, labels, used, k, k_row):
   candidates = jnp.clip(candidates, 0, n - 1)
   valid &= sorted_group[candidates] == sorted_group[:, None]
   gaps = jnp.where(valid, jnp.abs(sorted_values[candidates] - sorted_values[:, None]), jnp.inf)
-  radius = jnp.take_along_axis(jnp.sort(gaps, axis=1), k_row[order][:, None] - 1, axis=1)[:, 0]
+  radius = jnp.take_along_axis(k_smallest(gaps, k), k_row[order][:, None] - 1, axis=1)[:, 0]
   low = jnp.nextafter(sorted_values - radius, -jnp.inf)
   high = jnp.nextafter(sorted_values + radius, jnp.inf)
   k_in = (_lex_searchsorted(sorted_group, sorted_values, sorted_group, high, "right")
           - _lex_searchsorted(sorted_group, sorted_values, sorted_group, low, "left") - 1)
-  everyone = jnp.sort(jnp.where(used, values, jnp.inf))
   m_in = (jnp.searchsorted(everyone, high, side="right")
           - jnp.searchsorted(everyone, low, side="left") - 1)
   unsort = lambda a: jnp.zeros_like(a).at[order].set(a)
