@@ -261,6 +261,8 @@ def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | Non
   value_fn = _estimate_value(bound, tau)
   values, counts = fit.map_batches(lambda b, w: value_fn(model.apply(params, *b), w),
                                    held_out, held_out_w, batch_size)
+  # A held-out batch may hold no usable sample (a rare padded position): skip it.
+  values = jnp.where(counts > 0, values, 0.0)
   value = jnp.sum(values * counts) / jnp.maximum(jnp.sum(counts), 1.0)
   ceiling = jnp.log(float(batch_size)) if bound == "infonce" else jnp.inf
   return MIResult(value, jnp.sum(held_out_w).astype(jnp.int32),
