@@ -117,7 +117,7 @@ def _copy_logits(model, params, copies_BxTxT, lengths_BxT, real_BxT, batch_copie
   real_N = real_BxT.reshape(count)
   order_N = jnp.argsort(~real_N, stable=True)
   chunks = -(-count // batch_copies)
-  filler = chunks * batch_copies - count  # valid all-padding copies of length 1, never run
+  filler = chunks * batch_copies - count  # all-padding copies of length 1: valid, discarded
   copies_NxT = jnp.pad(copies_NxT[order_N], ((0, filler), (0, 0)))
   lengths_N = jnp.pad(lengths_N[order_N], (0, filler), constant_values=1)
 
