@@ -17,7 +17,7 @@ from attnjax.explain.counterfactual import (CounterfactualAttention, counterfact
                                             jensen_shannon, total_variation)
 from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
 from attnjax.explain.occlusion import leave_one_out
-from attnjax.explain.registry import METHODS, attention, explain
+from attnjax.explain.registry import METHODS, attention, explain, instance_mi
 from attnjax.explain.target import OUTPUTS
 
 __all__ = ["METHODS", "OUTPUTS", "CounterfactualAttention", "attention",

@@ -43,6 +43,42 @@ def _attention(model, params, tokens, lengths):
   return over_seeds(one_seed, params)
 
 
+def instance_mi(model, params, tokens, lengths, *, target=None, key=None, num_samples: int = 128,
+                perturbation: str = "gaussian", scale: float = 1.0, rate: float = 0.15,
+                output: str = "probs", method: str | None = None, projection: str = "readout",
+                components: int = 2, batch_size: int = 8):
+  """Instance-level MI importance: I(h_t ; output) over K perturbed copies of each example.
+
+  The explainers' signature around `attnjax.analysis.instance_position_mi`
+  (Gaussian noise on the input embeddings by default; see
+  `attnjax.analysis.position_mi` for the perturbation, projection and
+  estimator choices). The output variable is the whole class-probability
+  vector (`output="probs"`), so `target` is checked but does not change the
+  result: MI is about the output distribution, not one class.
+
+  Args:
+    model, params, tokens, lengths, target: as every explainer.
+    key: PRNG key of the perturbations and the estimator (default key(0)).
+    num_samples, perturbation, scale, rate, output, method, projection,
+      components, batch_size: see `attnjax.analysis.instance_position_mi`.
+
+  Returns:
+    <float32>[B, T] (or [S, B, T]) MI in nats, exactly 0 on padding.
+
+  References:
+    Kraskov, Stögbauer & Grassberger (2004), "Estimating mutual information",
+    Physical Review E.
+  """
+  from attnjax.analysis.position_mi import instance_position_mi
+
+  tokens, lengths, _ = check_inputs(model, params, tokens, lengths, target)
+  key = jax.random.key(0) if key is None else key
+  return instance_position_mi(
+      model, params, tokens, lengths, key=key, num_samples=num_samples,
+      perturbation=perturbation, scale=scale, rate=rate, output=output, method=method,
+      projection=projection, components=components, batch_size=batch_size)
+
+
 class UnknownMethodError(KeyError, ValueError):
   """An explainer name not in `METHODS` (both a `KeyError` and a `ValueError`)."""
 
@@ -78,6 +114,7 @@ METHODS = _Registry({
     "input_x_gradient": input_x_gradient,
     "integrated_gradients": integrated_gradients,
     "leave_one_out": leave_one_out,
+    "instance_mi": instance_mi,
 })
 """Explainer name → function `(model, params, tokens, lengths, *, target=None, **options)`
 returning <float32>[B, T] scores (or [S, B, T] for stacked params), 0 on padding."""
