@@ -112,7 +112,7 @@ def throughput(args, data):
   key = jax.random.key(0)
   keys = jax.random.split(key, args.positions)
   rows = {}
-  for method in mi.METHODS:
+  for method in args.methods.split(",") if args.methods else mi.METHODS:
     y = data["output"] if method == "ksg" else data["labels"]
     # Histograms are for low-dimensional views: bin a 2-D projection.
     hidden = data["hidden"][..., :2] if method == "binning" else data["hidden"]
@@ -329,6 +329,7 @@ def main():
   parser.add_argument("--peer-positions", type=int, default=4)
   parser.add_argument("--peer-steps", type=int, default=200)
   parser.add_argument("--skip-bmi", action="store_true")
+  parser.add_argument("--methods", default="", help="comma-separated subset of the throughput rows")
   parser.add_argument("--sections", default="throughput,large_n,sklearn,bmi",
                       help="comma-separated subset to run; a subset updates the existing JSON")
   parser.add_argument("--seed", type=int, default=0)
@@ -367,6 +368,8 @@ def main():
     report["bmi"] = versus_bmi(args, data)
   if not args.quick:
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if "throughput" in report:
+      report["throughput"] = {**previous.get("throughput", {}), **report["throughput"]}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({**previous, **report}, indent=1))
     print(f"wrote {RESULTS}")
