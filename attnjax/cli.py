@@ -11,7 +11,8 @@ import numpy as np
 from attnjax.data.load import PLANTED_VOCAB_SIZE
 from attnjax.models import ATTENTIONS, ENCODERS, NORMALIZERS
 
-DATA_OPTIONS = ("data", "source", "data_dir", "max_len", "vocab_size", "train_size", "data_seed")
+DATA_OPTIONS = ("data", "source", "data_dir", "max_len", "vocab_size", "train_split", "dev_split",
+                "test_split", "train_size", "data_seed")
 
 
 def _add_data_args(parser: argparse.ArgumentParser):
@@ -27,6 +28,11 @@ def _add_data_args(parser: argparse.ArgumentParser):
                      help="padded length T (default: the corpus default; planted 40)")
   group.add_argument("--vocab-size", type=int, default=None,
                      help="vocabulary cap (planted: its V, default 1000)")
+  group.add_argument("--train-split", default="train",
+                     help="training split, e.g. 'train[:2000]' or, for the offline AG News "
+                     "copy (no train file), 'dev[:90%%]'; the vocabulary is built on it")
+  group.add_argument("--dev-split", default="dev", help="early-stopping split, e.g. 'dev[90%%:]'")
+  group.add_argument("--test-split", default="test", help="test split")
   group.add_argument("--train-size", type=int, default=4000,
                      help="planted: training examples (dev and test get a quarter)")
   group.add_argument("--data-seed", type=int, default=0, help="planted: seed of the data")
@@ -67,9 +73,10 @@ def _load_splits(args, vocab=None):
     loaded = load_splits("planted", names, max_len=args.max_len, vocab_size=args.vocab_size,
                          seed=args.data_seed, size=n)
   else:
-    names = ("train", "dev", "test")
+    names = (args.train_split, args.dev_split, args.test_split)
     loaded = load_splits(args.data, names, max_len=args.max_len, vocab_size=args.vocab_size,
-                         vocab=vocab, source=args.source, data_dir=args.data_dir)
+                         vocab=vocab, source=args.source, data_dir=args.data_dir,
+                         vocab_split=args.train_split)
   return dict(zip(("train", "dev", "test"), (loaded[name] for name in names)))
 
 

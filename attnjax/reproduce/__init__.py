@@ -30,15 +30,19 @@ from attnjax.training import TrainConfig
 DATASETS = ("planted", "sst2", "ag_news", "imdb", "yelp")
 
 
-def _data_options(name: str, quick: bool) -> dict:
+def _data_options(name: str, quick: bool, source: str) -> dict:
   """load_splits arguments per dataset and mode (documented defaults)."""
   if name == "planted":
     sizes = (1500, 300, 400) if quick else (10_000, 2_000, 2_000)
     return {"splits": (f"train[:{sizes[0]}]", f"dev[:{sizes[1]}]", f"test[:{sizes[2]}]"),
             "max_len": 30 if quick else 40}
   max_len = {"sst2": 50, "ag_news": 60, "imdb": 200, "yelp": 200}[name]
-  train = "train[:5000]" if quick else "train"
-  return {"splits": (train, "dev", "test"), "max_len": max_len, "vocab_size": 20_000}
+  if name == "ag_news" and source == "files":  # the offline copy has 10k training articles
+    train, dev = "dev[:90%]", "dev[90%:]"   # in dev.tsv and no train file
+  else:
+    train, dev = ("train[:5000]" if quick else "train"), "dev"
+  return {"splits": (train, dev, "test"), "max_len": max_len, "vocab_size": 20_000,
+          "vocab_split": train}
 
 
 def _base_config(vocab_size: int, num_classes: int, quick: bool) -> TrainConfig:
@@ -102,7 +106,7 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
       print(f"[reproduce {time.time() - start:6.0f}s] {message}", file=sys.stderr, flush=True)
 
   for dataset in data:
-    options = {**_data_options(dataset, quick), **(data_overrides or {})}
+    options = {**_data_options(dataset, quick, source), **(data_overrides or {})}
     split_names = options.pop("splits")
     say(f"{dataset}: loading {', '.join(split_names)}")
     loaded = load_splits(dataset, split_names, source=source, data_dir=data_dir, **options)
