@@ -14,12 +14,6 @@ STRENGTHS = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 0.0, 0.8], np.float32)
 N, D = 2000, 8
 
 
-@pytest.fixture(autouse=True)
-def _strict_ranks():
-  with jax.numpy_rank_promotion("raise"):
-    yield
-
-
 @pytest.fixture(scope="module")
 def stack():
   """hidden <float32>[N, T, D], labels <int32>[N], true MI <float64>[T], mask <bool>[N, T]."""

@@ -12,12 +12,6 @@ from attnjax.mi import knn, testing
 N = 4000
 
 
-@pytest.fixture(autouse=True)
-def _strict_ranks():
-  with jax.numpy_rank_promotion("raise"):
-    yield
-
-
 def within(estimate, truth, *, nats=0.05, relative=0.10):
   """The docstrings' tolerance: |estimate − truth| ≤ max(nats, relative·truth)."""
   return abs(estimate - truth) <= max(nats, relative * truth)

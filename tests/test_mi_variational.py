@@ -14,12 +14,6 @@ BOUNDS = variational.BOUNDS
 FAST = {"steps": 600, "batch_size": 128}
 
 
-@pytest.fixture(autouse=True)
-def _strict_ranks():
-  with jax.numpy_rank_promotion("raise"):
-    yield
-
-
 @pytest.fixture(scope="module")
 def classes():
   """Four Gaussian classes in R^2 (two share a mean): x, labels, exact MI ≈ 0.98."""

@@ -7,7 +7,6 @@ is False.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 RANK_CORRELATIONS = ("kendall", "spearman")

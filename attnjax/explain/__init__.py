@@ -22,4 +22,5 @@ from attnjax.explain.target import OUTPUTS
 
 __all__ = ["METHODS", "OUTPUTS", "CounterfactualAttention", "attention",
            "counterfactual_attention", "explain", "gradient", "input_x_gradient",
-           "integrated_gradients", "jensen_shannon", "leave_one_out", "total_variation"]
+           "instance_mi", "integrated_gradients", "jensen_shannon", "leave_one_out",
+           "total_variation"]
