@@ -5,15 +5,16 @@ Every encoder maps embeddings `<float32>[B, T, E]` and `lengths <int32>[B]` to
 real positions that do not depend on padding (neither on how much there is nor
 on the padding token ids).
 
-The LSTMs are written as one `lax.scan` over time with the input projection of
-all time steps hoisted out of the loop (one large matmul instead of T small
-ones) and, for the BiLSTM, both directions advanced in the same scan. That keeps
-the per-step work to the recurrent matmul, which is what makes many seeds in
-one program (``jax.vmap`` over parameters) cheap: see benchmarks/README.md.
+The LSTMs are written as one `lax.scan` over time (`lstm_directions`), both
+directions of the BiLSTM advanced in the same scan, arrays time-major, one
+[x_t, h_{t-1}] × [E + H, 4H] matmul per step and direction, and a hand-written
+backward pass whose weight gradients are single large matmuls after the loop
+(see benchmarks/README.md for the profile behind these choices).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import flax.linen as nn
@@ -62,8 +63,20 @@ def flip_sequences(inputs, lengths):
   return jnp.take_along_axis(inputs, source, axis=1)
 
 
+def _flip_time_major(inputs_TxBxN, lengths_B):
+  """`flip_sequences` for time-major <float32>[T, B, N] arrays."""
+  max_length = inputs_TxBxN.shape[0]
+  positions = jnp.arange(max_length)[:, None]
+  lengths = jnp.asarray(lengths_B)[None, :]
+  source_TxB = jnp.where(positions < lengths, lengths - 1 - positions, positions)
+  return jnp.take_along_axis(inputs_TxBxN, source_TxB[..., None], axis=0)
+
+
 def _lstm_scan(gates_in_TxDxBxG, recurrent_DxHxG, unroll: int = 1):
-  """Runs D independent LSTMs over time given precomputed input gates.
+  """Reference: D independent LSTMs over time given precomputed input gates.
+
+  Plain `lax.scan`, differentiated by JAX's autodiff. Kept as the reference the
+  tests compare `lstm_directions` (the fast path) against.
 
   Args:
     gates_in_TxDxBxG: <float32>[T, D, B, 4H] input projections plus bias.
@@ -88,6 +101,119 @@ def _lstm_scan(gates_in_TxDxBxG, recurrent_DxHxG, unroll: int = 1):
   _, hidden_TxDxBxH = jax.lax.scan(step, (zeros, zeros), gates_in_TxDxBxG,
                                      unroll=unroll)
   return hidden_TxDxBxH
+
+
+def _gate_activations(gates_BxG):
+  """Pre-activations [.., 4H] (order i, f, g, o) → activated gates, same shape."""
+  hidden_size = gates_BxG.shape[-1] // 4
+  sig = jax.nn.sigmoid(gates_BxG)
+  return jnp.concatenate([sig[..., :2 * hidden_size],
+                          jnp.tanh(gates_BxG[..., 2 * hidden_size:3 * hidden_size]),
+                          sig[..., 3 * hidden_size:]], axis=-1)
+
+
+def _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll):
+  """Forward pass of D LSTMs advanced in one scan, with what the backward needs.
+
+  Args:
+    xs_TxBxE: tuple of D <float32>[T, B, E] time-major inputs.
+    kernels_KxG: tuple of D <float32>[E + H, 4H]: input kernel stacked over the
+      recurrent kernel, so each step is one matmul of [x_t, h_{t-1}].
+    biases_G: tuple of D <float32>[4H].
+    unroll: `lax.scan` unroll factor.
+
+  Returns:
+    (hs, cs, acts): tuples of D arrays [T, B, H], [T, B, H], [T, B, 4H].
+  """
+  _, batch, _ = xs_TxBxE[0].shape
+  hidden_size = kernels_KxG[0].shape[-1] // 4
+  zeros = tuple(jnp.zeros((batch, hidden_size), x.dtype) for x in xs_TxBxE)
+
+  def step(carry, x_t):
+    hs, cs = carry
+    new_h, new_c, acts = [], [], []
+    for x, h, c, kernel, bias in zip(x_t, hs, cs, kernels_KxG, biases_G):
+      act = _gate_activations(jnp.concatenate([x, h], -1) @ kernel + bias[None, :])
+      i, f, g, o = jnp.split(act, 4, axis=-1)
+      c = f * c + i * g
+      new_h.append(o * jnp.tanh(c))
+      new_c.append(c)
+      acts.append(act)
+    return (tuple(new_h), tuple(new_c)), (tuple(new_h), tuple(new_c), tuple(acts))
+
+  _, (hs, cs, acts) = jax.lax.scan(step, (zeros, zeros), xs_TxBxE, unroll=unroll)
+  return hs, cs, acts
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def lstm_directions(xs_TxBxE, kernels_KxG, biases_G, unroll: int = 1):
+  """D independent LSTMs (e.g. forward and backward) advanced in one scan.
+
+  Equal to `_lstm_scan` on the hoisted input projections, but differentiated
+  by a hand-written backward pass: the reverse scan computes only the gate
+  gradients and the per-step input / recurrent gradient, and the weight
+  gradients are one large matmul over all T·B rows after the loop, instead of
+  an accumulation inside it. Inputs and outputs stay time-major, so XLA needs
+  no large transposes around the loop (see benchmarks/README.md).
+
+  Args:
+    xs_TxBxE: tuple of D <float32>[T, B, E] time-major inputs.
+    kernels_KxG: tuple of D <float32>[E + H, 4H] (input kernel over recurrent
+      kernel; gate order i, f, g, o).
+    biases_G: tuple of D <float32>[4H].
+    unroll: `lax.scan` unroll factor.
+
+  Returns:
+    Tuple of D <float32>[T, B, H] hidden states.
+  """
+  return _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll)[0]
+
+
+def _lstm_directions_fwd(xs_TxBxE, kernels_KxG, biases_G, unroll):
+  hs, cs, acts = _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll)
+  return hs, (xs_TxBxE, kernels_KxG, hs, cs, acts)
+
+
+def _shift_in_zero(a_TxBxN):
+  """a[t-1] at time t, zeros at t = 0."""
+  return jnp.concatenate([jnp.zeros_like(a_TxBxN[:1]), a_TxBxN[:-1]], axis=0)
+
+
+def _lstm_directions_bwd(unroll, residuals, dhs_TxBxH):
+  xs, kernels, hs, cs, acts = residuals
+  embed_dim = xs[0].shape[-1]
+  c_prevs = tuple(_shift_in_zero(c) for c in cs)
+  zeros = tuple(jnp.zeros_like(h[0]) for h in hs)
+
+  def step(carry, inputs):
+    dh_recs, dcs = carry
+    dh_outs, acts_t, cs_t, c_prevs_t = inputs
+    new_dh, new_dc, dgates_all, dxs = [], [], [], []
+    for dh_out, dh_rec, dc, act, c, c_prev, kernel in zip(dh_outs, dh_recs, dcs, acts_t, cs_t,
+                                                           c_prevs_t, kernels):
+      i, f, g, o = jnp.split(act, 4, axis=-1)
+      tanh_c = jnp.tanh(c)
+      dh = dh_out + dh_rec
+      dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+      dgates = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
+                                dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)], axis=-1)
+      dxh = dgates @ kernel.T
+      dxs.append(dxh[:, :embed_dim])
+      new_dh.append(dxh[:, embed_dim:])
+      new_dc.append(dc * f)
+      dgates_all.append(dgates)
+    return (tuple(new_dh), tuple(new_dc)), (tuple(dgates_all), tuple(dxs))
+
+  _, (dgates, dxs) = jax.lax.scan(step, (zeros, zeros), (dhs_TxBxH, acts, cs, c_prevs),
+                                  reverse=True, unroll=unroll)
+  dkernels = tuple(
+      jnp.einsum("tbk,tbg->kg", jnp.concatenate([x, _shift_in_zero(h)], -1), dg)
+      for x, h, dg in zip(xs, hs, dgates))
+  dbiases = tuple(dg.sum((0, 1)) for dg in dgates)
+  return dxs, dkernels, dbiases
+
+
+lstm_directions.defvjp(_lstm_directions_fwd, _lstm_directions_bwd)
 
 
 def _stacked_orthogonal(num: int):
@@ -148,19 +274,17 @@ class LSTMEncoder(nn.Module):
     bias = self.param("bias", _forget_bias_init(self.hidden_dim), (num_dirs, four_h))
 
     mask_BxT = sequence_mask(lengths_B, max_length)
-    embedded_BxTxE = embedded_BxTxE * mask_BxT[..., None]
-    directions = [embedded_BxTxE]
+    embedded_TxBxE = jnp.transpose(embedded_BxTxE * mask_BxT[..., None], (1, 0, 2))
+    directions = [embedded_TxBxE]
     if self.bidirectional:
-      directions.append(flip_sequences(embedded_BxTxE, lengths_B))
-    inputs_DxBxTxE = jnp.stack(directions)
-    gates_in_TxDxBxG = (jnp.einsum("dbte,deg->tdbg", inputs_DxBxTxE, input_kernel)
-                        + bias[None, :, None, :])
-    hidden_TxDxBxH = _lstm_scan(gates_in_TxDxBxG, recurrent_kernel, self.unroll)
-    hidden_DxBxTxH = jnp.transpose(hidden_TxDxBxH, (1, 2, 0, 3))
-    outputs = [hidden_DxBxTxH[0]]
+      directions.append(_flip_time_major(embedded_TxBxE, lengths_B))
+    kernels = tuple(jnp.concatenate([input_kernel[d], recurrent_kernel[d]], axis=0)
+                    for d in range(num_dirs))
+    hidden = lstm_directions(tuple(directions), kernels, tuple(bias), self.unroll)
+    outputs = [hidden[0]]
     if self.bidirectional:
-      outputs.append(flip_sequences(hidden_DxBxTxH[1], lengths_B))
-    hidden_BxTxD = jnp.concatenate(outputs, axis=-1)
+      outputs.append(_flip_time_major(hidden[1], lengths_B))
+    hidden_BxTxD = jnp.transpose(jnp.concatenate(outputs, axis=-1), (1, 0, 2))
     return hidden_BxTxD * mask_BxT[..., None]
 
 
