@@ -162,15 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
   _add_model_args(train_parser)
   _add_train_args(train_parser)
   train_parser.set_defaults(func=cmd_train)
-  rep = sub.add_parser("reproduce", help="run the paper's five findings and write a report",
+  rep = sub.add_parser("reproduce", help="run the paper's five findings (+ experiment 6, the explainers) "
+                       "and write a report",
                        description="Train every cell (S seeds each, one program per cell), "
                        "analyse attention vs MI, and write report.md, results.json and figures. "
                        "Finished cells are skipped on re-runs.")
   rep.add_argument("--quick", action="store_true", help="small models and data (minutes on CPU)")
   rep.add_argument("--data", default="planted",
-                   help="comma-separated datasets: planted,sst2,ag_news,imdb,yelp")
+                   help="comma-separated datasets: planted,sst2,ag_news,ag_news_2class "
+                   "(World vs Business),imdb,yelp")
   rep.add_argument("--seeds", type=int, default=5, help="seeds per cell (>= 2)")
-  rep.add_argument("--only", type=_int_list, default=None, help="findings to run, e.g. 1,4")
+  rep.add_argument("--only", type=_int_list, default=None, help="findings to run, e.g. 1,4 (6: explainers side by side)")
   rep.add_argument("--source", default="files", choices=("files", "tfds"),
                    help="real corpora from a folder of files or tensorflow-datasets")
   rep.add_argument("--data-dir", default=None,

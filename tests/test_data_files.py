@@ -144,3 +144,18 @@ def test_planted_splits_differ_and_are_reproducible():
   assert out["train"].vocab is None and out["train"].importance is not None
   with pytest.raises(ValueError, match="unknown split 'valid'"):
     load("planted", split="valid")
+
+
+def test_select_classes_keeps_and_relabels_in_the_given_order():
+  from attnjax.data import TextDataset
+  data = TextDataset(tokens=np.arange(12, dtype=np.int32).reshape(6, 2) + 2,
+                     lengths=np.full(6, 2, np.int32), labels=np.array([0, 1, 2, 3, 2, 0], np.int32),
+                     label_names=("World", "Sports", "Business", "Sci/Tech"))
+  two = data.select_classes(["Business", "World"])
+  assert two.label_names == ("Business", "World")
+  np.testing.assert_array_equal(two.labels, [1, 0, 0, 1])
+  np.testing.assert_array_equal(two.tokens[:, 0], [2, 6, 10, 12])
+  with pytest.raises(ValueError, match="Politics"):
+    data.select_classes(["World", "Politics"])
+  with pytest.raises(ValueError, match=">= 2 distinct"):
+    data.select_classes(["World"])

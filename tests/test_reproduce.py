@@ -29,14 +29,27 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path):
   report = (tmp_path / "report.md").read_text()
   for title in ("Information preservation (finding i)", "Ablation (finding ii)",
                 "Near-ties (finding iii)", "Gumbel-softmax (finding iv)",
-                "Building blocks (finding v)"):
+                "Building blocks (finding v)", "Explainers side by side (experiment 6)",
+                "Jain & Wallace"):
     assert title in report
-  for name in [f"planted_finding{i}.png" for i in range(1, 6)] + ["planted_tokens.png"]:
+  for name in ([f"planted_finding{i}.png" for i in range(1, 7)] +
+               ["planted_tokens.png", "planted_explanations_tokens.png"]):
     assert (tmp_path / "figures" / name).stat().st_size > 1000, name
   saved = json.loads((tmp_path / "results.json").read_text())
-  assert set(saved["results"]["planted"]) == {"1", "2", "3", "4", "5"}
+  assert set(saved["results"]["planted"]) == {"1", "2", "3", "4", "5", "6"}
   for number, finding in results["planted"].items():
-    assert finding["verdict"] in ("reproduced", "mixed", "not reproduced")
+    allowed = (("MI agrees better", "attention agrees better", "mixed") if number == "6" else
+               ("reproduced", "mixed", "not reproduced"))
+    assert finding["verdict"] in allowed
+  explained = results["planted"]["6"]
+  for attention, table in explained["agreement"].items():
+    grid = np.asarray(table["mean"])
+    np.testing.assert_allclose(grid, grid.T)
+    np.testing.assert_allclose(np.diag(grid), 1.0)  # every method agrees with itself
+  row = explained["rows"]["bilstm + additive"]
+  assert -1 <= row["τ gradient–leave_one_out"]["mean"] <= 1
+  assert 0 <= row["counterfactual JSD"]["mean"] <= np.log(2)
+  assert 0 <= row["p@k gradient"]["mean"] <= 1  # planted data: precision@k of every method
   means = list(_finite_means(results["planted"]["1"])) + list(_finite_means(results["planted"]["4"]))
   assert means and np.all(np.isfinite(means))
   assert 0.0 <= results["planted"]["4"]["rows"]["softmax"]["entropy"]["mean"] <= np.log(12)

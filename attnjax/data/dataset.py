@@ -60,3 +60,20 @@ class TextDataset:
     pick = lambda a: None if a is None else np.asarray(a)[indices]
     return dataclasses.replace(self, tokens=pick(self.tokens), lengths=pick(self.lengths),
                                labels=pick(self.labels), importance=pick(self.importance))
+
+  def select_classes(self, names: Sequence[str]) -> "TextDataset":
+    """Only the examples of the classes `names`, relabelled 0..len(names)−1 in that order.
+
+    E.g. AG News as Jain & Wallace (2019) used it:
+    `ag_news.select_classes(["World", "Business"])`.
+    """
+    names = list(names)
+    unknown = [n for n in names if n not in self.label_names]
+    if unknown or len(set(names)) != len(names) or len(names) < 2:
+      raise ValueError(f"select_classes needs >= 2 distinct names from {list(self.label_names)}, "
+                       f"got {names}")
+    old_ids = np.array([list(self.label_names).index(n) for n in names])
+    remap = np.full(len(self.label_names), -1, np.int32)
+    remap[old_ids] = np.arange(len(names), dtype=np.int32)
+    kept = self.take(np.isin(self.labels, old_ids))
+    return dataclasses.replace(kept, labels=remap[kept.labels], label_names=tuple(names))

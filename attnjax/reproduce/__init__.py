@@ -27,7 +27,10 @@ from attnjax.reproduce.findings import FINDINGS, TEMPERATURES, Lab
 from attnjax.reproduce.report import write_figures, write_report
 from attnjax.training import TrainConfig
 
-DATASETS = ("planted", "sst2", "ag_news", "imdb", "yelp")
+DATASETS = ("planted", "sst2", "ag_news", "ag_news_2class", "imdb", "yelp")
+"""`ag_news_2class` is AG News restricted to World vs Business, as Jain & Wallace (2019) used it."""
+
+TWO_CLASS = {"ag_news_2class": ("ag_news", ("World", "Business"))}
 
 
 def _data_options(name: str, quick: bool, source: str) -> dict:
@@ -36,6 +39,7 @@ def _data_options(name: str, quick: bool, source: str) -> dict:
     sizes = (1500, 300, 400) if quick else (10_000, 2_000, 2_000)
     return {"splits": (f"train[:{sizes[0]}]", f"dev[:{sizes[1]}]", f"test[:{sizes[2]}]"),
             "max_len": 30 if quick else 40}
+  name = TWO_CLASS.get(name, (name,))[0]
   max_len = {"sst2": 50, "ag_news": 60, "imdb": 200, "yelp": 200}[name]
   if name == "ag_news" and source == "files":  # the offline copy has 10k training articles
     train, dev = "dev[:90%]", "dev[90%:]"   # in dev.tsv and no train file
@@ -67,7 +71,8 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     data: dataset names (`DATASETS`); real corpora load with `source`/`data_dir`
       (see `attnjax.data.load_splits`; for files, the folder holding `<name>/`).
     seeds: S seeds per cell, trained together in one program.
-    only: finding numbers to run (default all of 1–5).
+    only: finding numbers to run (default all: 1–5 and experiment 6, the
+      explainers side by side, `attnjax.reproduce.explanations`).
     quick: small models and data (planted: minutes on 2 CPU cores).
     progress: progress lines and training bars on stderr.
     analysis: how cells are analysed (default depends on `quick`).
@@ -109,8 +114,11 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     options = {**_data_options(dataset, quick, source), **(data_overrides or {})}
     split_names = options.pop("splits")
     say(f"{dataset}: loading {', '.join(split_names)}")
-    loaded = load_splits(dataset, split_names, source=source, data_dir=data_dir, **options)
+    corpus, classes = TWO_CLASS.get(dataset, (dataset, None))
+    loaded = load_splits(corpus, split_names, source=source, data_dir=data_dir, **options)
     splits = dict(zip(("train", "dev", "test"), (loaded[s] for s in split_names)))
+    if classes is not None:
+      splits = {k: v.select_classes(classes) for k, v in splits.items()}
     vocab = splits["train"].vocab
     vocab_size = len(vocab) if vocab is not None else PLANTED_VOCAB_SIZE
     base = _base_config(vocab_size, splits["train"].num_classes, quick)

@@ -213,4 +213,6 @@ def finding_5(lab: Lab) -> dict:
           "grid": grid.tolist(), "encoders": list(lab.encoders), "attentions": list(ATTENTIONS)}
 
 
-FINDINGS = {1: finding_1, 2: finding_2, 3: finding_3, 4: finding_4, 5: finding_5}
+from attnjax.reproduce.explanations import finding_6  # noqa: E402  (it imports cells, not us)
+
+FINDINGS = {1: finding_1, 2: finding_2, 3: finding_3, 4: finding_4, 5: finding_5, 6: finding_6}

@@ -46,6 +46,9 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
       figure = f"figures/{dataset}_finding{number}.png"
       if (out / figure).is_file():
         lines += [f"![finding {number}]({figure})", ""]
+      explained = f"figures/{dataset}_explanations_tokens.png"
+      if int(number) == 6 and (out / explained).is_file():
+        lines += [f"![explainers on a few examples]({explained})", ""]
     tokens = f"figures/{dataset}_tokens.png"
     if (out / tokens).is_file():
       lines += ["### Attention vs instance MI on a few examples", "", f"![tokens]({tokens})", ""]
@@ -70,6 +73,9 @@ def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | 
   for number, finding in findings.items():
     number = int(number)
     rows = finding["rows"]
+    if number == 6:
+      written += _explanation_figures(plt, folder, dataset, finding)
+      continue
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     if number == 1:
       for name, row in rows.items():
@@ -113,6 +119,47 @@ def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | 
   if example_cell is not None:
     written.append(_token_figure(plt, folder / f"{dataset}_tokens.png", example_cell))
   return written
+
+
+def _explanation_figures(plt, folder: Path, dataset: str, finding: dict) -> list[Path]:
+  """Experiment 6: agreement heat maps + counterfactual JSD, and a token heat map per method."""
+  agreement, counterfactual = finding["agreement"], finding["counterfactual"]
+  fig, axes = plt.subplots(1, len(agreement) + 1, figsize=(5.2 * (len(agreement) + 1), 4.4))
+  for index, (ax, (attention, table)) in enumerate(zip(axes, agreement.items())):
+    grid = np.asarray(table["mean"], float)
+    image = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1)
+    labels = [m.replace("_", " ") for m in table["methods"]]
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels if index == 0 else [], fontsize=8)
+    for (i, j), value in np.ndenumerate(grid):
+      ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+              color="w" if abs(value) > 0.6 else "k")
+    ax.set_title(f"Kendall τ-b, BiLSTM + {attention}", fontsize=9)
+  fig.colorbar(image, ax=list(axes[:-1]), shrink=0.8)
+  ax = axes[-1]
+  for attention, points in counterfactual.items():
+    ax.scatter(points["max_attention"], points["jsd"], s=8, alpha=0.5, label=attention)
+  ax.set(xlabel="max learned attention weight", ylabel="JSD reached (nats)",
+         title="Counterfactual attention (TVD ≤ 0.01)", ylim=(0, np.log(2) * 1.05))
+  ax.legend(fontsize=8)
+  path = folder / f"{dataset}_finding6.png"
+  _save(fig, path)
+  plt.close(fig)
+  examples = finding["examples"]
+  count = len(examples["lengths"])
+  names = list(examples["rows"])
+  fig, axes = plt.subplots(count, 1, figsize=(8, 0.3 * len(names) * count + 0.6), squeeze=False)
+  for e, ax in enumerate(axes[:, 0]):
+    length = examples["lengths"][e]
+    ax.imshow(np.array([examples["rows"][m][e][:length] for m in names]), aspect="auto",
+              cmap="magma", vmin=0, vmax=1)
+    ax.set_yticks(range(len(names)), [m.replace("_", " ") for m in names], fontsize=7)
+    ax.set_xticks([])
+  axes[0, 0].set_title("seed 0, BiLSTM + additive: every explainer (rows scaled to their max)")
+  tokens = folder / f"{dataset}_explanations_tokens.png"
+  _save(fig, tokens)
+  plt.close(fig)
+  return [path, tokens]
 
 
 def _token_figure(plt, path: Path, cell: dict, examples: int = 4) -> Path:

@@ -1,0 +1,171 @@
+"""Experiment 6: attention and MI beside the classic explainers, with Jain & Wallace's table.
+
+For the BiLSTM with additive and with scaled dot-product attention (the cells
+finding i trains, so they are shared), every explainer of `attnjax.explain` is
+run on the cell's explained test examples, the pairwise Kendall τ-b agreement
+is tabulated (`attnjax.analysis.agreement`), and Jain & Wallace's adversarial
+("counterfactual") attention is searched for. Per-cell results are cached in
+`cells/<name>/explanations.npz`, written atomically, so a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from attnjax import analysis, explain
+from attnjax.analysis.summary import mean_ci
+from attnjax.reproduce.cells import load_arrays, save_arrays
+
+JAIN_WALLACE_2019 = {
+    "citation": ("Jain & Wallace (2019), \"Attention is not Explanation\", NAACL-HLT: BiLSTM "
+                 "encoder, mean Kendall τ between attention and gradient / leave-one-out "
+                 "importance and test accuracy, as they report them. Their AG News "
+                 "is the two-class World vs Business subset (our `ag_news_2class`)"),
+    "tau_attention_gradient": {"additive": {"sst2": 0.351, "imdb": 0.437, "ag_news_2class": 0.389},
+                               "scaled_dot": {"sst2": 0.073, "imdb": 0.122,
+                                              "ag_news_2class": 0.305}},
+    "tau_attention_loo": {"additive": {"sst2": 0.291, "imdb": 0.341, "ag_news_2class": 0.367}},
+    "accuracy": {"additive": {"sst2": 0.808, "imdb": 0.898, "ag_news_2class": 0.958}},
+}
+"""Published BiLSTM figures of Jain & Wallace (2019), keyed by our dataset names."""
+
+METHODS = ("attention", "instance_mi", "gradient", "input_x_gradient", "integrated_gradients",
+           "leave_one_out")
+"""The explainers compared in experiment 6 (rows and columns of the agreement table)."""
+
+PAIRS = (("attention", "gradient"), ("attention", "leave_one_out"), ("instance_mi", "gradient"),
+         ("instance_mi", "leave_one_out"), ("gradient", "leave_one_out"),
+         ("attention", "instance_mi"))
+"""The τ columns of experiment 6's table; gradient–LOO is the reference agreement."""
+
+ATTENTIONS = ("additive", "scaled_dot")
+
+
+def explanation_scores(run, test, cell: dict, key, *, ig_steps: int = 32,
+                       counterfactual_steps: int = 200, max_tvd: float = 0.01) -> dict:
+  """Every method's scores on a cell's explained examples, stacked over seeds.
+
+  Args:
+    run: the cell's `TrainResult` (stacked params [S, ...]).
+    test: the cell's test `TextDataset`; its first B examples are explained,
+      B = the cell's instance-MI examples.
+    cell: the cell's analysis (`attnjax.reproduce.cells.analyze`); attention
+      and instance MI are read from it rather than recomputed.
+    key: PRNG key of the counterfactual search's starting noise.
+
+  Returns:
+    {method: <float32>[S, B, T]} for `METHODS`, plus `lengths` [B],
+    `counterfactual_jsd` / `counterfactual_tvd` [S, B] and `max_attention`
+    [S, B] (the learned attention's largest weight), and `importance` [B, T]
+    when the data have planted ground truth.
+  """
+  b = cell["instance_mi"].shape[1]
+  subset = test.take(np.arange(b))
+  model, params = run.model, run.params
+  tokens, lengths = subset.tokens, subset.lengths
+  out = {"lengths": lengths, "attention": cell["attention"][:, :b],
+         "instance_mi": cell["instance_mi"]}
+  out["gradient"] = explain.gradient(model, params, tokens, lengths)
+  out["input_x_gradient"] = explain.input_x_gradient(model, params, tokens, lengths, absolute=True)
+  out["integrated_gradients"] = explain.integrated_gradients(model, params, tokens, lengths,
+                                                             steps=ig_steps, absolute=True)
+  out["leave_one_out"] = explain.leave_one_out(model, params, tokens, lengths)
+  adversary = explain.counterfactual_attention(model, params, tokens, lengths, max_tvd=max_tvd,
+                                               steps=counterfactual_steps, key=key)
+  out["counterfactual_jsd"], out["counterfactual_tvd"] = adversary.jsd, adversary.tvd
+  out["max_attention"] = out["attention"].max(-1)
+  if subset.importance is not None:
+    out["importance"] = subset.importance
+  return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _explained_cell(lab, attention: str) -> dict:
+  """The cell's explanation scores, computed once and cached next to its analysis."""
+  from attnjax.training import load_run
+
+  name = f"bilstm-{attention}"
+  cell = lab.cell(name, **{"model.attention": attention})
+  path = lab.directory / "cells" / name / "explanations.npz"
+  if path.is_file():
+    return load_arrays(path)
+  run = load_run(lab.directory / "cells" / name / "run").result
+  quick = lab.settings.num_samples < 128
+  scores = explanation_scores(run, lab.splits["test"], cell, lab.key,
+                              ig_steps=16 if quick else 32,
+                              counterfactual_steps=100 if quick else 200)
+  scores["accuracy"] = cell["accuracy"]
+  save_arrays(path, scores)
+  return scores
+
+
+def _tau_per_seed(scores: dict, a: str, b: str) -> np.ndarray:
+  """Mean over explained examples of Kendall τ-b(a, b), one value per seed [S]."""
+  mask = np.arange(scores[a].shape[-1])[None, :] < scores["lengths"][:, None]
+  tau = np.asarray(analysis.rank_correlation(scores[a], scores[b], mask[None]))
+  with np.errstate(all="ignore"):
+    return np.nanmean(tau, axis=1)
+
+
+def finding_6(lab) -> dict:
+  """Do attention and MI agree with gradient / leave-one-out? (Experiment 6.)"""
+  dataset = lab.directory.name
+  rows, agreements, counterfactual = {}, {}, {}
+  for attention in ATTENTIONS:
+    scores = _explained_cell(lab, attention)
+    row = {"accuracy": mean_ci(scores["accuracy"])}
+    for a, b in PAIRS:
+      row[f"τ {a}–{b}"] = mean_ci(_tau_per_seed(scores, a, b))
+    if "importance" in scores:
+      mask = np.arange(scores["attention"].shape[-1])[None, :] < scores["lengths"][:, None]
+      for method in METHODS:
+        precision = analysis.precision_at_k(scores[method], scores["importance"][None], mask[None])
+        row[f"p@k {method}"] = mean_ci(np.nanmean(np.asarray(precision), axis=1))
+    row["counterfactual JSD"] = mean_ci(scores["counterfactual_jsd"].mean(1))
+    rows[f"bilstm + {attention}"] = row
+    table = analysis.agreement({m: scores[m] for m in METHODS}, scores["lengths"])
+    agreements[attention] = {"methods": table["methods"], "mean": table["mean"].tolist()}
+    counterfactual[attention] = {"jsd": scores["counterfactual_jsd"].ravel().tolist(),
+                                 "max_attention": scores["max_attention"].ravel().tolist()}
+    if attention == "additive":
+      examples = _examples(scores)
+    reference = _reference_row(dataset, attention)
+    if reference:
+      rows[f"bilstm + {attention} (Jain & Wallace 2019)"] = reference
+  answers = []
+  for attention in ATTENTIONS:
+    row = rows[f"bilstm + {attention}"]
+    mi = np.mean([row["τ instance_mi–gradient"]["mean"], row["τ instance_mi–leave_one_out"]["mean"]])
+    att = np.mean([row["τ attention–gradient"]["mean"], row["τ attention–leave_one_out"]["mean"]])
+    answers.append(bool(mi > att))
+  verdict = ("MI agrees better" if all(answers) else "attention agrees better"
+             if not any(answers) else "mixed")
+  return {"title": "Explainers side by side (experiment 6)", "rows": rows, "verdict": verdict,
+          "rule": ("the verdict says whether instance MI's mean τ with gradient and "
+                   "leave-one-out exceeds attention's, for both attention types ('mixed' when "
+                   "only one); gradient–LOO is the agreement between two classic explainers, "
+                   f"for scale. Reference rows: {JAIN_WALLACE_2019['citation']}"),
+          "agreement": agreements, "counterfactual": counterfactual, "examples": examples}
+
+
+def _examples(scores: dict, count: int = 4) -> dict:
+  """Seed 0's scores of a few examples, each method's row scaled to [0, 1] (token figure)."""
+  count = min(count, len(scores["lengths"]))
+  rows = {}
+  for method in METHODS:
+    values = np.abs(scores[method][0, :count]).astype(float)
+    rows[method] = (values / np.maximum(values.max(-1, keepdims=True), 1e-12)).tolist()
+  if "importance" in scores:
+    rows["planted"] = scores["importance"][:count].astype(float).tolist()
+  return {"lengths": scores["lengths"][:count].tolist(), "rows": rows}
+
+
+def _reference_row(dataset: str, attention: str) -> dict:
+  """Jain & Wallace's published numbers for this dataset and attention, as table cells."""
+  nan = float("nan")
+  row = {}
+  for column, source in (("accuracy", "accuracy"), ("τ attention–gradient", "tau_attention_gradient"),
+                         ("τ attention–leave_one_out", "tau_attention_loo")):
+    value = JAIN_WALLACE_2019[source].get(attention, {}).get(dataset)
+    if value is not None:
+      row[column] = {"mean": value, "ci": nan, "n": 0}
+  return row
