@@ -61,3 +61,6 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path):
   assert {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
           for c in cells} == stamps
   assert json.dumps(again["planted"]["1"]) == json.dumps(results["planted"]["1"])
+  partial = reproduce(tmp_path, **{**TINY, "only": (3,)})  # adds to the report, keeps the rest
+  assert set(partial["planted"]) == {"1", "2", "3", "4", "5", "6"}
+  assert "Explainers side by side" in (tmp_path / "report.md").read_text()

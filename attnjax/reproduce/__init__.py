@@ -102,8 +102,8 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
                           AnalysisSettings(eval_examples=2000, explain_examples=100,
                                            num_samples=128))
   results_path = out / "results.json"
-  results: dict = {}
   meta = {"seeds": seeds, "quick": quick, "only": only}
+  results = _earlier_results(results_path, meta)
   start = time.time()
 
   def say(message):
@@ -137,6 +137,28 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     write_report(out, results, meta)
   say(f"done: {out / 'report.md'}")
   return results
+
+
+def _earlier_results(path: Path, meta: dict) -> dict:
+  """Results already in `path` from runs with the same seeds and mode (kept and extended).
+
+  So `reproduce --only 6` after `reproduce` adds experiment 6 to the same report
+  instead of replacing findings 1–5. Results of a different seed count or mode
+  are not mixed in: that file is left as it is until this run overwrites it.
+  """
+  if not path.is_file():
+    return {}
+  import json
+  try:
+    earlier = json.loads(path.read_text())
+  except (OSError, ValueError):
+    return {}
+  same = all(earlier.get("meta", {}).get(k) == meta[k] for k in ("seeds", "quick"))
+  if not same:
+    print(f"[reproduce] {path} holds results of another setting {earlier.get('meta')}; "
+          "they are replaced", file=sys.stderr)
+    return {}
+  return earlier.get("results", {})
 
 
 def finding_script(number: int, argv=None) -> int:
