@@ -108,8 +108,13 @@ def finding_1(lab: Lab) -> dict:
   if all("mi_mean_over_positions_robust" in rows[a] for a in ATTENTIONS):
     robust = {a: rows[a]["mi_mean_over_positions_robust"]["mean"] for a in ATTENTIONS}
     same = (sorted(ATTENTIONS, key=score.get) == sorted(ATTENTIONS, key=robust.get))
-    rule += (f". Robustness: {lab.settings.robustness_method} (the *_robust column) orders the "
-             f"three attention types {'the same way' if same else 'differently'}")
+    if max(robust.values()) <= 0:
+      rule += (f". Robustness: {lab.settings.robustness_method} (the *_robust column) gives a "
+               "held-out bound ≤ 0 for all three (too few examples for a probe on "
+               "2H-dimensional states), so it cannot check the ordering here")
+    else:
+      rule += (f". Robustness: {lab.settings.robustness_method} (the *_robust column) orders the "
+               f"three attention types {'the same way' if same else 'differently'}")
   return {"title": "Information preservation (finding i)", "rows": rows, "verdict": verdict,
           "rule": rule}
 
