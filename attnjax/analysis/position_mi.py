@@ -208,9 +208,27 @@ def instance_position_mi(model: AttentionClassifier, params, tokens, lengths, *,
   _choice("projection", projection, PROJECTIONS)
   method = method or ("mixed_ksg" if output == "label" else "ksg")
   tokens, lengths = jnp.asarray(tokens), jnp.asarray(lengths)
-  mask = sequence_mask(lengths, tokens.shape[1])
+  settings = (model, int(num_samples), perturbation, float(scale), float(rate), output, method,
+              projection, int(components), int(batch_size))
+  stacked = is_stacked(params)
+  try:
+    run = _instance_fn(settings, tuple(sorted(options.items())), stacked)
+  except TypeError:  # an unhashable estimator option: build without the cache
+    run = _instance_fn.__wrapped__(settings, tuple(sorted(options.items())), stacked)
+  if stacked:
+    key = jax.random.split(key, jax.tree.leaves(params)[0].shape[0])
+  return run(params, key, tokens, lengths)
 
-  def one_model(params, key):
+
+@functools.lru_cache(maxsize=32)
+def _instance_fn(settings: tuple, options: tuple, stacked: bool):
+  """jit (of vmap over seeds when `stacked`) of `instance_position_mi`, compiled once per setting."""
+  (model, num_samples, perturbation, scale, rate, output, method, projection, components,
+   batch_size) = settings
+  options = dict(options)
+
+  def one_model(params, key, tokens, lengths):
+    mask = sequence_mask(lengths, tokens.shape[1])
     keys = jax.random.split(key, tokens.shape[0])
 
     def one_example(args):
@@ -227,8 +245,6 @@ def instance_position_mi(model: AttentionClassifier, params, tokens, lengths, *,
 
     return jax.lax.map(one_example, (tokens, lengths, mask, keys), batch_size=batch_size)
 
-  run = jax.jit(one_model)
-  if not is_stacked(params):
-    return run(params, key)
-  seeds = jax.tree.leaves(params)[0].shape[0]
-  return jax.jit(jax.vmap(one_model))(params, jax.random.split(key, seeds))
+  if stacked:
+    return jax.jit(jax.vmap(one_model, in_axes=(0, 0, None, None)))
+  return jax.jit(one_model)
