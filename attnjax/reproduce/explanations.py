@@ -127,7 +127,7 @@ def finding_6(lab) -> dict:
     counterfactual[attention] = {"jsd": scores["counterfactual_jsd"].ravel().tolist(),
                                  "max_attention": scores["max_attention"].ravel().tolist()}
     if attention == "additive":
-      examples = _examples(scores)
+      examples = _examples(scores, lab.splits["test"])
     reference = _reference_row(dataset, attention)
     if reference:
       rows[f"bilstm + {attention} (Jain & Wallace 2019)"] = reference
@@ -147,16 +147,21 @@ def finding_6(lab) -> dict:
           "agreement": agreements, "counterfactual": counterfactual, "examples": examples}
 
 
-def _examples(scores: dict, count: int = 4) -> dict:
+def _examples(scores: dict, test, count: int = 4) -> dict:
   """Seed 0's scores of a few examples, each method's row scaled to [0, 1] (token figure)."""
   count = min(count, len(scores["lengths"]))
+  lengths = scores["lengths"][:count]
+  if test.vocab is not None:
+    words = [test.vocab.decode(test.tokens[i, :lengths[i]]) for i in range(count)]
+  else:
+    words = [[str(t) for t in test.tokens[i, :lengths[i]]] for i in range(count)]
   rows = {}
   for method in METHODS:
     values = np.abs(scores[method][0, :count]).astype(float)
     rows[method] = (values / np.maximum(values.max(-1, keepdims=True), 1e-12)).tolist()
   if "importance" in scores:
     rows["planted"] = scores["importance"][:count].astype(float).tolist()
-  return {"lengths": scores["lengths"][:count].tolist(), "rows": rows}
+  return {"lengths": lengths.tolist(), "rows": rows, "words": words}
 
 
 def _reference_row(dataset: str, attention: str) -> dict:

@@ -148,13 +148,18 @@ def _explanation_figures(plt, folder: Path, dataset: str, finding: dict) -> list
   examples = finding["examples"]
   count = len(examples["lengths"])
   names = list(examples["rows"])
-  fig, axes = plt.subplots(count, 1, figsize=(8, 0.3 * len(names) * count + 0.6), squeeze=False)
+  fig, axes = plt.subplots(count, 1, figsize=(9, (0.3 * len(names) + 0.6) * count + 0.6),
+                           squeeze=False)
   for e, ax in enumerate(axes[:, 0]):
     length = examples["lengths"][e]
     ax.imshow(np.array([examples["rows"][m][e][:length] for m in names]), aspect="auto",
               cmap="magma", vmin=0, vmax=1)
     ax.set_yticks(range(len(names)), [m.replace("_", " ") for m in names], fontsize=7)
-    ax.set_xticks([])
+    words = examples.get("words", [[]] * count)[e]
+    if words and length <= 60:
+      ax.set_xticks(range(length), words, rotation=60, ha="right", fontsize=6)
+    else:
+      ax.set_xticks([])
   axes[0, 0].set_title("seed 0, BiLSTM + additive: every explainer (rows scaled to their max)")
   tokens = folder / f"{dataset}_explanations_tokens.png"
   _save(fig, tokens)
