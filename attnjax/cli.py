@@ -145,8 +145,12 @@ def cmd_reproduce(args) -> int:
   from attnjax.reproduce import reproduce
 
   data = [d.strip() for d in args.data.split(",") if d.strip()]
+  if args.epochs is not None and args.epochs < 1:
+    raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
   reproduce(args.out, data=data, seeds=args.seeds, only=args.only, quick=args.quick,
-            source=args.source, data_dir=args.data_dir, progress=not args.no_progress)
+            source=args.source, data_dir=args.data_dir, progress=not args.no_progress,
+            train_split=args.train_split,
+            config_changes=None if args.epochs is None else {"epochs": args.epochs})
   print(f"report: {Path(args.out) / 'report.md'}")
   return 0
 
@@ -172,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated datasets: planted,sst2,ag_news,ag_news_2class "
                    "(World vs Business),imdb,yelp")
   rep.add_argument("--seeds", type=int, default=5, help="seeds per cell (>= 2)")
+  rep.add_argument("--train-split", default=None,
+                   help="training split of every dataset, e.g. 'train[:20000]' (default: "
+                   "the mode's; the vocabulary is built on it)")
+  rep.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the mode's)")
   rep.add_argument("--only", type=_int_list, default=None, help="findings to run, e.g. 1,4 (6: explainers side by side)")
   rep.add_argument("--source", default="files", choices=("files", "tfds"),
                    help="real corpora from a folder of files or tensorflow-datasets")

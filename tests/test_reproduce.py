@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from attnjax.reproduce import reproduce
 from attnjax.reproduce.cells import AnalysisSettings
@@ -64,3 +65,6 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path):
   partial = reproduce(tmp_path, **{**TINY, "only": (3,)})  # adds to the report, keeps the rest
   assert set(partial["planted"]) == {"1", "2", "3", "4", "5", "6"}
   assert "Explainers side by side" in (tmp_path / "report.md").read_text()
+  other_data = {**TINY["data_overrides"], "splits": ("train[:120]", "dev[:40]", "test[:60]")}
+  with pytest.raises(ValueError, match="other data"):  # cached cells are never mixed across data
+    reproduce(tmp_path, **{**TINY, "data_overrides": other_data})

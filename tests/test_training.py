@@ -159,6 +159,8 @@ def test_cli_train_writes_run_directory(tmp_path, capsys):
   assert cli.main(["evaluate", str(out), "--split", "dev"]) == 0
   assert cli.main(["train", "--data", "nope", "--out", str(tmp_path / "x")]) == 2
   assert "'nope'" in capsys.readouterr().err
+  assert cli.main(["reproduce", "--epochs", "0", "--out", str(tmp_path / "r")]) == 2
+  assert "--epochs must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_training_with_frozen_scorer_or_uniform_attention():

@@ -10,6 +10,7 @@ they finish; re-running skips finished cells, so a killed run resumes.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -62,8 +63,8 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
               only: Sequence[int] | None = None, quick: bool = False, source: str = "files",
               data_dir=None, progress: bool = True, analysis: AnalysisSettings | None = None,
               config_changes: dict | None = None, data_overrides: dict | None = None,
-              encoders: Sequence[str] = ENCODERS, temperatures: Sequence[float] = TEMPERATURES
-              ) -> dict:
+              encoders: Sequence[str] = ENCODERS, temperatures: Sequence[float] = TEMPERATURES,
+              train_split: str | None = None) -> dict:
   """Runs the findings on each dataset; returns {dataset: {finding: result}}.
 
   Args:
@@ -81,6 +82,8 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     temperatures: the Gumbel-softmax τ values of finding iv.
     data_overrides: `load_splits` overrides, e.g. {"splits": ("train[:200]",
       "dev[:50]", "test[:60]"), "max_len": 12} (tests).
+    train_split: the training split of every dataset (e.g. "train[:20000]"),
+      replacing the mode's default; the vocabulary is built on it too.
   """
   out = Path(out)
   only = sorted(FINDINGS) if only is None else sorted(set(only))
@@ -112,6 +115,10 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
 
   for dataset in data:
     options = {**_data_options(dataset, quick, source), **(data_overrides or {})}
+    if train_split is not None:
+      options["splits"] = (train_split, *options["splits"][1:])
+      if dataset != "planted":
+        options["vocab_split"] = train_split
     split_names = options.pop("splits")
     say(f"{dataset}: loading {', '.join(split_names)}")
     corpus, classes = TWO_CLASS.get(dataset, (dataset, None))
@@ -123,7 +130,10 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     vocab_size = len(vocab) if vocab is not None else PLANTED_VOCAB_SIZE
     base = _base_config(vocab_size, splits["train"].num_classes, quick)
     base = base.replace(**(config_changes or {}))
+    data_id = json.dumps({"dataset": dataset, "source": source, "splits": split_names,
+                          **options}, sort_keys=True, default=str)
     lab = Lab(directory=out / dataset, base=base, seeds=tuple(range(seeds)), splits=splits,
+              data_id=data_id,
               settings=analysis, key=jax.random.key(0), progress=progress,
               on_cell=lambda name, d=dataset: say(f"{d}: cell {name}"),
               encoders=tuple(encoders), temperatures=tuple(float(t) for t in temperatures))
@@ -148,7 +158,6 @@ def _earlier_results(path: Path, meta: dict) -> dict:
   """
   if not path.is_file():
     return {}
-  import json
   try:
     earlier = json.loads(path.read_text())
   except (OSError, ValueError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from pathlib import Path
 
 import jax
@@ -18,7 +19,7 @@ import numpy as np
 
 from attnjax import analysis, mi
 from attnjax.data.dataset import TextDataset
-from attnjax.io import write_atomic
+from attnjax.io import write_atomic, write_json_atomic
 from attnjax.models.encoders import sequence_mask
 from attnjax.training import TrainConfig, collect, load_run, save_run, train
 
@@ -112,19 +113,35 @@ def analyze(config: TrainConfig, params, test: TextDataset, settings: AnalysisSe
 
 
 def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, TextDataset],
-             settings: AnalysisSettings, key, *, progress: bool = True) -> dict:
-  """Trains (or reloads) a cell and analyses it (or reloads the analysis)."""
+             settings: AnalysisSettings, key, *, progress: bool = True,
+             data_id: str | None = None) -> dict:
+  """Trains (or reloads) a cell and analyses it (or reloads the analysis).
+
+  A cached cell is reused only for the same config, seeds and data: `data_id`
+  (any string naming the data, e.g. the JSON of the load options) is stored in
+  `data.json` and compared, and a mismatch raises instead of mixing results.
+  """
   directory = Path(directory)
   done = directory / "analysis.npz"
-  if done.is_file():
-    return load_arrays(done)
   run_dir = directory / "run"
+  data_file = directory / "data.json"
+  if data_id is not None and data_file.is_file():
+    stored = json.loads(data_file.read_text()).get("data_id")
+    if stored != data_id:
+      raise ValueError(f"{directory} was computed on other data ({stored}); now asked for "
+                       f"{data_id}: remove it or use another --out")
   if (run_dir / "config.json").is_file():
     result = load_run(run_dir).result
     if result.config != config or list(result.seeds) != list(seeds):
       raise ValueError(f"{run_dir} holds a different run (config or seeds changed); "
                        f"remove it or use another --out")
+    if done.is_file():
+      if data_id is not None and not data_file.is_file():
+        write_json_atomic(data_file, {"data_id": data_id})
+      return load_arrays(done)
   else:
+    if data_id is not None:
+      write_json_atomic(data_file, {"data_id": data_id})
     result = train(config, seeds, splits["train"], splits["dev"], progress=progress)
     save_run(run_dir, result, vocab=splits["train"].vocab)
   arrays = analyze(config, result.params, splits["test"], settings, key)

@@ -40,6 +40,7 @@ class Lab:
     progress: show training progress bars.
     on_cell: called with each cell name before it runs (progress reporting).
     encoders: the encoders of finding v; temperatures: the Gumbel τ of finding iv.
+    data_id: names the data (load options); cached cells on other data are refused.
   """
   directory: Path
   base: TrainConfig
@@ -51,13 +52,15 @@ class Lab:
   on_cell: Callable[[str], None] | None = None
   encoders: tuple[str, ...] = ENCODERS
   temperatures: tuple[float, ...] = TEMPERATURES
+  data_id: str | None = None
 
   def cell(self, name: str, **changes) -> dict:
     if self.on_cell is not None:
       self.on_cell(name)
     key = jax.random.fold_in(self.key, sum(map(ord, name)))
     return run_cell(self.directory / "cells" / name, self.base.replace(**changes), self.seeds,
-                    self.splits, self.settings, key, progress=self.progress)
+                    self.splits, self.settings, key, progress=self.progress,
+                    data_id=self.data_id)
 
 
 def _ci(values) -> dict:
