@@ -53,7 +53,7 @@ def read_examples(tfds_name: str, split: Split, *, then: Split | None = None, te
       tensorflow that this builder or its preparation needs) is missing.
     ValueError: for a label outside [0, num_classes) (e.g. GLUE's hidden test labels, -1).
   """
-  tfds = _import("tensorflow_datasets", f"source='tfds' needs tensorflow-datasets")
+  tfds = _import("tensorflow_datasets", "source='tfds' needs tensorflow-datasets")
   if needs_tensorflow:
     _import("tensorflow", f"the tfds builder {tfds_name!r} is only registered when tensorflow "
                           f"is installed")
