@@ -22,6 +22,7 @@ from attnjax.data.dataset import TextDataset
 from attnjax.io import write_atomic, write_json_atomic
 from attnjax.models.encoders import sequence_mask
 from attnjax.training import TrainConfig, collect, load_run, save_run, train
+from attnjax.training.checkpoint import CONFIG_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,15 +131,17 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
     if stored != data_id:
       raise ValueError(f"{directory} was computed on other data ({stored}); now asked for "
                        f"{data_id}: remove it or use another --out")
-  if (run_dir / "config.json").is_file():
-    result = load_run(run_dir).result
-    if result.config != config or list(result.seeds) != list(seeds):
+  config_file = run_dir / CONFIG_FILE
+  if config_file.is_file():
+    saved = json.loads(config_file.read_text())  # the check reads the config, not the params
+    if TrainConfig.from_dict(saved["train"]) != config or saved["seeds"] != list(seeds):
       raise ValueError(f"{run_dir} holds a different run (config or seeds changed); "
                        f"remove it or use another --out")
     if done.is_file():
       if data_id is not None and not data_file.is_file():
         write_json_atomic(data_file, {"data_id": data_id})
       return load_arrays(done)
+    result = load_run(run_dir).result
   else:
     if data_id is not None:
       write_json_atomic(data_file, {"data_id": data_id})
