@@ -33,6 +33,10 @@ def test_sequence_mask_and_flip():
   flipped = flip_sequences(x, jnp.array([3, 4]))
   np.testing.assert_array_equal(flipped, [[3, 2, 1, 0], [7, 6, 5, 4]])
   np.testing.assert_array_equal(flip_sequences(flipped, jnp.array([3, 4])), x)
+  np.testing.assert_array_equal(flip_sequences(x.T, jnp.array([3, 4]), time_axis=0),
+                                [[3, 7], [2, 6], [1, 5], [0, 4]])  # time-major: the same flip
+  with pytest.raises(ValueError, match="time_axis"):
+    flip_sequences(x, jnp.array([3, 4]), time_axis=2)
 
 
 @pytest.mark.parametrize("encoder", ENCODERS)

@@ -40,12 +40,13 @@ def sequence_mask(lengths, max_length: int):
   return jnp.arange(max_length)[None, :] < jnp.asarray(lengths)[:, None]
 
 
-def flip_sequences(inputs, lengths):
+def flip_sequences(inputs, lengths, *, time_axis: int = 1):
   """Reverses each sequence within its length; padding stays at the end.
 
   Args:
-    inputs: <float32>[B, T, ...].
+    inputs: <float32>[B, T, ...] (or [T, B, ...] with `time_axis=0`).
     lengths: <int32>[B].
+    time_axis: 1 for batch-major inputs, 0 for time-major ones.
 
   Returns:
     Same shape; example b is `inputs[b, :lengths[b]][::-1]` followed by its
@@ -55,21 +56,16 @@ def flip_sequences(inputs, lengths):
     >>> flip_sequences(jnp.array([[1, 2, 3, 0]]), jnp.array([3]))
     Array([[3, 2, 1, 0]], dtype=int32)
   """
-  max_length = inputs.shape[1]
+  if time_axis not in (0, 1):
+    raise ValueError(f"time_axis must be 0 (time-major) or 1 (batch-major), got {time_axis!r}")
+  max_length = inputs.shape[time_axis]
   positions = jnp.arange(max_length)[None, :]
   lengths = jnp.asarray(lengths)[:, None]
-  source = jnp.where(positions < lengths, lengths - 1 - positions, positions)
+  source = jnp.where(positions < lengths, lengths - 1 - positions, positions)  # [B, T]
+  if time_axis == 0:
+    source = source.T
   source = source.reshape(source.shape + (1,) * (inputs.ndim - 2))
-  return jnp.take_along_axis(inputs, source, axis=1)
-
-
-def _flip_time_major(inputs_TxBxN, lengths_B):
-  """`flip_sequences` for time-major <float32>[T, B, N] arrays."""
-  max_length = inputs_TxBxN.shape[0]
-  positions = jnp.arange(max_length)[:, None]
-  lengths = jnp.asarray(lengths_B)[None, :]
-  source_TxB = jnp.where(positions < lengths, lengths - 1 - positions, positions)
-  return jnp.take_along_axis(inputs_TxBxN, source_TxB[..., None], axis=0)
+  return jnp.take_along_axis(inputs, source, axis=time_axis)
 
 
 def _lstm_scan(gates_in_TxDxBxG, recurrent_DxHxG, unroll: int = 1):
@@ -277,13 +273,13 @@ class LSTMEncoder(nn.Module):
     embedded_TxBxE = jnp.transpose(embedded_BxTxE * mask_BxT[..., None], (1, 0, 2))
     directions = [embedded_TxBxE]
     if self.bidirectional:
-      directions.append(_flip_time_major(embedded_TxBxE, lengths_B))
+      directions.append(flip_sequences(embedded_TxBxE, lengths_B, time_axis=0))
     kernels = tuple(jnp.concatenate([input_kernel[d], recurrent_kernel[d]], axis=0)
                     for d in range(num_dirs))
     hidden = lstm_directions(tuple(directions), kernels, tuple(bias), self.unroll)
     outputs = [hidden[0]]
     if self.bidirectional:
-      outputs.append(_flip_time_major(hidden[1], lengths_B))
+      outputs.append(flip_sequences(hidden[1], lengths_B, time_axis=0))
     hidden_BxTxD = jnp.transpose(jnp.concatenate(outputs, axis=-1), (1, 0, 2))
     return hidden_BxTxD * mask_BxT[..., None]
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from attnjax import analysis, explain
 from attnjax.analysis.summary import mean_ci
+from attnjax.models.encoders import sequence_mask
 from attnjax.reproduce.cells import load_arrays, save_arrays
 
 JAIN_WALLACE_2019 = {
@@ -100,7 +101,7 @@ def _explained_cell(lab, attention: str) -> dict:
 
 def _tau_per_seed(scores: dict, a: str, b: str) -> np.ndarray:
   """Mean over explained examples of Kendall τ-b(a, b), one value per seed [S]."""
-  mask = np.arange(scores[a].shape[-1])[None, :] < scores["lengths"][:, None]
+  mask = sequence_mask(scores["lengths"], scores[a].shape[-1])
   tau = np.asarray(analysis.rank_correlation(scores[a], scores[b], mask[None]))
   with np.errstate(all="ignore"):
     return np.nanmean(tau, axis=1)
@@ -116,7 +117,7 @@ def finding_6(lab) -> dict:
     for a, b in PAIRS:
       row[f"τ {a}–{b}"] = mean_ci(_tau_per_seed(scores, a, b))
     if "importance" in scores:
-      mask = np.arange(scores["attention"].shape[-1])[None, :] < scores["lengths"][:, None]
+      mask = sequence_mask(scores["lengths"], scores["attention"].shape[-1])
       for method in METHODS:
         precision = analysis.precision_at_k(scores[method], scores["importance"][None], mask[None])
         row[f"p@k {method}"] = mean_ci(np.nanmean(np.asarray(precision), axis=1))
