@@ -8,6 +8,10 @@ writes benchmarks/results/train_throughput.json.
   python benchmarks/train_throughput.py              # the reference setting
   python benchmarks/train_throughput.py --quick      # small shapes, seconds
 
+The process exposes one CPU device per core (`--cpu-devices`); the S seeds are
+timed once on one device and once sharded over all of them, the other rows on
+one device.
+
 Reference setting (the project's speed bar): vocab 20k, emb 128, hidden 128×2,
 T 128, batch 64, S = 8.
 """
@@ -15,7 +19,7 @@ T 128, batch 64, S = 8.
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -26,7 +30,7 @@ import numpy as np
 from attnjax.data import planted
 from attnjax.io import write_json_atomic
 from attnjax.models import AttentionClassifier
-from attnjax.training import TrainConfig, train
+from attnjax.training import TrainConfig, train, use_cpu_devices
 
 RESULTS = Path(__file__).resolve().parent / "results" / "train_throughput.json"
 
@@ -43,12 +47,15 @@ def _time(fn, repeats: int) -> float:
 
 
 def jax_runs(config, data, num_seeds, repeats):
-  one = _time(lambda: train(config, [0], data, progress=False), repeats)
-  together = _time(lambda: jax.block_until_ready(
-      train(config, list(range(num_seeds)), data, progress=False).params), repeats)
-  sequential = _time(lambda: [jax.block_until_ready(train(config, [s], data, progress=False).params)
-                              for s in range(num_seeds)], repeats)
-  return one, together, sequential
+  """Times (1 seed, S seeds on one device, S seeds over all devices, S one after another)."""
+  seeds = list(range(num_seeds))
+  run = lambda seeds, devices=None: jax.block_until_ready(
+      train(config, seeds, data, progress=False, devices=devices).params)
+  one = _time(lambda: run([0]), repeats)
+  together = _time(lambda: run(seeds, jax.devices()[:1]), repeats)
+  sharded = _time(lambda: run(seeds), repeats) if len(jax.devices()) > 1 else None
+  sequential = _time(lambda: [run([s]) for s in seeds], repeats)
+  return one, together, sharded, sequential
 
 
 def torch_run(args, data, num_seeds, repeats, packed: bool):
@@ -121,8 +128,12 @@ def main():
   parser.add_argument("--no-torch", action="store_true")
   parser.add_argument("--unroll", type=int, default=1)
   parser.add_argument("--threads", type=int, default=2, help="PyTorch intra-op threads")
+  parser.add_argument("--cpu-devices", type=int, default=os.cpu_count(),
+                      help="CPU devices to expose (default: one per core); the sharded row "
+                      "splits the seeds over them, every other row runs on one device")
   parser.add_argument("--out", type=Path, default=RESULTS)
   args = parser.parse_args()
+  use_cpu_devices(args.cpu_devices)
   shapes = (dict(vocab=2000, embed=64, hidden=64, seq_len=40, batch=64) if args.quick else
             dict(vocab=20000, embed=128, hidden=128, seq_len=128, batch=64))
   vars(args).update(shapes)
@@ -135,12 +146,15 @@ def main():
                               unroll=args.unroll)
   config = TrainConfig(model=model, epochs=1, batch_size=args.batch, steps_per_call=args.steps)
   examples = len(data)
-  one, together, sequential = jax_runs(config, data, args.seeds, args.repeats)
-  rows = {
-      "jax: 1 seed": examples / one,
-      f"jax: {args.seeds} seeds vmapped in one program": args.seeds * examples / together,
-      f"jax: {args.seeds} seeds one after another (jitted step)": args.seeds * examples / sequential,
-  }
+  one, together, sharded, sequential = jax_runs(config, data, args.seeds, args.repeats)
+  vmapped_row = f"jax: {args.seeds} seeds vmapped in one program, 1 device"
+  sharded_row = (f"jax: {args.seeds} seeds vmapped in one program, "
+                 f"sharded over {len(jax.devices())} CPU devices")
+  sequential_row = f"jax: {args.seeds} seeds one after another (jitted step)"
+  rows = {"jax: 1 seed": examples / one, vmapped_row: args.seeds * examples / together}
+  if sharded is not None:
+    rows[sharded_row] = args.seeds * examples / sharded
+  rows[sequential_row] = args.seeds * examples / sequential
   torch_version = None
   packed_row = f"pytorch: loop over {args.seeds} seeds, packed (same model)"
   padded_row = f"pytorch: loop over {args.seeds} seeds, unpacked (ignores lengths)"
@@ -149,19 +163,24 @@ def main():
       torch_time, torch_version = torch_run(args, data, args.seeds, args.repeats, packed)
       rows[row] = args.seeds * examples / torch_time
 
-  vmapped = rows[f"jax: {args.seeds} seeds vmapped in one program"]
-  ratios = {"vmapped / sequential": vmapped / rows[f"jax: {args.seeds} seeds one after another (jitted step)"]}
-  if torch_version:
-    ratios["vmapped / pytorch loop (packed, same model)"] = vmapped / rows[packed_row]
-    ratios["vmapped / pytorch loop (unpacked)"] = vmapped / rows[padded_row]
-  print(f"{'variant':<62} {'seed-examples/s':>16}")
+  variants = {"vmapped (1 device)": rows[vmapped_row]}
+  if sharded is not None:
+    variants[f"vmapped ({len(jax.devices())} CPU devices)"] = rows[sharded_row]
+  ratios = {}
+  for name, value in variants.items():
+    ratios[f"{name} / sequential"] = value / rows[sequential_row]
+    if torch_version:
+      ratios[f"{name} / pytorch loop (packed, same model)"] = value / rows[packed_row]
+      ratios[f"{name} / pytorch loop (unpacked)"] = value / rows[padded_row]
+  print(f"{'variant':<72} {'seed-examples/s':>16}")
   for name, value in rows.items():
-    print(f"{name:<62} {value:>16.1f}")
+    print(f"{name:<72} {value:>16.1f}")
   for name, value in ratios.items():
-    print(f"{name:<62} {value:>15.2f}x")
+    print(f"{name:<72} {value:>15.2f}x")
   write_json_atomic(args.out, {
       "setting": shapes | {"seeds": args.seeds, "steps_per_seed": args.steps,
-                           "unroll": args.unroll, "quick": args.quick},
+                           "unroll": args.unroll, "quick": args.quick,
+                           "cpu_devices": len(jax.devices())},
       "seed_examples_per_second": rows, "ratios": ratios,
       "machine": {"platform": platform.platform(), "processor": platform.processor(),
                   "jax_devices": [str(d) for d in jax.devices()], "jax": jax.__version__,

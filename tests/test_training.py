@@ -16,7 +16,7 @@ from attnjax import cli
 from attnjax.data import planted
 from attnjax.models import AttentionClassifier
 from attnjax.training import (TrainConfig, collect, evaluate, init_state, load_run, save_run,
-                              seed_keys, train)
+                              seed_keys, train, use_cpu_devices)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(vocab_size=60, num_classes=2, embed_dim=8, hidden_dim=8, attention_dim=8)
@@ -45,14 +45,15 @@ def test_seeds_together_equal_seeds_alone():
 
 
 SHARDED_SCRIPT = textwrap.dedent("""
-    import os, sys
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    import sys
     sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
     import jax, numpy as np
+    from attnjax.training import train, use_cpu_devices
     jax.config.update("jax_platforms", "cpu")
+    use_cpu_devices(4)
     assert len(jax.devices()) == 4, jax.devices()
+    use_cpu_devices(4)  # again, after JAX started: accepted, nothing changes
     from test_training import _tiny_setup
-    from attnjax.training import train
     config, data, dev = _tiny_setup()
     result = train(config, [0, 1, 2, 3], data, dev, progress=False)
     leaf = result.params["params"]["encoder"]["recurrent_kernel"]
@@ -161,6 +162,19 @@ def test_cli_train_writes_run_directory(tmp_path, capsys):
   assert "'nope'" in capsys.readouterr().err
   assert cli.main(["reproduce", "--epochs", "0", "--out", str(tmp_path / "r")]) == 2
   assert "--epochs must be >= 1, got 0" in capsys.readouterr().err
+  # JAX has started: asking for another number of CPU devices is a clear error.
+  current = len(jax.devices("cpu"))
+  assert cli.main(["--cpu-devices", str(current + 2), "train", "--out", str(tmp_path / "y")]) == 2
+  assert (f"cannot expose {current + 2} CPU devices: JAX has already started with {current}"
+          in capsys.readouterr().err)
+  assert not (tmp_path / "y").exists()
+
+
+def test_use_cpu_devices_rejects_bad_counts():
+  for bad in (0, -2, 1.5, "2", True):
+    with pytest.raises(ValueError, match="positive integer"):
+      use_cpu_devices(bad)
+  use_cpu_devices(len(jax.devices("cpu")))  # the current count: a no-op
 
 
 def test_training_with_frozen_scorer_or_uniform_attention():

@@ -4,3 +4,4 @@ from attnjax.training.collect import collect, evaluate, is_stacked, stack_seeds
 from attnjax.training.config import TrainConfig
 from attnjax.training.loop import TrainResult, init_state, make_optimizer, seed_keys, train
 from attnjax.training.checkpoint import load_run, save_run
+from attnjax.training.sharding import use_cpu_devices

@@ -210,8 +210,9 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   best_params, best_score = None, None
   best_epoch = np.zeros(len(seeds), np.int32)
   stale_epochs = 0
+  placement = f" on {mesh.size} devices" if mesh is not None else ""
   bar = tqdm(total=config.epochs * num_blocks * block, disable=not progress, unit="step",
-             desc=f"train {len(seeds)} seed(s)", dynamic_ncols=True)
+             desc=f"train {len(seeds)} seed(s){placement}", dynamic_ncols=True)
   for epoch in range(config.epochs):
     indices = _epoch_indices(order_keys, epoch, num_examples, num_blocks * block,
                              config.batch_size)
