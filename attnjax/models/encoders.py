@@ -150,7 +150,10 @@ def lstm_directions(xs_TxBxE, kernels_KxG, biases_G, unroll: int = 1):
   gradients and the per-step input / recurrent gradient, and the weight
   gradients are one large matmul over all T·B rows after the loop, instead of
   an accumulation inside it. Inputs and outputs stay time-major, so XLA needs
-  no large transposes around the loop (see benchmarks/README.md).
+  no large transposes around the loop (see benchmarks/README.md). Being a
+  `custom_vjp`, it supports reverse mode only; for forward mode (`jax.jvp`,
+  `jax.hessian`) use `LSTMEncoder(autodiff=True)` /
+  `AttentionClassifier(lstm_autodiff=True)`.
 
   Args:
     xs_TxBxE: tuple of D <float32>[T, B, E] time-major inputs.
@@ -244,10 +247,15 @@ class LSTMEncoder(nn.Module):
     hidden_dim: H, units per direction. Output D = 2H if bidirectional else H.
     bidirectional: run a backward LSTM too and concatenate [forward, backward].
     unroll: `lax.scan` unroll factor (a speed knob; results are identical).
+    autodiff: differentiate the plain scan with JAX's autodiff instead of the
+      hand-written backward pass of `lstm_directions` (equal to 1e-4). Slower,
+      but it also supports forward mode (`jax.jvp`, `jax.jacfwd`,
+      `jax.hessian`), which a `custom_vjp` cannot.
   """
   hidden_dim: int
   bidirectional: bool = True
   unroll: int = 1
+  autodiff: bool = False
 
   @nn.compact
   def __call__(self, embedded_BxTxE, lengths_B):
@@ -276,7 +284,8 @@ class LSTMEncoder(nn.Module):
       directions.append(flip_sequences(embedded_TxBxE, lengths_B, time_axis=0))
     kernels = tuple(jnp.concatenate([input_kernel[d], recurrent_kernel[d]], axis=0)
                     for d in range(num_dirs))
-    hidden = lstm_directions(tuple(directions), kernels, tuple(bias), self.unroll)
+    lstm = (lambda *args: _lstm_forward(*args)[0]) if self.autodiff else lstm_directions
+    hidden = lstm(tuple(directions), kernels, tuple(bias), self.unroll)
     outputs = [hidden[0]]
     if self.bidirectional:
       outputs.append(flip_sequences(hidden[1], lengths_B, time_axis=0))
@@ -320,13 +329,12 @@ class EmbeddingEncoder(nn.Module):
 ENCODERS = ("bilstm", "lstm", "cnn", "embedding")
 
 
-def make_encoder(name: str, hidden_dim: int, *, unroll: int = 1,
+def make_encoder(name: str, hidden_dim: int, *, unroll: int = 1, lstm_autodiff: bool = False,
                  kernel_size: int = 3) -> nn.Module:
   """Encoder module by name: one of `ENCODERS`."""
-  if name == "bilstm":
-    return LSTMEncoder(hidden_dim, bidirectional=True, unroll=unroll, name="encoder")
-  if name == "lstm":
-    return LSTMEncoder(hidden_dim, bidirectional=False, unroll=unroll, name="encoder")
+  if name in ("bilstm", "lstm"):
+    return LSTMEncoder(hidden_dim, bidirectional=name == "bilstm", unroll=unroll,
+                       autodiff=lstm_autodiff, name="encoder")
   if name == "cnn":
     return CNNEncoder(hidden_dim, kernel_size=kernel_size, name="encoder")
   if name == "embedding":
