@@ -171,8 +171,9 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
       seed's best epoch when `config.select_best`, and for `config.patience`.
     progress: show a progress bar (epoch, loss, accuracy averaged over seeds).
     devices: devices to shard the seed axis over (default: all visible). With
-      more than one, seeds are split across a `Mesh` axis "seed"; the numbers
-      equal the one-device run.
+      more than one, seeds are split across a `Mesh` axis "seed" over the
+      largest number of them that divides S evenly (5 seeds on 2 devices run
+      on one); the numbers equal the one-device run to float32 round-off.
 
   Returns:
     `TrainResult` with stacked params [S, ...] and per-seed history.

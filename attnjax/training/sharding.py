@@ -3,8 +3,8 @@
 On a CPU-only machine JAX shows one device, whose operations share the cores
 through an intra-op thread pool. `use_cpu_devices(n)` exposes n CPU devices
 instead (typically one per core); `train` then splits the seeds over them, and
-each device runs its share of the seeds as its own program. On 2 cores this is
-≈ 1.1–1.15× faster than 8 seeds on one device (benchmarks/README.md). Per-seed
+each device runs its share of the seeds as its own program. On 2 cores, 8 seeds
+train ≈ 1.1–1.2× faster than on one device (benchmarks/README.md). Per-seed
 numbers equal the one-device run to float32 round-off, not bit for bit.
 """
 
