@@ -1,5 +1,7 @@
 """Analysis: rank statistics vs scipy, attention statistics, precision@k, position MI, ablations."""
 
+import warnings
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -140,6 +142,15 @@ def test_mean_ci_matches_scipy_t_interval():
   np.testing.assert_allclose(summary["mean"], values.mean())
   np.testing.assert_allclose(summary["ci"], (high - low) / 2, rtol=1e-6)
   assert np.isnan(analysis.mean_ci([1.0])["ci"])
+
+
+def test_nanmean_ignores_nan_and_is_quiet_where_all_are_nan():
+  tau = np.array([[0.5, np.nan, 0.1], [np.nan, np.nan, np.nan]])  # [seeds, examples]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    per_seed = analysis.nanmean(tau, 1)
+  np.testing.assert_allclose(per_seed[0], 0.3)
+  assert np.isnan(per_seed[1])
 
 
 def test_agreement_table_is_symmetric_with_unit_diagonal_and_matches_scipy():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from jax.scipy.special import betainc
@@ -25,6 +26,17 @@ def student_t_quantile(probability: float, dof: int) -> float:
     mid = (low + high) / 2
     low, high = (mid, high) if upper_tail(mid) > 1 - probability else (low, mid)
   return (low + high) / 2
+
+
+def nanmean(values, axis) -> np.ndarray:
+  """Mean over `axis` ignoring NaN; NaN, without a warning, where every value is NaN.
+
+  For per-seed summaries such as the mean Kendall τ over examples, where τ of a
+  constant ranking (e.g. uniform attention) is NaN.
+  """
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return np.nanmean(np.asarray(values), axis=axis)
 
 
 def mean_ci(values, axis=0, level: float = 0.95) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from attnjax import analysis, explain
-from attnjax.analysis.summary import mean_ci
+from attnjax.analysis.summary import mean_ci, nanmean
 from attnjax.models.encoders import sequence_mask
 from attnjax.reproduce.cells import load_arrays, save_arrays
 
@@ -103,8 +103,7 @@ def _tau_per_seed(scores: dict, a: str, b: str) -> np.ndarray:
   """Mean over explained examples of Kendall τ-b(a, b), one value per seed [S]."""
   mask = sequence_mask(scores["lengths"], scores[a].shape[-1])
   tau = np.asarray(analysis.rank_correlation(scores[a], scores[b], mask[None]))
-  with np.errstate(all="ignore"):
-    return np.nanmean(tau, axis=1)
+  return nanmean(tau, 1)
 
 
 def finding_6(lab) -> dict:
@@ -120,7 +119,7 @@ def finding_6(lab) -> dict:
       mask = sequence_mask(scores["lengths"], scores["attention"].shape[-1])
       for method in METHODS:
         precision = analysis.precision_at_k(scores[method], scores["importance"][None], mask[None])
-        row[f"p@k {method}"] = mean_ci(np.nanmean(np.asarray(precision), axis=1))
+        row[f"p@k {method}"] = mean_ci(nanmean(precision, 1))
     row["counterfactual JSD"] = mean_ci(scores["counterfactual_jsd"].mean(1))
     rows[f"bilstm + {attention}"] = row
     table = analysis.agreement({m: scores[m] for m in METHODS}, scores["lengths"])

@@ -9,7 +9,6 @@ and the arrays its figure needs.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +16,7 @@ import jax
 import numpy as np
 
 from attnjax import analysis
-from attnjax.analysis.summary import mean_ci
+from attnjax.analysis.summary import mean_ci, nanmean
 from attnjax.data.dataset import TextDataset
 from attnjax.models import ATTENTIONS, ENCODERS
 from attnjax.reproduce.cells import AnalysisSettings, run_cell
@@ -63,27 +62,12 @@ class Lab:
                     data_id=self.data_id)
 
 
-def _ci(values) -> dict:
-  return mean_ci(values)
-
-
-def _per_seed_nanmean(values, axes) -> np.ndarray:
-  """Mean over `axes` ignoring NaN (e.g. τ of constant attention), one value per seed."""
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore", RuntimeWarning)
-    return np.nanmean(values, axis=axes)
-
-
 def _precision(cell: dict) -> dict:
   """precision@k of attention and of instance MI against planted tokens (planted data only)."""
   if "precision_attention" not in cell:
     return {}
-  return {"precision_attention": _ci(_per_seed_nanmean(cell["precision_attention"], axes=1)),
-          "precision_mi": _ci(_per_seed_nanmean(cell["precision_mi"], axes=1))}
-
-
-def _tau_per_seed(cell: dict) -> np.ndarray:
-  return _per_seed_nanmean(cell["tau"], axes=1)
+  return {"precision_attention": mean_ci(nanmean(cell["precision_attention"], 1)),
+          "precision_mi": mean_ci(nanmean(cell["precision_mi"], 1))}
 
 
 def finding_1(lab: Lab) -> dict:
@@ -93,16 +77,16 @@ def finding_1(lab: Lab) -> dict:
     cell = lab.cell(f"bilstm-{attention}", **{"model.attention": attention})
     dataset_mi = cell["dataset_mi"]
     rows[attention] = {
-        "accuracy": _ci(cell["accuracy"]),
-        "mi_mean_over_positions": _ci(_per_seed_nanmean(dataset_mi, axes=1)),
-        "mi_max_over_positions": _ci(np.nanmax(dataset_mi, axis=1)),
-        "mi_context": _ci(cell["context_mi"]),
-        "mi_profile": _per_seed_nanmean(dataset_mi, axes=0).tolist(),
+        "accuracy": mean_ci(cell["accuracy"]),
+        "mi_mean_over_positions": mean_ci(nanmean(dataset_mi, 1)),
+        "mi_max_over_positions": mean_ci(np.nanmax(dataset_mi, axis=1)),
+        "mi_context": mean_ci(cell["context_mi"]),
+        "mi_profile": nanmean(dataset_mi, 0).tolist(),
         **_precision(cell),
     }
     if "dataset_mi_robust" in cell:
-      rows[attention]["mi_mean_over_positions_robust"] = _ci(
-          _per_seed_nanmean(cell["dataset_mi_robust"], axes=1))
+      rows[attention]["mi_mean_over_positions_robust"] = mean_ci(
+          nanmean(cell["dataset_mi_robust"], 1))
   score = {a: rows[a]["mi_mean_over_positions"]["mean"] for a in ATTENTIONS}
   wins = sum(score[a] > score["scaled_dot"] for a in ("additive", "deep"))
   verdict = {2: "reproduced", 1: "mixed", 0: "not reproduced"}[wins]
@@ -130,8 +114,8 @@ def finding_2(lab: Lab) -> dict:
       "trained uniform": lab.cell("bilstm-additive-uniform", **{"model.attention_mode": "uniform"}),
       "trained frozen-random": lab.cell("bilstm-additive-frozen", frozen=("attention",)),
   }
-  rows = {name: {"accuracy": _ci(c["accuracy"]), "tau": _ci(_tau_per_seed(c)),
-                 "mi_context": _ci(c["context_mi"])} for name, c in variants.items()}
+  rows = {name: {"accuracy": mean_ci(c["accuracy"]), "tau": mean_ci(nanmean(c["tau"], 1)),
+                 "mi_context": mean_ci(c["context_mi"])} for name, c in variants.items()}
   # Swapped after training: the learned model run with replaced attention.
   from attnjax.training import load_run
   run = load_run(lab.directory / "cells" / "bilstm-additive" / "run").result
@@ -144,7 +128,7 @@ def finding_2(lab: Lab) -> dict:
     accuracy = (np.asarray(logits).argmax(-1) == test.labels[None]).mean(-1)
     tau = np.asarray(analysis.rank_correlation(np.asarray(aux.attention)[:, :b],
                                                learned["instance_mi"], mask[None, :b]))
-    rows[f"swapped {mode}"] = {"accuracy": _ci(accuracy), "tau": _ci(_per_seed_nanmean(tau, 1))}
+    rows[f"swapped {mode}"] = {"accuracy": mean_ci(accuracy), "tau": mean_ci(nanmean(tau, 1))}
   learned_tau = rows["learned"]["tau"]["mean"]
   ablated = [r["tau"]["mean"] for n, r in rows.items() if n != "learned"]
   defined = [t for t in ablated if np.isfinite(t)]
@@ -170,7 +154,7 @@ def finding_3(lab: Lab, buckets: int = 4) -> dict:
   for q in range(buckets):
     chosen = tau[index == q]
     rows[f"spread q{q + 1}"] = {"spread_range": [float(edges[q]), float(edges[q + 1])],
-                                "tau": _ci(chosen), "examples": int(chosen.size)}
+                                "tau": mean_ci(chosen), "examples": int(chosen.size)}
   means = [rows[f"spread q{q + 1}"]["tau"]["mean"] for q in range(buckets)]
   low, high = means[0], means[-1]
   verdict = ("reproduced" if high > low and abs(low) < abs(high) else "not reproduced")
@@ -187,8 +171,9 @@ def finding_4(lab: Lab) -> dict:
     cells[f"gumbel τ={temperature:g}"] = lab.cell(
         f"bilstm-additive-gumbel-{temperature:g}",
         **{"model.normalizer": "gumbel", "model.temperature": temperature})
-  rows = {name: {"entropy": _ci(c["stats_entropy"].mean(1)), "max": _ci(c["stats_max"].mean(1)),
-                 "accuracy": _ci(c["accuracy"]), "tau": _ci(_tau_per_seed(c))}
+  rows = {name: {"entropy": mean_ci(c["stats_entropy"].mean(1)),
+                 "max": mean_ci(c["stats_max"].mean(1)),
+                 "accuracy": mean_ci(c["accuracy"]), "tau": mean_ci(nanmean(c["tau"], 1))}
           for name, c in cells.items()}
   softmax_entropy = rows["softmax"]["entropy"]["mean"]
   cold = [rows[f"gumbel τ={t:g}"]["entropy"]["mean"] for t in lab.temperatures if t < 1]
@@ -206,8 +191,8 @@ def finding_5(lab: Lab) -> dict:
     for j, attention in enumerate(ATTENTIONS):
       cell = lab.cell(f"{encoder}-{attention}",
                       **{"model.encoder": encoder, "model.attention": attention})
-      summary = _ci(_tau_per_seed(cell))
-      rows[f"{encoder} + {attention}"] = {"tau": summary, "accuracy": _ci(cell["accuracy"]),
+      summary = mean_ci(nanmean(cell["tau"], 1))
+      rows[f"{encoder} + {attention}"] = {"tau": summary, "accuracy": mean_ci(cell["accuracy"]),
                                           **_precision(cell)}
       grid[i, j] = summary["mean"]
   order = sorted(rows, key=lambda name: -np.nan_to_num(rows[name]["tau"]["mean"], nan=-9))
