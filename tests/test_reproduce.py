@@ -65,6 +65,17 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path):
   partial = reproduce(tmp_path, **{**TINY, "only": (3,)})  # adds to the report, keeps the rest
   assert set(partial["planted"]) == {"1", "2", "3", "4", "5", "6"}
   assert "Explainers side by side" in (tmp_path / "report.md").read_text()
+  # Other analysis settings: the cached run is re-analysed, not retrained, and the files
+  # derived from its old analysis (explanation scores) are removed, not reused.
+  cell = tmp_path / "planted" / "cells" / "bilstm-additive"
+  run_stamp = (cell / "run" / "config.json").stat().st_mtime_ns
+  assert (cell / "explanations.npz").is_file()
+  fewer = AnalysisSettings(eval_examples=40, explain_examples=2, num_samples=24)
+  reanalysed = reproduce(tmp_path, **{**TINY, "analysis": fewer, "only": (3,)})
+  assert (cell / "run" / "config.json").stat().st_mtime_ns == run_stamp
+  assert np.load(cell / "analysis.npz")["attention"].shape[:2] == (2, 40)
+  assert not (cell / "explanations.npz").exists()
+  assert set(reanalysed["planted"]) == {"3"}  # results of other settings are not mixed in
   other_data = {**TINY["data_overrides"], "splits": ("train[:120]", "dev[:40]", "test[:60]")}
   with pytest.raises(ValueError, match="other data"):  # cached cells are never mixed across data
     reproduce(tmp_path, **{**TINY, "data_overrides": other_data})

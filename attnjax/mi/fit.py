@@ -8,6 +8,8 @@ shapes stay static under `jit` and `vmap`. The whole optimisation is one
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -45,9 +47,31 @@ def draw_batch(key, weights, batch_size: int):
   return jnp.argsort(priority)[:batch_size]
 
 
+class Fit(NamedTuple):
+  """What `minimize` returns.
+
+  Attributes:
+    params: the final parameters, or with `select` the best-scoring ones.
+    curve: <float32>[steps] the loss_fn metric of every step.
+    scores: <float32>[checks] the `select` score at step 0, after every
+      `eval_every` steps and at the end (None without `select`).
+    best_step: <int32>[] the step whose parameters were kept (None without
+      `select`).
+  """
+  params: Any
+  curve: jax.Array
+  scores: jax.Array | None = None
+  best_step: jax.Array | None = None
+
+
 def minimize(loss_fn, params, state, data, weights, key, *, steps: int, batch_size: int,
-             optimizer: optax.GradientTransformation):
+             optimizer: optax.GradientTransformation, select=None,
+             eval_every: int = 25) -> Fit:
   """Minimises `loss_fn` over random minibatches, the loop one `lax.scan`.
+
+  With `select`, early stopping in static shapes: all `steps` run, and the
+  parameters kept are those with the lowest `select` score among step 0 and
+  every `eval_every`-th step (and the last).
 
   Args:
     loss_fn: `(params, state, batch, batch_weights) -> (loss, (metric, state))`;
@@ -61,10 +85,15 @@ def minimize(loss_fn, params, state, data, weights, key, *, steps: int, batch_si
     steps: optimisation steps.
     batch_size: samples per step.
     optimizer: an optax transformation.
+    select: optional `(params, state) -> scalar`, lower is better (e.g. the
+      loss on a validation split the batches never draw from).
+    eval_every: steps between two `select` checks, >= 1.
 
   Returns:
-    `(params, curve <float32>[steps])`.
+    `Fit(params, curve, scores, best_step)`.
   """
+  if select is not None and (int(eval_every) != eval_every or eval_every < 1):
+    raise ValueError(f"eval_every must be an integer >= 1, got {eval_every!r}")
   grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
   def step(carry, step_key):
@@ -76,8 +105,38 @@ def minimize(loss_fn, params, state, data, weights, key, *, steps: int, batch_si
     return (optax.apply_updates(params, updates), opt_state, state), metric
 
   carry = (params, optimizer.init(params), state)
-  (params, _, _), curve = lax.scan(step, carry, jax.random.split(key, steps))
-  return params, curve
+  keys = jax.random.split(key, steps)
+  if select is None:
+    (params, _, _), curve = lax.scan(step, carry, keys)
+    return Fit(params, curve)
+
+  def run_and_check(carry_best, xs):
+    """`len(keys)` steps, then a check; keeps (score, params, step) of the best so far."""
+    carry, best = carry_best
+    step_keys, end_step = xs
+    carry, curve = lax.scan(step, carry, step_keys)
+    score = jnp.asarray(select(carry[0], carry[2]), jnp.float32)
+    better = score < best[0]
+    best = jax.tree.map(lambda new, old: jnp.where(better, new, old),
+                        (score, carry[0], end_step), best)
+    return (carry, best), (curve, score)
+
+  best = (jnp.asarray(select(params, state), jnp.float32), params, jnp.int32(0))
+  rounds, rest = divmod(steps, int(eval_every))
+  curves, scores = [], [best[0][None]]
+  if rounds:
+    full = keys[:rounds * eval_every].reshape(rounds, eval_every)
+    ends = (jnp.arange(1, rounds + 1) * eval_every).astype(jnp.int32)
+    (carry, best), (curve, score) = lax.scan(run_and_check, (carry, best), (full, ends))
+    curves.append(curve.reshape(-1))
+    scores.append(score)
+  if rest:
+    (carry, best), (curve, score) = run_and_check((carry, best),
+                                                  (keys[rounds * eval_every:], jnp.int32(steps)))
+    curves.append(curve)
+    scores.append(score[None])
+  curve = jnp.concatenate(curves) if curves else jnp.zeros((0,), jnp.float32)
+  return Fit(best[1], curve, jnp.concatenate(scores), best[2])
 
 
 def map_batches(fn, data, weights, batch_size: int):

@@ -16,19 +16,28 @@ from attnjax.mi.variational import MLP
 def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
           hidden: Sequence[int] = (), steps: int = 1000, batch_size: int = 256,
           learning_rate: float = 3e-2, weight_decay: float = 1e-4,
-          train_fraction: float = 0.5, standardize: bool = True):
+          train_fraction: float = 0.5, validation_fraction: float = 0.2,
+          eval_every: int = 25, standardize: bool = True):
   """Barber–Agakov lower bound H(y) − CE(q(y | x)) with a trained probe q.
 
   A linear (`hidden=()`) or MLP classifier is trained with AdamW on a training
   split; H(y) (plug-in) and the cross-entropy are measured on the held-out
   split. Any probe gives a lower bound up to sampling noise; the gap is the
   probe's excess risk, so a linear probe reports only linearly decodable
-  information. Overfitting shows up as a low (possibly negative) value.
+  information. Early stopping keeps the probe, among step 0 and every
+  `eval_every`-th step, with the lowest cross-entropy on a validation part
+  of the training split; the held-out split is never used to choose. The
+  probe starts as the label prior (zero output kernel, bias log p̂(y)), so
+  step 0 already reads ≈ 0 rather than a random classifier's negative value.
 
-  Accuracy: for Gaussian class-conditionals (whose Bayes posterior is
-  linear-softmax, so a linear probe can reach the bound) at n = 4,000 it
-  reads 0.96 for a truth of 0.98 (d = 2, tested within [−0.05, +0.03]) and
-  0.65 for 0.68 (d = 8, measured); shuffled labels give (−0.06, 0.03).
+  Accuracy (3 keys each): for Gaussian class-conditionals, whose Bayes
+  posterior is linear-softmax so a linear probe can reach the bound, at
+  n = 4,000 it reads 0.977–0.984 for a truth of 0.984 (d = 2; tested within
+  [−0.05, +0.03]); shuffled labels give −0.002–0.000. With 254 noise
+  coordinates added (d = 256): 0.45–0.51 at n = 4,000 (0.49–0.52 without
+  early stopping, which trains on 20% more samples), and −0.009 to −0.003 at
+  n = 400, where without early stopping the overfitted probe reads −4.3 to
+  −5.2 nats (tested: > −0.05 and < −1).
 
   Args:
     x: <float32>[N, Dx].
@@ -41,13 +50,19 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
     batch_size: samples per step.
     learning_rate: AdamW step size.
     weight_decay: AdamW decoupled weight decay.
-    train_fraction: share of the samples used to train the probe.
+    train_fraction: share of the samples used to train (and validate) the
+      probe; the rest is the held-out split the bound is measured on.
+    validation_fraction: share of the training split set aside to choose
+      the early-stopping step; 0 trains on all of it and keeps the last step.
+    eval_every: steps between two validation checks.
     standardize: scale each column of x to unit variance first.
 
   Returns:
     `MIResult` with `n` the held-out samples; diagnostics `train_curve`
     <float32>[steps] (training cross-entropy), `h_y` and `cross_entropy`
-    (held-out, nats).
+    (held-out, nats), and with early stopping `validation_curve`
+    <float32>[checks] (validation cross-entropy at each check) and
+    `best_step`.
 
   References:
     Barber & Agakov (2003), "The IM Algorithm: A Variational Approach to
@@ -58,6 +73,8 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
     raise ValueError("method 'probe' trains a classifier: pass key=jax.random.key(...)")
   if not inputs.is_discrete(y):
     raise ValueError("method 'probe' needs integer labels y")
+  if not 0 <= validation_fraction < 1:
+    raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
   mask = inputs.full_mask(x, mask)
   classes = inputs.label_count(y, num_classes)
   x = jnp.asarray(x, jnp.float32)
@@ -68,7 +85,7 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
       key_split, (x, y), mask.astype(jnp.float32), train_fraction)
 
   model = MLP((*hidden, classes))
-  params = model.init(key_init, x[:1])
+  params = _start_at_prior(model.init(key_init, x[:1]), train[1], train_w, classes)
 
   def cross_entropy(params, batch, weights):
     logits = model.apply(params, batch[0])
@@ -79,13 +96,36 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
     ce = cross_entropy(params, batch, weights)
     return ce, (ce, state)
 
-  params, curve = fit.minimize(loss, params, (), train, train_w, key_train, steps=steps,
-                               batch_size=batch_size,
-                               optimizer=optax.adamw(learning_rate, weight_decay=weight_decay))
+  select = None
+  if validation_fraction > 0:
+    (train, train_w), (validation, validation_w) = fit.train_eval_split(
+        jax.random.fold_in(key_split, 1), train, train_w, 1 - validation_fraction)
+    select = lambda params, _: cross_entropy(params, validation, validation_w)
+  fitted = fit.minimize(loss, params, (), train, train_w, key_train, steps=steps,
+                        batch_size=batch_size, select=select, eval_every=eval_every,
+                        optimizer=optax.adamw(learning_rate, weight_decay=weight_decay))
+  params = fitted.params
   ce = cross_entropy(params, held_out, held_out_w)
   n_held_out = jnp.sum(held_out_w)
   p_y = jnp.sum(jax.nn.one_hot(held_out[1], classes) * held_out_w[:, None], axis=0) / jnp.maximum(
       n_held_out, 1.0)
   h_y = -jnp.sum(jnp.where(p_y > 0, p_y * jnp.log(jnp.where(p_y > 0, p_y, 1.0)), 0.0))
   return MIResult(h_y - ce, n_held_out.astype(jnp.int32), jnp.asarray(jnp.inf, jnp.float32),
-                  {"train_curve": curve, "h_y": h_y, "cross_entropy": ce})
+                  {"train_curve": fitted.curve, "h_y": h_y, "cross_entropy": ce,
+                   **({} if select is None else {"validation_curve": fitted.scores,
+                                                 "best_step": fitted.best_step})})
+
+
+def _start_at_prior(params, y, weights, classes: int):
+  """Zero output kernel, output bias log p̂(y): the probe starts as the label prior.
+
+  Its cross-entropy then starts at the (training) label entropy, a bound of
+  ≈ 0, and training only moves it from there.
+  """
+  counts = jnp.sum(jax.nn.one_hot(y, classes) * weights[:, None], axis=0)
+  log_prior = jnp.log((counts + 1.0) / (jnp.sum(counts) + classes))  # add-one smoothed
+  layers = params["params"]
+  last = f"Dense_{len(layers) - 1}"
+  layers = {**layers, last: {"kernel": jnp.zeros_like(layers[last]["kernel"]),
+                             "bias": log_prior.astype(layers[last]["bias"].dtype)}}
+  return {**params, "params": layers}

@@ -256,8 +256,8 @@ def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | Non
     return -surrogate, (value, state)
 
   state = (jnp.asarray(-jnp.inf, jnp.float32), jnp.asarray(0.0, jnp.float32))
-  params, curve = fit.minimize(loss, params, state, train, train_w, key_train, steps=steps,
-                               batch_size=batch_size, optimizer=optax.adam(learning_rate))
+  params, curve, _, _ = fit.minimize(loss, params, state, train, train_w, key_train, steps=steps,
+                                     batch_size=batch_size, optimizer=optax.adam(learning_rate))
   value_fn = _estimate_value(bound, tau)
   values, counts = fit.map_batches(lambda b, w: value_fn(model.apply(params, *b), w),
                                    held_out, held_out_w, batch_size)

@@ -10,6 +10,7 @@ they finish; re-running skips finished cells, so a killed run resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -22,8 +23,8 @@ from attnjax.data import load_splits
 from attnjax.data.load import PLANTED_VOCAB_SIZE
 from attnjax.io import write_json_atomic
 from attnjax.models import AttentionClassifier
-from attnjax.reproduce.cells import AnalysisSettings
 from attnjax.models import ENCODERS
+from attnjax.reproduce.cells import ANALYSIS_VERSION, AnalysisSettings
 from attnjax.reproduce.findings import FINDINGS, TEMPERATURES, Lab
 from attnjax.reproduce.report import write_figures, write_report
 from attnjax.training import TrainConfig
@@ -105,7 +106,8 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
                           AnalysisSettings(eval_examples=2000, explain_examples=100,
                                            num_samples=128))
   results_path = out / "results.json"
-  meta = {"seeds": seeds, "quick": quick, "only": only}
+  meta = {"seeds": seeds, "quick": quick, "only": only,
+          "analysis": {"version": ANALYSIS_VERSION, **dataclasses.asdict(analysis)}}
   results = _earlier_results(results_path, meta)
   start = time.time()
 
@@ -150,11 +152,12 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
 
 
 def _earlier_results(path: Path, meta: dict) -> dict:
-  """Results already in `path` from runs with the same seeds and mode (kept and extended).
+  """Results already in `path` from runs with the same seeds, mode and analysis (kept, extended).
 
   So `reproduce --only 6` after `reproduce` adds experiment 6 to the same report
-  instead of replacing findings 1–5. Results of a different seed count or mode
-  are not mixed in: that file is left as it is until this run overwrites it.
+  instead of replacing findings 1–5. Results of a different seed count, mode
+  or analysis (settings or `ANALYSIS_VERSION`) are not mixed in: that file is
+  left as it is until this run overwrites it.
   """
   if not path.is_file():
     return {}
@@ -162,7 +165,7 @@ def _earlier_results(path: Path, meta: dict) -> dict:
     earlier = json.loads(path.read_text())
   except (OSError, ValueError):
     return {}
-  same = all(earlier.get("meta", {}).get(k) == meta[k] for k in ("seeds", "quick"))
+  same = all(earlier.get("meta", {}).get(k) == meta[k] for k in ("seeds", "quick", "analysis"))
   if not same:
     print(f"[reproduce] {path} holds results of another setting {earlier.get('meta')}; "
           "they are replaced", file=sys.stderr)

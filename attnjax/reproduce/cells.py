@@ -1,9 +1,12 @@
 """Cells: one trained model configuration (S seeds) and its analysis, cached on disk.
 
-A cell directory holds the run (`run/`, see `attnjax.training.save_run`) and
-`analysis.npz` (per-seed, per-example arrays). Both are written atomically and
-`analysis.npz` last, so a cell whose `analysis.npz` exists is complete and a
-killed `reproduce` resumes by skipping it.
+A cell directory holds the run (`run/`, see `attnjax.training.save_run`),
+`analysis.npz` (per-seed, per-example arrays) and `analysis.json` (the
+`AnalysisSettings` and `ANALYSIS_VERSION` it was computed with). All are written
+atomically, `analysis.json` last, so a cell whose `analysis.json` matches is
+complete and a killed `reproduce` resumes by skipping it. A cell analysed with
+other settings (or by an older analysis version) keeps its trained run and is
+analysed again; files derived from the analysis (`DERIVED`) are then removed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,13 @@ from attnjax.io import write_atomic, write_json_atomic
 from attnjax.models.encoders import sequence_mask
 from attnjax.training import TrainConfig, collect, load_run, save_run, train
 from attnjax.training.checkpoint import CONFIG_FILE
+
+ANALYSIS_VERSION = 2
+"""Bumped when `analyze` changes its numbers for the same settings (2: the probe
+estimator's early stopping), so cached analyses are recomputed, not reused."""
+
+DERIVED = ("explanations.npz",)
+"""Cell files computed from `analysis.npz`, removed when it is recomputed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,9 +131,13 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
   A cached cell is reused only for the same config, seeds and data: `data_id`
   (any string naming the data, e.g. the JSON of the load options) is stored in
   `data.json` and compared, and a mismatch raises instead of mixing results.
+  The analysis is reused only for the same `settings` and `ANALYSIS_VERSION`;
+  otherwise it is recomputed from the saved run (no retraining).
   """
   directory = Path(directory)
-  done = directory / "analysis.npz"
+  arrays_file = directory / "analysis.npz"
+  done = directory / "analysis.json"
+  stamp = {"version": ANALYSIS_VERSION, "settings": dataclasses.asdict(settings)}
   run_dir = directory / "run"
   data_file = directory / "data.json"
   if data_id is not None and data_file.is_file():
@@ -137,17 +151,29 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
     if TrainConfig.from_dict(saved["train"]) != config or saved["seeds"] != list(seeds):
       raise ValueError(f"{run_dir} holds a different run (config or seeds changed); "
                        f"remove it or use another --out")
-    if done.is_file():
+    if _read_json(done) == stamp and arrays_file.is_file():
       if data_id is not None and not data_file.is_file():
         write_json_atomic(data_file, {"data_id": data_id})
-      return load_arrays(done)
+      return load_arrays(arrays_file)
     result = load_run(run_dir).result
   else:
     if data_id is not None:
       write_json_atomic(data_file, {"data_id": data_id})
     result = train(config, seeds, splits["train"], splits["dev"], progress=progress)
     save_run(run_dir, result, vocab=splits["train"].vocab)
+  done.unlink(missing_ok=True)
+  for name in DERIVED:
+    (directory / name).unlink(missing_ok=True)
   arrays = analyze(config, result.params, splits["test"], settings, key)
   arrays["history_eval_accuracy"] = result.history["eval_accuracy"]
-  save_arrays(done, arrays)
+  save_arrays(arrays_file, arrays)
+  write_json_atomic(done, stamp)
   return arrays
+
+
+def _read_json(path: Path):
+  """The JSON in `path`, or None when it is missing or unreadable."""
+  try:
+    return json.loads(path.read_text())
+  except (OSError, ValueError):
+    return None
