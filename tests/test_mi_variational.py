@@ -122,26 +122,27 @@ def test_minimize_with_select_keeps_the_best_checkpoint_exactly():
 
 @pytest.fixture(scope="module")
 def wide_classes():
-  """The four classes of `classes` padded with 254 noise coordinates; n = 400 samples."""
-  means = np.zeros((4, 256), np.float32)
+  """The four classes of `classes` padded with 62 noise coordinates; n = 400 samples."""
+  means = np.zeros((4, 64), np.float32)
   means[:, :2] = [[3.0, 0.0], [0.0, 3.0], [3.0, 0.0], [-3.0, 0.0]]
   return testing.gaussian_classes(jax.random.key(13), 400, means)
 
 
-def test_probe_early_stopping_keeps_the_small_sample_bound_near_zero(wide_classes):
-  # 160 training samples in 256 dimensions: the probe overfits within a few steps.
-  # Without early stopping the held-out bound collapses (measured −5.5 nats);
-  # with it the probe stays near the label prior it starts from.
+def test_probe_early_stopping_on_few_samples_in_many_dimensions(wide_classes, classes):
+  # 160 training samples in 64 dimensions (truth 0.98): the probe overfits within a few
+  # dozen steps. Without early stopping the held-out bound falls below 0 (measured
+  # −0.83 to −1.09); with it the probe keeps what it learned first (0.35–0.47).
   x, labels = wide_classes
+  truth = classes[2]
   stopped = mi.estimate(x, labels, method="probe", key=jax.random.key(14))
   overfit = mi.estimate(x, labels, method="probe", key=jax.random.key(14),
                         validation_fraction=0.0)
-  assert -0.05 < float(stopped.value) < 1.0
-  assert float(overfit.value) < -1.0
+  assert 0.25 < float(stopped.value) < truth + 0.03
+  assert float(overfit.value) < float(stopped.value) - 0.5
   curve = stopped.diagnostics["validation_curve"]
-  chex.assert_shape(curve, (1 + 1000 // 25,))
-  assert float(curve[int(stopped.diagnostics["best_step"]) // 25]) == pytest.approx(
-      float(curve.min()))
+  chex.assert_shape(curve, (1 + 1000 // 5,))
+  best = int(stopped.diagnostics["best_step"])
+  assert 0 < best < 1000 and float(curve[best // 5]) == pytest.approx(float(curve.min()))
   assert "validation_curve" not in overfit.diagnostics
   with pytest.raises(ValueError, match="validation_fraction must be in \\[0, 1\\), got 1.0"):
     mi.estimate(x, labels, method="probe", key=jax.random.key(14), validation_fraction=1.0)

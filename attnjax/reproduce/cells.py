@@ -29,7 +29,7 @@ from attnjax.training.checkpoint import CONFIG_FILE
 
 ANALYSIS_VERSION = 2
 """Bumped when `analyze` changes its numbers for the same settings (2: the probe
-estimator's early stopping), so cached analyses are recomputed, not reused."""
+estimator's early stopping and SGD), so cached analyses are recomputed, not reused."""
 
 DERIVED = ("explanations.npz",)
 """Cell files computed from `analysis.npz`, removed when it is recomputed."""
