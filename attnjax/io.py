@@ -1,4 +1,5 @@
-"""Atomic file writes: a result on disk is either the old one or the complete new one."""
+"""Atomic file writes (a result on disk is either the old one or the complete new one)
+and the matching tolerant read of a cache file."""
 
 from __future__ import annotations
 
@@ -34,3 +35,11 @@ def write_json_atomic(path, obj, **kwargs) -> Path:
   kwargs.setdefault("indent", 2)
   kwargs.setdefault("sort_keys", True)
   return write_atomic(path, json.dumps(obj, **kwargs) + "\n")
+
+
+def read_json(path):
+  """The JSON in `path`, or None when it is missing or unreadable (a cache to recompute)."""
+  try:
+    return json.loads(Path(path).read_text())
+  except (OSError, ValueError):
+    return None

@@ -21,8 +21,8 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
   """Barber–Agakov lower bound H(y) − CE(q(y | x)) with a trained probe q.
 
   A linear (`hidden=()`) or MLP classifier is trained with SGD (momentum,
-  decoupled weight decay) on a training split; H(y) (plug-in) and the cross-entropy are measured on the held-out
-  split. Any probe gives a lower bound up to sampling noise; the gap is the
+  decoupled weight decay) on a training split; H(y) (plug-in) and the
+  cross-entropy are measured on the held-out split. Any probe gives a lower bound up to sampling noise; the gap is the
   probe's excess risk, so a linear probe reports only linearly decodable
   information. Early stopping keeps the probe, among step 0 and every
   `eval_every`-th step, with the lowest cross-entropy on a validation part
@@ -109,13 +109,17 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
   params = fitted.params
   ce = cross_entropy(params, held_out, held_out_w)
   n_held_out = jnp.sum(held_out_w)
-  p_y = jnp.sum(jax.nn.one_hot(held_out[1], classes) * held_out_w[:, None], axis=0) / jnp.maximum(
-      n_held_out, 1.0)
+  p_y = _class_counts(held_out[1], held_out_w, classes) / jnp.maximum(n_held_out, 1.0)
   h_y = -jnp.sum(jnp.where(p_y > 0, p_y * jnp.log(jnp.where(p_y > 0, p_y, 1.0)), 0.0))
   return MIResult(h_y - ce, n_held_out.astype(jnp.int32), jnp.asarray(jnp.inf, jnp.float32),
                   {"train_curve": fitted.curve, "h_y": h_y, "cross_entropy": ce,
                    **({} if select is None else {"validation_curve": fitted.scores,
                                                  "best_step": fitted.best_step})})
+
+
+def _class_counts(y, weights, classes: int):
+  """<float32>[C] weighted count of each label."""
+  return jnp.sum(jax.nn.one_hot(y, classes) * weights[:, None], axis=0)
 
 
 def _start_at_prior(params, y, weights, classes: int):
@@ -124,7 +128,7 @@ def _start_at_prior(params, y, weights, classes: int):
   Its cross-entropy then starts at the (training) label entropy, a bound of
   ≈ 0, and training only moves it from there.
   """
-  counts = jnp.sum(jax.nn.one_hot(y, classes) * weights[:, None], axis=0)
+  counts = _class_counts(y, weights, classes)
   log_prior = jnp.log((counts + 1.0) / (jnp.sum(counts) + classes))  # add-one smoothed
   layers = params["params"]
   last = f"Dense_{len(layers) - 1}"

@@ -10,7 +10,6 @@ they finish; re-running skips finished cells, so a killed run resumes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -21,10 +20,10 @@ import jax
 
 from attnjax.data import load_splits
 from attnjax.data.load import PLANTED_VOCAB_SIZE
-from attnjax.io import write_json_atomic
+from attnjax.io import read_json, write_json_atomic
 from attnjax.models import AttentionClassifier
 from attnjax.models import ENCODERS
-from attnjax.reproduce.cells import ANALYSIS_VERSION, AnalysisSettings
+from attnjax.reproduce.cells import AnalysisSettings, analysis_stamp
 from attnjax.reproduce.findings import FINDINGS, TEMPERATURES, Lab
 from attnjax.reproduce.report import write_figures, write_report
 from attnjax.training import TrainConfig
@@ -106,8 +105,7 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
                           AnalysisSettings(eval_examples=2000, explain_examples=100,
                                            num_samples=128))
   results_path = out / "results.json"
-  meta = {"seeds": seeds, "quick": quick, "only": only,
-          "analysis": {"version": ANALYSIS_VERSION, **dataclasses.asdict(analysis)}}
+  meta = {"seeds": seeds, "quick": quick, "only": only, "analysis": analysis_stamp(analysis)}
   results = _earlier_results(results_path, meta)
   start = time.time()
 
@@ -159,11 +157,8 @@ def _earlier_results(path: Path, meta: dict) -> dict:
   or analysis (settings or `ANALYSIS_VERSION`) are not mixed in: that file is
   left as it is until this run overwrites it.
   """
-  if not path.is_file():
-    return {}
-  try:
-    earlier = json.loads(path.read_text())
-  except (OSError, ValueError):
+  earlier = read_json(path)
+  if earlier is None:
     return {}
   same = all(earlier.get("meta", {}).get(k) == meta[k] for k in ("seeds", "quick", "analysis"))
   if not same:

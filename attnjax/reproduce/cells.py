@@ -22,7 +22,7 @@ import numpy as np
 
 from attnjax import analysis, mi
 from attnjax.data.dataset import TextDataset
-from attnjax.io import write_atomic, write_json_atomic
+from attnjax.io import read_json, write_atomic, write_json_atomic
 from attnjax.models.encoders import sequence_mask
 from attnjax.training import TrainConfig, collect, load_run, save_run, train
 from attnjax.training.checkpoint import CONFIG_FILE
@@ -59,6 +59,11 @@ class AnalysisSettings:
   dataset_method: str = "mixed_ksg"
   instance_method: str = "ksg"
   robustness_method: str | None = "probe"
+
+
+def analysis_stamp(settings: AnalysisSettings) -> dict:
+  """What a cached analysis was computed with: `ANALYSIS_VERSION` and the settings (JSON)."""
+  return {"version": ANALYSIS_VERSION, **dataclasses.asdict(settings)}
 
 
 def save_arrays(path: Path, arrays: dict) -> None:
@@ -137,7 +142,7 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
   directory = Path(directory)
   arrays_file = directory / "analysis.npz"
   done = directory / "analysis.json"
-  stamp = {"version": ANALYSIS_VERSION, "settings": dataclasses.asdict(settings)}
+  stamp = analysis_stamp(settings)
   run_dir = directory / "run"
   data_file = directory / "data.json"
   if data_id is not None and data_file.is_file():
@@ -151,7 +156,7 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
     if TrainConfig.from_dict(saved["train"]) != config or saved["seeds"] != list(seeds):
       raise ValueError(f"{run_dir} holds a different run (config or seeds changed); "
                        f"remove it or use another --out")
-    if _read_json(done) == stamp and arrays_file.is_file():
+    if read_json(done) == stamp and arrays_file.is_file():
       if data_id is not None and not data_file.is_file():
         write_json_atomic(data_file, {"data_id": data_id})
       return load_arrays(arrays_file)
@@ -170,10 +175,3 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
   write_json_atomic(done, stamp)
   return arrays
 
-
-def _read_json(path: Path):
-  """The JSON in `path`, or None when it is missing or unreadable."""
-  try:
-    return json.loads(path.read_text())
-  except (OSError, ValueError):
-    return None
