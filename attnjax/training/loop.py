@@ -100,22 +100,25 @@ def _loss_fn(config: TrainConfig, params, tokens, lengths, labels, weights, key)
 
 
 @functools.lru_cache(maxsize=32)
-def _make_block_fn(config: TrainConfig, guard_empty_steps: bool):
+def _make_block_fn(config: TrainConfig):
   """jit(vmap over seeds) of a `lax.scan` over a block of training steps.
 
   The returned function takes (params, opt_state, step_key, indices [S,K,B],
-  step_numbers [K], tokens [N,T], lengths [N], labels [N]) and returns the new
-  (params, opt_state) and per-seed sums (loss·count, correct, count) [S].
-  Index −1 marks a padded slot. With `guard_empty_steps`, a step whose slots
-  are all padding leaves the state unchanged; that select costs a pass over
-  every parameter and optimiser moment per step, so only the blocks that
-  hold such steps (the end of an epoch) use it.
+  epoch [], step_numbers [K], tokens [N,T], lengths [N], labels [N]) and returns
+  the new (params, opt_state) and per-seed, per-step sums (loss·count, correct,
+  count) [S, K, 3] (summed over the epoch by the caller, in one fixed order).
+  Index −1 marks a padded slot (only the epoch's last step has them; every step
+  holds at least one example). Step k's dropout/Gumbel key is
+  fold_in(fold_in(step_key, epoch), step_numbers[k]), where step_numbers count
+  the real steps of the epoch (0, 1, …), so neither keys nor numbers depend on
+  how the epoch is cut into blocks (`steps_per_call`; tested bit for bit).
   """
   optimizer = make_optimizer(config)
   grad_fn = jax.value_and_grad(lambda *a: _loss_fn(config, *a), has_aux=True)
 
-  def seed_block(params, opt_state, step_key, indices_KxB, step_numbers_K, tokens, lengths,
-                 labels):
+  def seed_block(params, opt_state, step_key, indices_KxB, epoch, step_numbers_K, tokens,
+                 lengths, labels):
+    epoch_key = jax.random.fold_in(step_key, epoch)
 
     def step(carry, xs):
       params, opt_state = carry
@@ -123,23 +126,18 @@ def _make_block_fn(config: TrainConfig, guard_empty_steps: bool):
       valid = indices_B >= 0
       safe = jnp.where(valid, indices_B, 0)
       weights = valid.astype(jnp.float32)
-      key = jax.random.fold_in(step_key, step_number)
+      key = jax.random.fold_in(epoch_key, step_number)
       (loss, (correct, count)), grads = grad_fn(params, tokens[safe], lengths[safe],
                                                 labels[safe], weights, key)
-      updates, new_opt_state = optimizer.update(grads, opt_state, params)
-      new_params = optax.apply_updates(params, updates)
-      if guard_empty_steps:
-        new_params, new_opt_state = jax.tree.map(
-            lambda old, new: jnp.where(count == 0, old, new),
-            (params, opt_state), (new_params, new_opt_state))
-      params, opt_state = new_params, new_opt_state
+      updates, opt_state = optimizer.update(grads, opt_state, params)
+      params = optax.apply_updates(params, updates)
       return (params, opt_state), jnp.stack([loss * count, correct, count])
 
     (params, opt_state), sums_Kx3 = jax.lax.scan(step, (params, opt_state),
                                                  (indices_KxB, step_numbers_K))
-    return params, opt_state, sums_Kx3.sum(0)
+    return params, opt_state, sums_Kx3
 
-  return jax.jit(jax.vmap(seed_block, in_axes=(0, 0, 0, 0, None, None, None, None)),
+  return jax.jit(jax.vmap(seed_block, in_axes=(0, 0, 0, 0, None, None, None, None, None)),
                  donate_argnums=(0, 1))
 
 
@@ -202,8 +200,10 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
 
   num_examples = len(train_data)
   steps = math.ceil(num_examples / config.batch_size)
-  num_blocks = math.ceil(steps / config.steps_per_call)
-  block = math.ceil(steps / num_blocks)
+  # Blocks of `block` steps and a shorter last one: no block holds an all-padding step
+  # (which would need a select over every parameter, and changes XLA's fusion).
+  block = math.ceil(steps / math.ceil(steps / config.steps_per_call))
+  block_fn = _make_block_fn(config)
 
   history = {k: [] for k in ("train_loss", "train_accuracy")}
   if eval_data is not None:
@@ -212,21 +212,22 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   best_epoch = np.zeros(len(seeds), np.int32)
   stale_epochs = 0
   placement = f" on {mesh.size} devices" if mesh is not None else ""
-  bar = tqdm(total=config.epochs * num_blocks * block, disable=not progress, unit="step",
+  bar = tqdm(total=config.epochs * steps, disable=not progress, unit="step",
              desc=f"train {len(seeds)} seed(s){placement}", dynamic_ncols=True)
   for epoch in range(config.epochs):
-    indices = _epoch_indices(order_keys, epoch, num_examples, num_blocks * block,
-                             config.batch_size)
+    indices = _epoch_indices(order_keys, epoch, num_examples, steps, config.batch_size)
     indices = sharding.shard_seeds(mesh, indices)
-    sums = 0.0
-    for b in range(num_blocks):
-      step_numbers = epoch * num_blocks * block + b * block + jnp.arange(block)
-      block_fn = _make_block_fn(config, (b + 1) * block > steps)  # holds all-padding steps
+    step_sums = []
+    for start in range(0, steps, block):
+      stop = min(start + block, steps)
+      step_numbers = jnp.arange(start, stop)  # real steps of this epoch
       params, opt_state, block_sums = block_fn(params, opt_state, step_keys,
-                                               indices[:, b * block:(b + 1) * block],
-                                               step_numbers, tokens, lengths, labels)
-      sums = sums + np.asarray(block_sums)
-      bar.update(block)
+                                               indices[:, start:stop], epoch, step_numbers,
+                                               tokens, lengths, labels)
+      step_sums.append(np.asarray(block_sums))
+      # Summed over the steps so far in one order, whatever the blocks: [S, 3].
+      sums = np.concatenate(step_sums, axis=1).sum(1)
+      bar.update(stop - start)
       bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
                       acc=f"{np.mean(sums[:, 1] / sums[:, 2]):.3f}")
     history["train_loss"].append(sums[:, 0] / sums[:, 2])
