@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from attnjax.reproduce import reproduce
+from attnjax.reproduce import cells, explanations, reproduce
 from attnjax.reproduce.cells import AnalysisSettings
 
 TINY = dict(
@@ -25,9 +25,14 @@ def _finite_means(node):
       yield from _finite_means(value)
 
 
-def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path):
+def _reject(token):
+  raise AssertionError(f"results.json is not strict JSON: {token}")
+
+
+def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeypatch):
   results = reproduce(tmp_path, **TINY)
   report = (tmp_path / "report.md").read_text()
+  assert "(n=2)" in report  # every interval says how many seeds it is over
   for title in ("Information preservation (finding i)", "Ablation (finding ii)",
                 "Near-ties (finding iii)", "Gumbel-softmax (finding iv)",
                 "Building blocks (finding v)", "Explainers side by side (experiment 6)",
@@ -36,7 +41,9 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path):
   for name in ([f"planted_finding{i}.png" for i in range(1, 7)] +
                ["planted_tokens.png", "planted_explanations_tokens.png"]):
     assert (tmp_path / "figures" / name).stat().st_size > 1000, name
-  saved = json.loads((tmp_path / "results.json").read_text())
+  saved = json.loads((tmp_path / "results.json").read_text(), parse_constant=_reject)
+  assert saved["meta"]["code"]["run"] == cells.run_code()
+  assert saved["meta"]["analysis"]["code"] == cells.analysis_code()
   assert set(saved["results"]["planted"]) == {"1", "2", "3", "4", "5", "6"}
   for number, finding in results["planted"].items():
     allowed = (("MI agrees better", "attention agrees better", "mixed") if number == "6" else
@@ -54,17 +61,27 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path):
   means = list(_finite_means(results["planted"]["1"])) + list(_finite_means(results["planted"]["4"]))
   assert means and np.all(np.isfinite(means))
   assert 0.0 <= results["planted"]["4"]["rows"]["softmax"]["entropy"]["mean"] <= np.log(12)
-  cells = sorted(p.name for p in (tmp_path / "planted" / "cells").iterdir())
-  assert len(cells) == 3 + 2 + 1 + 3  # finding 1, + ablations, + Gumbel, + embedding encoder
+  cells_ = sorted(p.name for p in (tmp_path / "planted" / "cells").iterdir())
+  assert len(cells_) == 3 + 2 + 1 + 3  # finding 1, + ablations, + Gumbel, + embedding encoder
   stamps = {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
-            for c in cells}
+            for c in cells_}
   again = reproduce(tmp_path, **TINY)  # resumes: every cell is skipped
   assert {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
-          for c in cells} == stamps
+          for c in cells_} == stamps
   assert json.dumps(again["planted"]["1"]) == json.dumps(results["planted"]["1"])
   partial = reproduce(tmp_path, **{**TINY, "only": (3,)})  # adds to the report, keeps the rest
   assert set(partial["planted"]) == {"1", "2", "3", "4", "5", "6"}
   assert "Explainers side by side" in (tmp_path / "report.md").read_text()
+  # Changed explainer code: the cached explanation scores are recomputed, nothing else.
+  scores = tmp_path / "planted" / "cells" / "bilstm-additive" / "explanations.npz"
+  scores_stamp = scores.stat().st_mtime_ns
+  reproduce(tmp_path, **{**TINY, "only": (6,)})
+  assert scores.stat().st_mtime_ns == scores_stamp
+  monkeypatch.setattr(explanations, "explanation_code", lambda: "0123456789abcdef")
+  reproduce(tmp_path, **{**TINY, "only": (6,)})
+  assert scores.stat().st_mtime_ns != scores_stamp
+  assert {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
+          for c in cells_} == stamps
   # Other analysis settings: the cached run is re-analysed, not retrained, and the files
   # derived from its old analysis (explanation scores) are removed, not reused.
   cell = tmp_path / "planted" / "cells" / "bilstm-additive"

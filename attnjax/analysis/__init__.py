@@ -8,4 +8,4 @@ from attnjax.analysis.position_mi import (LEVELS, OUTPUTS, PERTURBATIONS, PROJEC
                                           position_mi, project_hidden)
 from attnjax.analysis.ranking import (RANK_CORRELATIONS, average_ranks, kendall_tau_b,
                                       precision_at_k, rank_correlation, spearman_rho)
-from attnjax.analysis.summary import mean_ci, nanmean, student_t_quantile
+from attnjax.analysis.summary import mean_ci, nanmean, seed_summary, student_t_quantile

@@ -39,23 +39,32 @@ def nanmean(values, axis) -> np.ndarray:
     return np.nanmean(np.asarray(values), axis=axis)
 
 
-def mean_ci(values, axis=0, level: float = 0.95) -> dict:
-  """Mean and the half-width of its Student-t confidence interval, ignoring NaNs.
+def mean_ci(values, axis=0, level: float = 0.95, *, undefined: str | None = None) -> dict:
+  """Mean and the half-width of its Student-t confidence interval, counting NaNs.
+
+  Non-finite values (NaN, ±inf: an undefined statistic, a failed seed) are left
+  out of the mean and the interval, and counted: "n" is how many were used and
+  "dropped" how many were left out, so a seed that failed entirely shows as
+  n = S − 1, not as a silently narrower interval.
 
   Args:
     values: array of replicate values (e.g. one per seed) along `axis`.
     axis: the replicate axis.
     level: confidence level.
+    undefined: why a value can be undefined (e.g. "τ of a constant ranking");
+      stored as "undefined" when any value was dropped (scalar summaries).
 
   Returns:
-    {"mean", "ci" (half-width; NaN with fewer than 2 finite values), "n", "std"}
-    as floats (or arrays when `values` has other axes).
+    {"mean", "ci" (half-width; NaN with fewer than 2 finite values), "n",
+    "dropped", "std"} as floats and ints (or arrays when `values` has other
+    axes), plus "undefined" (the reason) when values were dropped.
   """
   values = np.asarray(values, np.float64)
   finite = np.isfinite(values)
   n = finite.sum(axis)
+  dropped = (~finite).sum(axis)
   with np.errstate(invalid="ignore", divide="ignore"):
-    mean = np.nansum(values, axis) / n
+    mean = np.where(finite, values, 0.0).sum(axis) / n
     centred = np.where(finite, values - np.expand_dims(mean, axis), 0.0)
     std = np.sqrt((centred ** 2).sum(axis) / (n - 1))
     quantiles = np.vectorize(
@@ -63,4 +72,32 @@ def mean_ci(values, axis=0, level: float = 0.95) -> dict:
         otypes=[float])(n - 1)
     ci = np.where(n >= 2, quantiles * std / np.sqrt(n), np.nan)
   as_out = lambda x: float(x) if np.ndim(x) == 0 else x
-  return {"mean": as_out(mean), "ci": as_out(ci), "n": as_out(n), "std": as_out(std)}
+  as_count = lambda x: int(x) if np.ndim(x) == 0 else x
+  out = {"mean": as_out(mean), "ci": as_out(ci), "n": as_count(n), "dropped": as_count(dropped),
+         "std": as_out(std)}
+  if undefined is not None and np.ndim(dropped) == 0 and dropped > 0:
+    out["undefined"] = undefined
+  return out
+
+
+def seed_summary(values, *, undefined: str | None = None, level: float = 0.95) -> dict:
+  """`mean_ci` over seeds of per-seed means, counting the values each mean left out.
+
+  Args:
+    values: <float>[S, ...]: per seed, values (examples, positions) averaged
+      ignoring NaN into one number per seed.
+    undefined: why a value can be undefined (stored when any was).
+    level: confidence level.
+
+  Returns:
+    `mean_ci` of the S per-seed means, plus "values" = {"defined", "total"}:
+    how many of the S·(...) values entered the per-seed means.
+  """
+  values = np.asarray(values, np.float64)
+  per_seed = nanmean(values.reshape(values.shape[0], -1), 1) if values.ndim > 1 else values
+  out = mean_ci(per_seed, level=level, undefined=undefined)
+  defined, total = int(np.isfinite(values).sum()), int(values.size)
+  out["values"] = {"defined": defined, "total": total}
+  if defined < total and undefined is not None:
+    out["undefined"] = undefined
+  return out

@@ -20,10 +20,11 @@ import jax
 
 from attnjax.data import load_splits
 from attnjax.data.load import PLANTED_VOCAB_SIZE
-from attnjax.io import read_json, write_json_atomic
+from attnjax.io import nan_for_null, read_json, remove_stale_temporaries, write_json_atomic
 from attnjax.models import AttentionClassifier
 from attnjax.models import ENCODERS
-from attnjax.reproduce.cells import AnalysisSettings, analysis_stamp
+from attnjax.reproduce.cells import AnalysisSettings, analysis_stamp, run_code
+from attnjax.reproduce.explanations import explanation_code
 from attnjax.reproduce.findings import FINDINGS, TEMPERATURES, Lab
 from attnjax.reproduce.report import write_figures, write_report
 from attnjax.training import TrainConfig
@@ -105,7 +106,11 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
                           AnalysisSettings(eval_examples=2000, explain_examples=100,
                                            num_samples=128))
   results_path = out / "results.json"
-  meta = {"seeds": seeds, "quick": quick, "only": only, "analysis": analysis_stamp(analysis)}
+  meta = {"seeds": seeds, "quick": quick, "only": only, "analysis": analysis_stamp(analysis),
+          "code": {"run": run_code(), "explanations": explanation_code()},
+          "environment": _environment()}
+  for folder in (out, out / "figures"):
+    remove_stale_temporaries(folder)  # left by a killed run's atomic writes
   results = _earlier_results(results_path, meta)
   start = time.time()
 
@@ -149,23 +154,42 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
   return results
 
 
+def _environment() -> dict:
+  """Versions that can change numbers (recorded in results.json; they do not key caches)."""
+  import platform
+
+  import flax
+  import jaxlib
+  import numpy
+  import optax
+  return {"python": platform.python_version(), "jax": jax.__version__,
+          "jaxlib": jaxlib.__version__, "flax": flax.__version__, "optax": optax.__version__,
+          "numpy": numpy.__version__, "platform": jax.default_backend(),
+          "machine": platform.machine()}
+
+
 def _earlier_results(path: Path, meta: dict) -> dict:
-  """Results already in `path` from runs with the same seeds, mode and analysis (kept, extended).
+  """Results already in `path` from runs with the same seeds, mode, analysis and code (kept).
 
   So `reproduce --only 6` after `reproduce` adds experiment 6 to the same report
-  instead of replacing findings 1–5. Results of a different seed count, mode
-  or analysis (settings or `ANALYSIS_VERSION`) are not mixed in: that file is
-  left as it is until this run overwrites it.
+  instead of replacing findings 1–5. Results of a different seed count, mode,
+  analysis settings or code fingerprint are not mixed in: that file is left as
+  it is until this run overwrites it. Undefined numbers (JSON null) are read
+  back as NaN.
+
+  Raises:
+    ValueError: `path` exists but is not readable JSON (it is not overwritten).
   """
   earlier = read_json(path)
   if earlier is None:
     return {}
-  same = all(earlier.get("meta", {}).get(k) == meta[k] for k in ("seeds", "quick", "analysis"))
+  keys = ("seeds", "quick", "analysis", "code")
+  same = all(earlier.get("meta", {}).get(k) == meta[k] for k in keys)
   if not same:
     print(f"[reproduce] {path} holds results of another setting {earlier.get('meta')}; "
           "they are replaced", file=sys.stderr)
     return {}
-  return earlier.get("results", {})
+  return nan_for_null(earlier.get("results", {}))
 
 
 def finding_script(number: int, argv=None) -> int:

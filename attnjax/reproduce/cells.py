@@ -1,19 +1,35 @@
 """Cells: one trained model configuration (S seeds) and its analysis, cached on disk.
 
 A cell directory holds the run (`run/`, see `attnjax.training.save_run`),
-`analysis.npz` (per-seed, per-example arrays) and `analysis.json` (the
-`AnalysisSettings` and `ANALYSIS_VERSION` it was computed with). All are written
-atomically, `analysis.json` last, so a cell whose `analysis.json` matches is
-complete and a killed `reproduce` resumes by skipping it. A cell analysed with
-other settings (or by an older analysis version) keeps its trained run and is
-analysed again; files derived from the analysis (`DERIVED`) are then removed.
+`analysis.npz` (per-seed, per-example arrays) and `analysis.json` (its stamp).
+Every cached artefact is keyed on what computed it, and recomputed on a
+mismatch:
+
+- the run (`run/config.json`, "extra"): the `TrainConfig` and seeds (these
+  also decide every training PRNG key), the data (`data_id`) and `run_code()`,
+  the fingerprint of the training and data-loading code. Another config, seeds
+  or data raise (a cell is never silently reused for another experiment);
+  another code fingerprint retrains the cell.
+- the analysis (`analysis.json`): `AnalysisSettings`, the analysis PRNG key,
+  `analysis_code()` and the run's stamp. A mismatch re-analyses the saved run
+  without retraining and removes the files derived from the old analysis
+  (`DERIVED`).
+
+Fingerprints hash the code with comments and docstrings ignored
+(`attnjax.fingerprint`). Library versions (jax, flax, …) are recorded in
+results.json but do not invalidate a cache. All files are written atomically,
+stamps last, so a cell whose stamp matches is complete; a killed `reproduce`
+resumes by skipping complete cells, and removes the temporary files a kill
+left behind.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import io
-import json
+import sys
 from pathlib import Path
 
 import jax
@@ -22,16 +38,14 @@ import numpy as np
 
 from attnjax import analysis, mi
 from attnjax.data.dataset import TextDataset
-from attnjax.io import read_json, write_atomic, write_json_atomic
+from attnjax.fingerprint import fingerprint, module_closure
+from attnjax.io import (read_cache_json, remove_stale_temporaries, write_atomic,
+                        write_json_atomic)
 from attnjax.models.encoders import sequence_mask
 from attnjax.training import TrainConfig, collect, load_run, save_run, train
 from attnjax.training.checkpoint import CONFIG_FILE
 
-ANALYSIS_VERSION = 2
-"""Bumped when `analyze` changes its numbers for the same settings (2: the probe
-estimator's early stopping and SGD), so cached analyses are recomputed, not reused."""
-
-DERIVED = ("explanations.npz",)
+DERIVED = ("explanations.npz", "explanations.json")
 """Cell files computed from `analysis.npz`, removed when it is recomputed."""
 
 
@@ -61,9 +75,36 @@ class AnalysisSettings:
   robustness_method: str | None = "probe"
 
 
+@functools.cache
+def run_code() -> str:
+  """Fingerprint of the code that trains a cell: the training loop, the models, data loading."""
+  return fingerprint(module_closure("attnjax.training.loop", "attnjax.data.load"))
+
+
+@functools.cache
+def analysis_code() -> str:
+  """Fingerprint of the code of `analyze`: it, the MI estimators, models and `collect`."""
+  return fingerprint((analyze, *module_closure(
+      "attnjax.analysis.position_mi", "attnjax.analysis.attention_stats",
+      "attnjax.analysis.ranking", "attnjax.training.collect")))
+
+
 def analysis_stamp(settings: AnalysisSettings) -> dict:
-  """What a cached analysis was computed with: `ANALYSIS_VERSION` and the settings (JSON)."""
-  return {"version": ANALYSIS_VERSION, **dataclasses.asdict(settings)}
+  """What every analysis of a run was computed with: the settings and `analysis_code()`."""
+  return {**dataclasses.asdict(settings), "code": analysis_code()}
+
+
+def named_key(key, *names: str):
+  """`key` folded with a stable 32-bit hash of each name (SHA-256; no collisions by anagram)."""
+  for name in names:
+    key = jax.random.fold_in(key, int.from_bytes(hashlib.sha256(name.encode()).digest()[:4],
+                                                  "little"))
+  return key
+
+
+def key_stamp(key) -> list[int]:
+  """A PRNG key as JSON (its raw key data)."""
+  return np.asarray(jax.random.key_data(key)).ravel().tolist()
 
 
 def save_arrays(path: Path, arrays: dict) -> None:
@@ -133,45 +174,44 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
              data_id: str | None = None) -> dict:
   """Trains (or reloads) a cell and analyses it (or reloads the analysis).
 
-  A cached cell is reused only for the same config, seeds and data: `data_id`
-  (any string naming the data, e.g. the JSON of the load options) is stored in
-  `data.json` and compared, and a mismatch raises instead of mixing results.
-  The analysis is reused only for the same `settings` and `ANALYSIS_VERSION`;
-  otherwise it is recomputed from the saved run (no retraining).
+  A cached run is reused only for the same config, seeds and data (`data_id`,
+  any string naming the data, e.g. the JSON of the load options; a mismatch
+  raises instead of mixing results) and the same `run_code()` (a mismatch
+  retrains). The analysis is reused only for the same settings, `key`,
+  `analysis_code()` and run; otherwise it is recomputed from the saved run.
   """
   directory = Path(directory)
+  remove_stale_temporaries(directory, recursive=True)
   arrays_file = directory / "analysis.npz"
   done = directory / "analysis.json"
-  stamp = analysis_stamp(settings)
   run_dir = directory / "run"
-  data_file = directory / "data.json"
-  if data_id is not None and data_file.is_file():
-    stored = json.loads(data_file.read_text()).get("data_id")
-    if stored != data_id:
-      raise ValueError(f"{directory} was computed on other data ({stored}); now asked for "
-                       f"{data_id}: remove it or use another --out")
-  config_file = run_dir / CONFIG_FILE
-  if config_file.is_file():
-    saved = json.loads(config_file.read_text())  # the check reads the config, not the params
+  run_stamp = {"code": run_code(), "data_id": data_id}
+  stamp = {**analysis_stamp(settings), "key": key_stamp(key), "run": run_stamp}
+  saved = read_cache_json(run_dir / CONFIG_FILE)  # the check reads the config, not the params
+  result = None
+  if saved is not None:
+    stored = saved.get("extra", {}).get("stamp", {})
+    if "data_id" in stored and stored["data_id"] != data_id:
+      raise ValueError(f"{directory} was computed on other data ({stored['data_id']}); now "
+                       f"asked for {data_id}: remove it or use another --out")
     if TrainConfig.from_dict(saved["train"]) != config or saved["seeds"] != list(seeds):
       raise ValueError(f"{run_dir} holds a different run (config or seeds changed); "
                        f"remove it or use another --out")
-    if read_json(done) == stamp and arrays_file.is_file():
-      if data_id is not None and not data_file.is_file():
-        write_json_atomic(data_file, {"data_id": data_id})
-      return load_arrays(arrays_file)
-    result = load_run(run_dir).result
-  else:
-    if data_id is not None:
-      write_json_atomic(data_file, {"data_id": data_id})
-    result = train(config, seeds, splits["train"], splits["dev"], progress=progress)
-    save_run(run_dir, result, vocab=splits["train"].vocab)
+    if stored == run_stamp:
+      if read_cache_json(done) == stamp and arrays_file.is_file():
+        return load_arrays(arrays_file)
+      result = load_run(run_dir).result
+    elif progress:
+      print(f"[reproduce] {directory.name}: trained by other code (run fingerprint "
+            f"{stored.get('code')} != {run_stamp['code']}); retraining", file=sys.stderr)
   done.unlink(missing_ok=True)
   for name in DERIVED:
     (directory / name).unlink(missing_ok=True)
+  if result is None:
+    result = train(config, seeds, splits["train"], splits["dev"], progress=progress)
+    save_run(run_dir, result, vocab=splits["train"].vocab, extra={"stamp": run_stamp})
   arrays = analyze(config, result.params, splits["test"], settings, key)
   arrays["history_eval_accuracy"] = result.history["eval_accuracy"]
   save_arrays(arrays_file, arrays)
   write_json_atomic(done, stamp)
   return arrays
-

@@ -5,17 +5,25 @@ finding i trains, so they are shared), every explainer of `attnjax.explain` is
 run on the cell's explained test examples, the pairwise Kendall τ-b agreement
 is tabulated (`attnjax.analysis.agreement`), and Jain & Wallace's adversarial
 ("counterfactual") attention is searched for. Per-cell results are cached in
-`cells/<name>/explanations.npz`, written atomically, so a killed run resumes.
+`cells/<name>/explanations.npz`, written atomically, and reused only while
+`explanations.json` (its stamp: the cell's analysis stamp, the PRNG key, the
+explainer options and `explanation_code()`) matches, so a killed run resumes
+and changed explainer code recomputes.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from attnjax import analysis, explain
-from attnjax.analysis.summary import mean_ci, nanmean
+from attnjax.analysis.summary import mean_ci, seed_summary
+from attnjax.fingerprint import fingerprint, module_closure
+from attnjax.io import read_cache_json, write_json_atomic
 from attnjax.models.encoders import sequence_mask
-from attnjax.reproduce.cells import load_arrays, save_arrays
+from attnjax.reproduce.cells import key_stamp, load_arrays, save_arrays
+from attnjax.training import load_run
 
 JAIN_WALLACE_2019 = {
     "citation": ("Jain & Wallace (2019), \"Attention is not Explanation\", NAACL-HLT: BiLSTM "
@@ -80,30 +88,42 @@ def explanation_scores(run, test, cell: dict, key, *, ig_steps: int = 32,
   return {k: np.asarray(v) for k, v in out.items()}
 
 
+@functools.cache
+def explanation_code() -> str:
+  """Fingerprint of the code of `explanation_scores`: it, the explainers and the models."""
+  return fingerprint((explanation_scores, *module_closure("attnjax.explain")))
+
+
 def _explained_cell(lab, attention: str) -> dict:
   """The cell's explanation scores, computed once and cached next to its analysis."""
-  from attnjax.training import load_run
-
   name = f"bilstm-{attention}"
   cell = lab.cell(name, **{"model.attention": attention})
-  path = lab.directory / "cells" / name / "explanations.npz"
-  if path.is_file():
-    return load_arrays(path)
-  run = load_run(lab.directory / "cells" / name / "run").result
+  folder = lab.directory / "cells" / name
+  path, stamp_path = folder / "explanations.npz", folder / "explanations.json"
   quick = lab.settings.num_samples < 128
-  scores = explanation_scores(run, lab.splits["test"], cell, lab.key,
-                              ig_steps=16 if quick else 32,
-                              counterfactual_steps=100 if quick else 200)
+  options = {"ig_steps": 16 if quick else 32, "counterfactual_steps": 100 if quick else 200}
+  key = lab.cell_key(name, "counterfactual")
+  stamp = {"analysis": read_cache_json(folder / "analysis.json"), "key": key_stamp(key),
+           "options": options, "code": explanation_code()}
+  if path.is_file() and read_cache_json(stamp_path) == stamp:
+    return load_arrays(path)
+  stamp_path.unlink(missing_ok=True)
+  run = load_run(folder / "run").result
+  scores = explanation_scores(run, lab.splits["test"], cell, key, **options)
   scores["accuracy"] = cell["accuracy"]
   save_arrays(path, scores)
+  write_json_atomic(stamp_path, stamp)
   return scores
 
 
-def _tau_per_seed(scores: dict, a: str, b: str) -> np.ndarray:
-  """Mean over explained examples of Kendall τ-b(a, b), one value per seed [S]."""
+def _tau(scores: dict, a: str, b: str) -> np.ndarray:
+  """Kendall τ-b(a, b) of every explained example, per seed [S, B] (NaN where undefined)."""
   mask = sequence_mask(scores["lengths"], scores[a].shape[-1])
-  tau = np.asarray(analysis.rank_correlation(scores[a], scores[b], mask[None]))
-  return nanmean(tau, 1)
+  return np.asarray(analysis.rank_correlation(scores[a], scores[b], mask[None]))
+
+
+TAU_UNDEFINED = ("τ is undefined for an example where either ranking is constant (e.g. "
+                 "zero gradient) or that has fewer than 2 tokens")
 
 
 def finding_6(lab) -> dict:
@@ -114,12 +134,13 @@ def finding_6(lab) -> dict:
     scores = _explained_cell(lab, attention)
     row = {"accuracy": mean_ci(scores["accuracy"])}
     for a, b in PAIRS:
-      row[f"τ {a}–{b}"] = mean_ci(_tau_per_seed(scores, a, b))
+      row[f"τ {a}–{b}"] = seed_summary(_tau(scores, a, b), undefined=TAU_UNDEFINED)
     if "importance" in scores:
       mask = sequence_mask(scores["lengths"], scores["attention"].shape[-1])
       for method in METHODS:
         precision = analysis.precision_at_k(scores[method], scores["importance"][None], mask[None])
-        row[f"p@k {method}"] = mean_ci(nanmean(precision, 1))
+        row[f"p@k {method}"] = seed_summary(
+            precision, undefined="precision@k is undefined without planted tokens")
     row["counterfactual JSD"] = mean_ci(scores["counterfactual_jsd"].mean(1))
     rows[f"bilstm + {attention}"] = row
     table = analysis.agreement({m: scores[m] for m in METHODS}, scores["lengths"])
@@ -172,5 +193,5 @@ def _reference_row(dataset: str, attention: str) -> dict:
                          ("τ attention–leave_one_out", "tau_attention_loo")):
     value = JAIN_WALLACE_2019[source].get(attention, {}).get(dataset)
     if value is not None:
-      row[column] = {"mean": value, "ci": nan, "n": 0}
+      row[column] = {"mean": value, "ci": nan, "n": 0, "published": True}
   return row

@@ -16,11 +16,11 @@ import jax
 import numpy as np
 
 from attnjax import analysis
-from attnjax.analysis.summary import mean_ci, nanmean
+from attnjax.analysis.summary import mean_ci, nanmean, seed_summary
 from attnjax.data.dataset import TextDataset
 from attnjax.models import ATTENTIONS, ENCODERS
-from attnjax.reproduce.cells import AnalysisSettings, run_cell
-from attnjax.training import TrainConfig
+from attnjax.reproduce.cells import AnalysisSettings, named_key, run_cell
+from attnjax.training import TrainConfig, load_run
 
 TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0)
 
@@ -35,7 +35,7 @@ class Lab:
     seeds: seeds trained together in every cell.
     splits: "train", "dev", "test" `TextDataset`s.
     settings: how cells are analysed.
-    key: PRNG key of the analysis (folded with the cell name).
+    key: PRNG key of the analysis (`cell_key` folds in a stable hash of the cell name).
     progress: show training progress bars.
     on_cell: called with each cell name before it runs (progress reporting).
     encoders: the encoders of finding v; temperatures: the Gumbel τ of finding iv.
@@ -53,21 +53,46 @@ class Lab:
   temperatures: tuple[float, ...] = TEMPERATURES
   data_id: str | None = None
 
+  def cell_key(self, name: str, *purpose: str):
+    """The PRNG key of cell `name`'s analysis (or of another `purpose` of that cell)."""
+    return named_key(self.key, name, *purpose)
+
   def cell(self, name: str, **changes) -> dict:
     if self.on_cell is not None:
       self.on_cell(name)
-    key = jax.random.fold_in(self.key, sum(map(ord, name)))
     return run_cell(self.directory / "cells" / name, self.base.replace(**changes), self.seeds,
-                    self.splits, self.settings, key, progress=self.progress,
+                    self.splits, self.settings, self.cell_key(name), progress=self.progress,
                     data_id=self.data_id)
+
+
+TAU_UNDEFINED = ("τ is undefined for an example whose attention or MI ranking is constant "
+                 "(e.g. uniform attention) or that has fewer than 2 tokens")
+MI_UNDEFINED = ("a position with fewer than min_count = 20 real examples (or a non-finite "
+                "hidden state) has no estimate; the mean is over the estimable positions")
+PRECISION_UNDEFINED = "precision@k is undefined for an example without planted tokens"
 
 
 def _precision(cell: dict) -> dict:
   """precision@k of attention and of instance MI against planted tokens (planted data only)."""
   if "precision_attention" not in cell:
     return {}
-  return {"precision_attention": mean_ci(nanmean(cell["precision_attention"], 1)),
-          "precision_mi": mean_ci(nanmean(cell["precision_mi"], 1))}
+  return {"precision_attention": seed_summary(cell["precision_attention"],
+                                             undefined=PRECISION_UNDEFINED),
+          "precision_mi": seed_summary(cell["precision_mi"], undefined=PRECISION_UNDEFINED)}
+
+
+def _nanmax(values, axis) -> np.ndarray:
+  """Max over `axis` ignoring NaN; NaN, without a warning, where every value is NaN."""
+  values = np.asarray(values, np.float64)
+  finite = np.isfinite(values).any(axis)
+  return np.where(finite, np.max(np.where(np.isfinite(values), values, -np.inf), axis), np.nan)
+
+
+def _estimable(mi_SxT) -> dict:
+  """How many positions have an MI estimate: per seed (min and max over seeds) and in all."""
+  per_seed = np.isfinite(mi_SxT).sum(1)
+  return {"min_over_seeds": int(per_seed.min()), "max_over_seeds": int(per_seed.max()),
+          "positions": int(mi_SxT.shape[1])}
 
 
 def finding_1(lab: Lab) -> dict:
@@ -78,15 +103,16 @@ def finding_1(lab: Lab) -> dict:
     dataset_mi = cell["dataset_mi"]
     rows[attention] = {
         "accuracy": mean_ci(cell["accuracy"]),
-        "mi_mean_over_positions": mean_ci(nanmean(dataset_mi, 1)),
-        "mi_max_over_positions": mean_ci(np.nanmax(dataset_mi, axis=1)),
-        "mi_context": mean_ci(cell["context_mi"]),
+        "mi_mean_over_positions": seed_summary(dataset_mi, undefined=MI_UNDEFINED),
+        "mi_max_over_positions": mean_ci(_nanmax(dataset_mi, 1), undefined=MI_UNDEFINED),
+        "mi_context": mean_ci(cell["context_mi"], undefined="fewer than 20 examples"),
         "mi_profile": nanmean(dataset_mi, 0).tolist(),
+        "positions_estimable": _estimable(dataset_mi),
         **_precision(cell),
     }
     if "dataset_mi_robust" in cell:
-      rows[attention]["mi_mean_over_positions_robust"] = mean_ci(
-          nanmean(cell["dataset_mi_robust"], 1))
+      rows[attention]["mi_mean_over_positions_robust"] = seed_summary(
+          cell["dataset_mi_robust"], undefined=MI_UNDEFINED)
   score = {a: rows[a]["mi_mean_over_positions"]["mean"] for a in ATTENTIONS}
   wins = sum(score[a] > score["scaled_dot"] for a in ("additive", "deep"))
   verdict = {2: "reproduced", 1: "mixed", 0: "not reproduced"}[wins]
@@ -114,21 +140,22 @@ def finding_2(lab: Lab) -> dict:
       "trained uniform": lab.cell("bilstm-additive-uniform", **{"model.attention_mode": "uniform"}),
       "trained frozen-random": lab.cell("bilstm-additive-frozen", frozen=("attention",)),
   }
-  rows = {name: {"accuracy": mean_ci(c["accuracy"]), "tau": mean_ci(nanmean(c["tau"], 1)),
+  rows = {name: {"accuracy": mean_ci(c["accuracy"]),
+                 "tau": seed_summary(c["tau"], undefined=TAU_UNDEFINED),
                  "mi_context": mean_ci(c["context_mi"])} for name, c in variants.items()}
   # Swapped after training: the learned model run with replaced attention.
-  from attnjax.training import load_run
   run = load_run(lab.directory / "cells" / "bilstm-additive" / "run").result
   test = lab.splits["test"].take(np.arange(len(learned["labels"])))
   b = learned["instance_mi"].shape[1]
   mask = learned["mask"]
   for i, mode in enumerate(("uniform", "random", "permute")):
     logits, aux = analysis.ablate(run.model, run.params, test.tokens, test.lengths, mode=mode,
-                                  key=jax.random.fold_in(lab.key, 1000 + i))
+                                  key=lab.cell_key("bilstm-additive", f"swapped {mode}"))
     accuracy = (np.asarray(logits).argmax(-1) == test.labels[None]).mean(-1)
     tau = np.asarray(analysis.rank_correlation(np.asarray(aux.attention)[:, :b],
                                                learned["instance_mi"], mask[None, :b]))
-    rows[f"swapped {mode}"] = {"accuracy": mean_ci(accuracy), "tau": mean_ci(nanmean(tau, 1))}
+    rows[f"swapped {mode}"] = {"accuracy": mean_ci(accuracy),
+                               "tau": seed_summary(tau, undefined=TAU_UNDEFINED)}
   learned_tau = rows["learned"]["tau"]["mean"]
   ablated = [r["tau"]["mean"] for n, r in rows.items() if n != "learned"]
   defined = [t for t in ablated if np.isfinite(t)]
@@ -148,6 +175,7 @@ def finding_3(lab: Lab, buckets: int = 4) -> dict:
   tau = cell["tau"].ravel()
   keep = np.isfinite(tau)
   spread, tau = spread[keep], tau[keep]
+  left_out = int((~keep).sum())
   edges = np.quantile(spread, np.linspace(0, 1, buckets + 1))
   index = np.clip(np.searchsorted(edges, spread, side="right") - 1, 0, buckets - 1)
   rows = {}
@@ -160,7 +188,9 @@ def finding_3(lab: Lab, buckets: int = 4) -> dict:
   verdict = ("reproduced" if high > low and abs(low) < abs(high) else "not reproduced")
   return {"title": "Near-ties (finding iii)", "rows": rows, "verdict": verdict,
           "rule": "reproduced when τ(attention, instance MI) in the lowest-spread quartile is "
-                  "smaller and closer to 0 than in the highest-spread quartile",
+                  "smaller and closer to 0 than in the highest-spread quartile (over "
+                  f"{keep.sum()} seed-examples; {left_out} with undefined τ left out)",
+          "dropped": {"count": left_out, "of": int(keep.size), "reason": TAU_UNDEFINED},
           "scatter": {"spread": spread.tolist(), "tau": tau.tolist()}}
 
 
@@ -173,7 +203,8 @@ def finding_4(lab: Lab) -> dict:
         **{"model.normalizer": "gumbel", "model.temperature": temperature})
   rows = {name: {"entropy": mean_ci(c["stats_entropy"].mean(1)),
                  "max": mean_ci(c["stats_max"].mean(1)),
-                 "accuracy": mean_ci(c["accuracy"]), "tau": mean_ci(nanmean(c["tau"], 1))}
+                 "accuracy": mean_ci(c["accuracy"]),
+                 "tau": seed_summary(c["tau"], undefined=TAU_UNDEFINED)}
           for name, c in cells.items()}
   softmax_entropy = rows["softmax"]["entropy"]["mean"]
   cold = [rows[f"gumbel τ={t:g}"]["entropy"]["mean"] for t in lab.temperatures if t < 1]
@@ -191,18 +222,26 @@ def finding_5(lab: Lab) -> dict:
     for j, attention in enumerate(ATTENTIONS):
       cell = lab.cell(f"{encoder}-{attention}",
                       **{"model.encoder": encoder, "model.attention": attention})
-      summary = mean_ci(nanmean(cell["tau"], 1))
+      summary = seed_summary(cell["tau"], undefined=TAU_UNDEFINED)
       rows[f"{encoder} + {attention}"] = {"tau": summary, "accuracy": mean_ci(cell["accuracy"]),
                                           **_precision(cell)}
       grid[i, j] = summary["mean"]
-  order = sorted(rows, key=lambda name: -np.nan_to_num(rows[name]["tau"]["mean"], nan=-9))
+  # Cells whose mean τ is undefined (every seed NaN) rank last, explicitly, in name order.
+  defined = sorted((n for n in rows if np.isfinite(rows[n]["tau"]["mean"])),
+                   key=lambda name: -rows[name]["tau"]["mean"])
+  undefined = sorted(n for n in rows if n not in defined)
+  order = defined + undefined
   rank = order.index("bilstm + additive") + 1
   third = max(len(order) // 3, 1)
-  verdict = ("reproduced" if rank <= third else "mixed" if rank <= 2 * third
+  verdict = ("not reproduced" if "bilstm + additive" in undefined else  # nothing to rank
+             "reproduced" if rank <= third else "mixed" if rank <= 2 * third
              else "not reproduced")
+  last = (f"; {len(undefined)} cell(s) with undefined τ ({', '.join(undefined)}) rank last, "
+          "and an undefined BiLSTM + additive τ cannot reproduce it" if undefined else "")
   return {"title": "Building blocks (finding v)", "rows": rows, "verdict": verdict,
           "rule": f"reproduced when BiLSTM + additive ranks in the top third by τ (it ranks "
-                  f"{rank} of {len(order)}); mixed in the middle third",
+                  f"{rank} of {len(order)}{last}); mixed in the middle third",
+          "order": order,
           "grid": grid.tolist(), "encoders": list(lab.encoders), "attentions": list(ATTENTIONS)}
 
 

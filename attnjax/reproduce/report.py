@@ -9,21 +9,62 @@ import numpy as np
 from attnjax.io import write_atomic
 
 
+def _number(value) -> float:
+  return float("nan") if value is None else float(value)
+
+
 def _fmt(summary: dict) -> str:
-  mean, ci = summary.get("mean"), summary.get("ci")
-  if mean is None or not np.isfinite(mean):
-    return "n/a"
-  return f"{mean:.3f} ± {ci:.3f}" if np.isfinite(ci) else f"{mean:.3f}"
+  """A table cell: "mean ± CI (n=…)"; a published figure as "value (published)"."""
+  if "positions" in summary:  # finding i: how many positions have an MI estimate
+    low, high = summary["min_over_seeds"], summary["max_over_seeds"]
+    return f"{low}{'' if low == high else f'–{high}'} of {summary['positions']}"
+  mean, ci = _number(summary.get("mean")), _number(summary.get("ci"))
+  if summary.get("published"):
+    return f"{mean:.3f} (published)"
+  n = summary.get("n")
+  count = "" if n is None else f" (n={int(n)})"
+  if not np.isfinite(mean):
+    return f"undefined{count}"
+  return (f"{mean:.3f} ± {ci:.3f}" if np.isfinite(ci) else f"{mean:.3f}") + count
+
+
+def _left_out(summary: dict) -> str | None:
+  """What a summary left out, in words, or None when nothing was."""
+  parts = []
+  dropped = int(summary.get("dropped") or 0)
+  if dropped:
+    parts.append(f"{dropped} of {dropped + int(summary.get('n') or 0)} per-seed value(s) "
+                 "undefined and left out of the interval")
+  values = summary.get("values")
+  if values and values["defined"] < values["total"]:
+    parts.append(f"{values['total'] - values['defined']} of {values['total']} values "
+                 "undefined and left out of the per-seed means")
+  if not parts:
+    return None
+  reason = summary.get("undefined")
+  return "; ".join(parts) + (f" ({reason})" if reason else "")
 
 
 def _table(rows: dict) -> list[str]:
+  """A markdown table of `rows`, then a note for every cell that left values out."""
   columns = []
   for row in rows.values():
     columns += [k for k, v in row.items()
-                if isinstance(v, dict) and "mean" in v and k not in columns]
+                if isinstance(v, dict) and ("mean" in v or "positions" in v) and k not in columns]
   lines = ["| cell | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+  notes = []
   for name, row in rows.items():
-    lines.append(f"| {name} | " + " | ".join(_fmt(row.get(c, {})) for c in columns) + " |")
+    cells = []
+    for column in columns:
+      text = _fmt(row.get(column, {}))
+      note = _left_out(row.get(column, {}))
+      if note:
+        notes.append(f"{name}, {column}: {note}.")
+        text += f" [{len(notes)}]"
+      cells.append(text)
+    lines.append(f"| {name} | " + " | ".join(cells) + " |")
+  if notes:
+    lines += [""] + [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
   return lines
 
 
@@ -32,7 +73,8 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
   lines = ["# attnjax reproduce: do attention weights track I(h_t ; output)?", "",
            f"Seeds per cell: {meta['seeds']}; mode: {'quick' if meta['quick'] else 'full'}. "
            "Numbers are mean ± half-width of the 95% Student-t interval over seeds (or over "
-           "examples, finding iii). τ is Kendall's τ-b between a model's attention weights and "
+           "examples, finding iii), with n the number of values it is over; values that are "
+           "undefined (NaN) are left out and counted in a numbered note under the table. τ is Kendall's τ-b between a model's attention weights and "
            "its instance-level MI I(h_t ; output) per example (Gaussian perturbations of the "
            "input embeddings, k-NN estimator on the readout projection of h_t; see "
            "`attnjax.analysis.position_mi`). Dataset-level MI is I(h_t ; predicted label) by "
@@ -43,6 +85,10 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
       lines += [f"### {finding['title']}: **{finding['verdict']}**", "",
                 f"Rule: {finding['rule']}.", ""]
       lines += _table(finding["rows"]) + [""]
+      if finding.get("dropped", {}).get("count"):
+        dropped = finding["dropped"]
+        lines += [f"Left out: {dropped['count']} of {dropped['of']} values "
+                  f"({dropped['reason']}).", ""]
       figure = f"figures/{dataset}_finding{number}.png"
       if (out / figure).is_file():
         lines += [f"![finding {number}]({figure})", ""]
