@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from attnjax.data import load, load_splits
+from attnjax.io import write_json_atomic
 from attnjax.models import AttentionClassifier
 from attnjax.training import TrainConfig, evaluate, train
 
@@ -176,10 +177,7 @@ def main(argv=None):
     results[part]["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(json.dumps({k: v for k, v in results[part].items()
                       if k not in ("history", "config", "task")}, indent=1), flush=True)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    os.replace(tmp, out_path)
+    write_json_atomic(out_path, results, indent=1, sort_keys=False)
 
 
 if __name__ == "__main__":

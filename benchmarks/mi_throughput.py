@@ -370,8 +370,8 @@ def main():
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if "throughput" in report:
       report["throughput"] = {**previous.get("throughput", {}), **report["throughput"]}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({**previous, **report}, indent=1))
+    from attnjax.io import write_json_atomic  # strict JSON: an undefined value is null
+    write_json_atomic(RESULTS, {**previous, **report}, indent=1, sort_keys=False)
     print(f"wrote {RESULTS}")
 
 
