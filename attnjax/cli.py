@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -63,10 +65,52 @@ def _add_train_args(parser: argparse.ArgumentParser):
   group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+SPLIT_ROLES = ("train", "dev", "test")
+
+
+def _check_data_args(args):
+  """`ValueError` for data options out of range (before anything is loaded)."""
+  from attnjax.data import NAMES
+
+  if args.data not in NAMES:
+    raise ValueError(f"unknown --data {args.data!r}; allowed: {', '.join(NAMES)}")
+  _at_least(args, "max_len", 1, optional=True)
+  _at_least(args, "vocab_size", 3, optional=True)
+  _at_least(args, "train_size", 1)
+  _at_least(args, "data_seed", 0)
+
+
+def _at_least(args, name, minimum, optional=False):
+  value = getattr(args, name)
+  if optional and value is None:
+    return
+  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {minimum}"
+                     f"{' (or left out)' if optional else ''}, got {value!r}")
+
+
+def _check_number(args, name, low, high, allowed):
+  value = getattr(args, name)
+  if not low(value) or not high(value):
+    raise ValueError(f"--{name.replace('_', '-')} must be {allowed}, got {value!r}")
+
+
+def _check_model_and_train_args(args):
+  """`ValueError`s naming the flag of a model or training option out of range."""
+  for name in ("epochs", "batch_size", "embed_dim", "hidden_dim"):
+    _at_least(args, name, 1)
+  _at_least(args, "patience", 1, optional=True)
+  _check_number(args, "learning_rate", lambda v: v > 0, math.isfinite, "a finite number > 0")
+  _check_number(args, "temperature", lambda v: v > 0, math.isfinite, "a finite number > 0")
+  for name in ("dropout", "word_dropout"):
+    _check_number(args, name, lambda v: v >= 0, lambda v: v < 1, "in [0, 1)")
+
+
 def _load_splits(args, vocab=None):
   """{"train", "dev", "test"} `TextDataset`s for the data options in `args`."""
   from attnjax.data import load_splits
 
+  _check_data_args(args)
   if args.data == "planted":
     n = args.train_size
     names = (f"train[:{n}]", f"dev[:{max(n // 4, 1)}]", f"test[:{max(n // 4, 1)}]")
@@ -77,7 +121,27 @@ def _load_splits(args, vocab=None):
     loaded = load_splits(args.data, names, max_len=args.max_len, vocab_size=args.vocab_size,
                          vocab=vocab, source=args.source, data_dir=args.data_dir,
                          vocab_split=args.train_split)
-  return dict(zip(("train", "dev", "test"), (loaded[name] for name in names)))
+  for role, name in zip(SPLIT_ROLES, names):
+    if len(loaded[name]) == 0:
+      raise ValueError(f"--{role}-split {name!r} of {args.data!r} holds no examples; give a "
+                       f"split or slice with at least one")
+  return dict(zip(SPLIT_ROLES, (loaded[name] for name in names)))
+
+
+def _check_out_dir(out) -> Path:
+  """`--out` as a Path; a `ValueError` now, not after training, if it cannot be a directory."""
+  out = Path(out)
+  if out.exists() and not out.is_dir():
+    raise ValueError(f"--out {str(out)!r} exists and is not a directory")
+  existing = out  # the nearest part of the path that exists
+  while not existing.exists() and existing != existing.parent:
+    existing = existing.parent
+  if existing.exists() and not existing.is_dir():
+    raise ValueError(f"--out {str(out)!r} cannot be created: {str(existing)!r} is a file")
+  if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+    raise ValueError(f"--out {str(out)!r} cannot be written: no permission in "
+                     f"{str(existing)!r}")
+  return out
 
 
 def _print_table(header, rows, file=sys.stdout):
@@ -86,20 +150,38 @@ def _print_table(header, rows, file=sys.stdout):
     print("  ".join(str(x).rjust(w) for x, w in zip(row, widths)), file=file)
 
 
-def cmd_train(args) -> int:
+def _train_config(args, vocab_size: int, num_classes: int):
   from attnjax.models import AttentionClassifier
-  from attnjax.training import TrainConfig, evaluate, save_run, train
+  from attnjax.training import TrainConfig
+
+  model = AttentionClassifier(
+      vocab_size=vocab_size, num_classes=num_classes,
+      embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, encoder=args.encoder,
+      attention=args.attention, normalizer=args.normalizer, temperature=args.temperature,
+      dropout=args.dropout, word_dropout=args.word_dropout)
+  return TrainConfig(model=model, epochs=args.epochs, batch_size=args.batch_size,
+                     learning_rate=args.learning_rate, patience=args.patience)
+
+
+def cmd_train(args) -> int:
+  from attnjax.training import evaluate, save_run, train
+
+  # Every option is checked before the data are loaded and long before the run is written.
+  _at_least(args, "seeds", 1)
+  _at_least(args, "first_seed", 0)
+  if args.first_seed + args.seeds > 2**32:
+    raise ValueError(f"seeds must be < 2**32, got --first-seed {args.first_seed} with "
+                     f"--seeds {args.seeds}")
+  _check_data_args(args)
+  _check_model_and_train_args(args)
+  _train_config(args, vocab_size=3, num_classes=2)  # anything else the model or config reject
+  _check_out_dir(args.out)
 
   splits = _load_splits(args)
   vocab = splits["train"].vocab
   vocab_size = len(vocab) if vocab is not None else int(args.vocab_size or PLANTED_VOCAB_SIZE)
-  model = AttentionClassifier(
-      vocab_size=vocab_size, num_classes=splits["train"].num_classes,
-      embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, encoder=args.encoder,
-      attention=args.attention, normalizer=args.normalizer, temperature=args.temperature,
-      dropout=args.dropout, word_dropout=args.word_dropout)
-  config = TrainConfig(model=model, epochs=args.epochs, batch_size=args.batch_size,
-                       learning_rate=args.learning_rate, patience=args.patience)
+  config = _train_config(args, vocab_size, splits["train"].num_classes)
+  model = config.model
   seeds = list(range(args.first_seed, args.first_seed + args.seeds))
   result = train(config, seeds, splits["train"], splits["dev"], progress=not args.no_progress)
   test = evaluate(model, result.params, splits["test"], batch_size=config.eval_batch_size)
@@ -122,11 +204,24 @@ def cmd_evaluate(args) -> int:
 
   from attnjax.data import Vocab
 
+  if args.split not in SPLIT_ROLES:
+    raise ValueError(f"unknown --split {args.split!r}; allowed: {', '.join(SPLIT_ROLES)}")
   run = load_run(args.run_dir)
+  data = run.extra.get("data")
+  config_path = Path(args.run_dir) / "config.json"
+  if not isinstance(data, dict):
+    raise ValueError(f"{config_path} has no data options (extra.data): was the run written by "
+                     f"`attnjax train`?")
+  missing = [k for k in DATA_OPTIONS if k not in data]
+  if missing:
+    raise ValueError(f"{config_path}: the data options (extra.data) miss {missing}")
+  data = argparse.Namespace(**data)
+  try:
+    _check_data_args(data)
+  except ValueError as error:
+    raise ValueError(f"{config_path}: the run's data options: {error}") from None
   vocab = Vocab.load(run.vocab_path) if run.vocab_path else None
-  splits = _load_splits(argparse.Namespace(**run.extra["data"]), vocab=vocab)
-  if args.split not in splits:
-    raise ValueError(f"unknown --split {args.split!r}; allowed: {', '.join(splits)}")
+  splits = _load_splits(data, vocab=vocab)
   metrics = evaluate(run.result.model, run.result.params, splits[args.split])
   rows = [[seed, f"{metrics['accuracy'][i]:.4f}", f"{metrics['loss'][i]:.4f}"]
           for i, seed in enumerate(run.result.seeds)]
@@ -147,6 +242,7 @@ def cmd_reproduce(args) -> int:
   data = [d.strip() for d in args.data.split(",") if d.strip()]
   if args.epochs is not None and args.epochs < 1:
     raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+  _check_out_dir(args.out)
   reproduce(args.out, data=data, seeds=args.seeds, only=args.only, quick=args.quick,
             source=args.source, data_dir=args.data_dir, progress=not args.no_progress,
             train_split=args.train_split,
@@ -162,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="expose N CPU devices (e.g. one per core) and shard seeds over them; "
                       "faster than one device when training several seeds on a CPU "
                       "(default: JAX's, one CPU device)")
+  debug_help = "show the full traceback of an error instead of a one-line message"
+  parser.add_argument("--debug", action="store_true", help=debug_help)
   sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
   train_parser = sub.add_parser("train", help="train S seeds of one model in one program",
                                 description="Train S seeds of one attention classifier "
@@ -196,20 +294,48 @@ def build_parser() -> argparse.ArgumentParser:
   eval_parser.add_argument("run_dir", help="directory written by `attnjax train`")
   eval_parser.add_argument("--split", default="test")
   eval_parser.set_defaults(func=cmd_evaluate)
+  for command in (train_parser, rep, eval_parser):  # `--debug` after the command works too
+    command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help=debug_help)
   return parser
 
 
+# What a user's input can cause: bad values, missing or unreadable files (OSError), a
+# missing entry in a file (KeyError), an optional dependency not installed (ImportError).
+USER_ERRORS = (ValueError, OSError, KeyError, ImportError)
+
+
 def main(argv=None) -> int:
+  """Runs the command in `argv`; returns its exit code.
+
+  A user error (`USER_ERRORS`) prints `attnjax COMMAND: error: MESSAGE` to
+  stderr and returns 2, without a traceback (`--debug` re-raises it). Run
+  files are written atomically, so a failing command leaves what was already
+  written as it was.
+  """
   parser = build_parser()
   args = parser.parse_args(argv)
   try:
     if args.cpu_devices is not None:
       from attnjax.training import use_cpu_devices
+      _at_least(args, "cpu_devices", 1)
       use_cpu_devices(args.cpu_devices)
     return args.func(args)
-  except ValueError as error:
-    print(f"attnjax {args.command}: error: {error}", file=sys.stderr)
+  except USER_ERRORS as error:
+    if args.debug:
+      raise
+    print(f"attnjax {args.command}: error: {_message(error)}", file=sys.stderr)
     return 2
+
+
+def _message(error: BaseException) -> str:
+  """The one-line message of a user error."""
+  if type(error) is KeyError:  # str() of a plain KeyError is just the key's repr
+    return f"missing entry {error.args[0]!r}" if error.args else "missing entry"
+  if isinstance(error, ImportError) and not str(error):
+    return f"{type(error).__name__}: {error.name}"
+  # JAX appends a note on its filtered traceback to errors raised under its transformations.
+  return str(error).split("\n--------------------\n")[0] or type(error).__name__
 
 
 if __name__ == "__main__":

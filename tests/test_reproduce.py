@@ -9,7 +9,7 @@ from attnjax.reproduce import cells, explanations, reproduce
 from attnjax.reproduce.cells import AnalysisSettings
 
 TINY = dict(
-    data=("planted",), seeds=2, quick=True, progress=False, encoders=("bilstm", "embedding"),
+    data=("planted",), seeds=2, quick=True, progress=False, encoders=("bilstm",),
     temperatures=(0.5,),
     analysis=AnalysisSettings(eval_examples=60, explain_examples=3, num_samples=24),
     config_changes={"epochs": 1, "model.embed_dim": 8, "model.hidden_dim": 8,
@@ -62,7 +62,7 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   assert means and np.all(np.isfinite(means))
   assert 0.0 <= results["planted"]["4"]["rows"]["softmax"]["entropy"]["mean"] <= np.log(12)
   cells_ = sorted(p.name for p in (tmp_path / "planted" / "cells").iterdir())
-  assert len(cells_) == 3 + 2 + 1 + 3  # finding 1, + ablations, + Gumbel, + embedding encoder
+  assert len(cells_) == 3 + 2 + 1  # finding 1 (and v), + ablations, + Gumbel
   stamps = {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
             for c in cells_}
   again = reproduce(tmp_path, **TINY)  # resumes: every cell is skipped

@@ -35,6 +35,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from attnjax import mi
 from attnjax.models.classifier import AttentionClassifier
@@ -73,6 +74,18 @@ def project_hidden(hidden, params, projection: str = "readout", components: int 
 def _choice(what, value, allowed):
   if value not in allowed:
     raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _check_perturbation(num_samples, scale, rate, components=1, batch_size=1):
+  """`ValueError` naming a perturbation setting out of range."""
+  for name, value, minimum in (("num_samples", num_samples, 2), ("components", components, 1),
+                               ("batch_size", batch_size, 1)):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+      raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+  if not (np.isfinite(scale) and scale > 0):
+    raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+  if not 0 < rate < 1:
+    raise ValueError(f"rate must be in (0, 1), got {rate!r}")
 
 
 def position_mi(hidden, output, mask, *, method: str = "mixed_ksg", key=None,
@@ -171,6 +184,7 @@ def perturbed_internals(model: AttentionClassifier, params, tokens, lengths, *, 
   """
   _choice("perturbation", perturbation, PERTURBATIONS)
   _choice("output", output, OUTPUTS)
+  _check_perturbation(num_samples, scale, rate)
   tokens, lengths = jnp.asarray(tokens), jnp.asarray(lengths)
   keys = jax.random.split(key, tokens.shape[0])
   one = functools.partial(_perturb_one, model, params, num_samples=num_samples,
@@ -206,6 +220,7 @@ def instance_position_mi(model: AttentionClassifier, params, tokens, lengths, *,
   _choice("perturbation", perturbation, PERTURBATIONS)
   _choice("output", output, OUTPUTS)
   _choice("projection", projection, PROJECTIONS)
+  _check_perturbation(num_samples, scale, rate, components, batch_size)
   method = method or ("mixed_ksg" if output == "label" else "ksg")
   tokens, lengths = jnp.asarray(tokens), jnp.asarray(lengths)
   settings = (model, int(num_samples), perturbation, float(scale), float(rate), output, method,

@@ -29,6 +29,8 @@ class TextDataset:
   importance: np.ndarray | None = None
 
   def __post_init__(self):
+    if np.ndim(self.tokens) != 2:
+      raise ValueError(f"tokens must be [N, T], got shape {np.shape(self.tokens)}")
     n, max_length = np.shape(self.tokens)
     if np.shape(self.lengths) != (n,) or np.shape(self.labels) != (n,):
       raise ValueError(f"lengths {np.shape(self.lengths)} and labels {np.shape(self.labels)} "

@@ -89,7 +89,7 @@ def read_rows(path, fmt: FilesFormat) -> Rows:
 
   Raises:
     ValueError: naming the file and line, for an unknown column, a short row,
-      an empty text or an empty label.
+      an empty text, an empty label or bytes that are not UTF-8.
   """
   path = Path(path)
   kind = path.suffix.lstrip(".").lower()
@@ -100,17 +100,43 @@ def read_rows(path, fmt: FilesFormat) -> Rows:
   else:
     raise ValueError(f"{path}: unknown file type {path.suffix!r}; use one of {EXTENSIONS}")
   texts, labels, where = [], [], []
-  for line, text, label in records:
-    place = f"{path}:{line}"
-    if not isinstance(text, str) or not text.strip():
-      raise ValueError(f"{place}: empty text in column {fmt.text_column!r}")
-    label = _label_string(label)
-    if not label:
-      raise ValueError(f"{place}: empty label in column {fmt.label_column!r}")
-    texts.append(text)
-    labels.append(label)
-    where.append(place)
+  try:
+    for line, text, label in records:
+      place = f"{path}:{line}"
+      if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{place}: empty text in column {fmt.text_column!r}")
+      label = _label_string(label)
+      if not label:
+        raise ValueError(f"{place}: empty label in column {fmt.label_column!r}")
+      texts.append(text)
+      labels.append(label)
+      where.append(place)
+  except UnicodeDecodeError as error:
+    raise ValueError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text "
+                     f"({error.reason} at byte {error.object[error.start:error.end]!r}); "
+                     f"save the file as UTF-8") from None
   return Rows(texts, labels, where)
+
+
+def _csv_rows(path: Path, f):
+  """(line, fields) of a CSV file; a malformed row is a `ValueError` naming path:line."""
+  reader = csv.reader(f)
+  try:
+    for row in reader:
+      yield reader.line_num, row
+  except csv.Error as error:
+    raise ValueError(f"{path}:{reader.line_num}: not valid CSV ({error})") from None
+
+
+def _first_undecodable_line(path: Path) -> int | str:
+  """The 1-based number of the first line of `path` that is not valid UTF-8 ("?" if none)."""
+  with open(path, "rb") as f:
+    for number, raw in enumerate(f, start=1):
+      try:
+        raw.decode("utf-8")
+      except UnicodeDecodeError:
+        return number
+  return "?"
 
 
 def _delimited_records(path: Path, fmt: FilesFormat, kind: str):
@@ -120,8 +146,7 @@ def _delimited_records(path: Path, fmt: FilesFormat, kind: str):
       rows = ((i, line.rstrip("\n").removesuffix("\r").split("\t")) for i, line in
               enumerate(f, start=1))
     else:
-      reader = csv.reader(f)
-      rows = ((reader.line_num, row) for row in reader)
+      rows = _csv_rows(path, f)
     text_index = label_index = None
     for line, fields in rows:
       if fields in ([], [""]):

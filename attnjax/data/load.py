@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import numbers
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
 
@@ -79,8 +81,8 @@ def load_splits(name: str, splits: Sequence[str] = SPLITS, *, max_len: int | Non
     files_format: the layout of the files (None: the corpus default, see
       `CORPORA`); "custom" without it reads a header with `sentence`, `label`.
     download: tfds: download and prepare a corpus not yet in `data_dir`.
-    seed: planted: train/dev/test are drawn with `fold_in(PRNGKey(seed), i)`,
-      i = 0, 1, 2, so they differ and are reproducible.
+    seed: planted: an integer >= 0; train/dev/test are drawn with
+      `fold_in(PRNGKey(seed), i)`, i = 0, 1, 2, so they differ and are reproducible.
     size: planted: examples per split (None: 10,000 train, 2,000 dev/test).
     planted_options: planted: other keyword arguments of `planted`
       (num_classes, label_noise, ...).
@@ -104,6 +106,12 @@ def load_splits(name: str, splits: Sequence[str] = SPLITS, *, max_len: int | Non
   if name == "planted":
     if vocab is not None:
       raise ValueError("planted data have fixed token ids and no Vocab; pass vocab=None")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+      raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    allowed = set(inspect.signature(planted).parameters) - {"key", "n", "seq_len", "vocab_size"}
+    unknown = sorted(set(planted_options or {}) - allowed)
+    if unknown:
+      raise ValueError(f"unknown planted_options {unknown}; allowed: {sorted(allowed)}")
     return {s: _planted_split(s, max_len=max_len or PLANTED_MAX_LEN,
                               vocab_size=vocab_size or PLANTED_VOCAB_SIZE, seed=seed,
                               size=size, options=planted_options or {}) for s in splits}
@@ -191,7 +199,11 @@ class _FilesReader:
 
   def label_values(self) -> tuple[str, ...]:
     if self._label_values is None:
-      self._label_values = files_lib.infer_label_values(self.rows(self.vocab_split).labels)
+      labels = self.rows(self.vocab_split).labels
+      if not labels:
+        raise ValueError(f"split {self.vocab_split!r} of {self.folder} holds no examples, so "
+                         f"it gives no label set")
+      self._label_values = files_lib.infer_label_values(labels)
       if len(self._label_values) < 2:
         raise ValueError(f"split {self.vocab_split!r} of {self.folder} has a single label "
                          f"{self._label_values}; a classifier needs >= 2 classes")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from attnjax.models.classifier import AttentionClassifier
+from attnjax.models.classifier import AttentionClassifier, check_params
 from attnjax.models.encoders import sequence_mask
 from attnjax.training.collect import is_stacked
 
@@ -33,7 +33,8 @@ def check_inputs(model: AttentionClassifier, params, tokens, lengths, target=Non
     (tokens <int32>[B, T], lengths <int32>[B], target <int32>[B] or None).
 
   Raises:
-    ValueError: a wrong model type, shape or dtype, a length outside [1, T], or
+    ValueError: a wrong model type, params that do not fit the model, a wrong
+      shape or dtype, a length outside [1, T], a token id outside [0, V), or
       a target outside [0, C) (values are checked only when concrete, i.e.
       outside the caller's `jit`).
   """
@@ -43,6 +44,7 @@ def check_inputs(model: AttentionClassifier, params, tokens, lengths, target=Non
     is_stacked(params)
   except (KeyError, TypeError) as error:
     raise ValueError("params must be the classifier's parameters {'params': {...}}") from error
+  check_params(model, params)
   tokens, lengths = jnp.asarray(tokens), jnp.asarray(lengths)
   if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
     raise ValueError(f"tokens must be integer [B, T], got {tokens.dtype} {tokens.shape}")
@@ -53,6 +55,10 @@ def check_inputs(model: AttentionClassifier, params, tokens, lengths, target=Non
       1 <= int(lengths.min()) and int(lengths.max()) <= max_length):
     raise ValueError(f"lengths must lie in [1, T={max_length}], got range "
                      f"[{int(lengths.min())}, {int(lengths.max())}]")
+  if _is_concrete(tokens) and tokens.size and not (
+      0 <= int(tokens.min()) and int(tokens.max()) < model.vocab_size):
+    raise ValueError(f"tokens must be ids in [0, vocab_size={model.vocab_size}), got range "
+                     f"[{int(tokens.min())}, {int(tokens.max())}]")
   if target is not None:
     target = jnp.asarray(target)
     if not jnp.issubdtype(target.dtype, jnp.integer) or target.ndim > 1 or (

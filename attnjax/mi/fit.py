@@ -125,7 +125,8 @@ def minimize(loss_fn, params, state, data, weights, key, *, steps: int, batch_si
   rounds, rest = divmod(steps, int(eval_every))
   curves, scores = [], [best[0][None]]
   if rounds:
-    full = keys[:rounds * eval_every].reshape(rounds, eval_every)
+    # keys[1:] is () for typed keys, (2,) for raw uint32 ones (`jax.random.PRNGKey`).
+    full = keys[:rounds * eval_every].reshape((rounds, eval_every) + keys.shape[1:])
     ends = (jnp.arange(1, rounds + 1) * eval_every).astype(jnp.int32)
     (carry, best), (curve, score) = lax.scan(run_and_check, (carry, best), (full, ends))
     curves.append(curve.reshape(-1))

@@ -1,20 +1,30 @@
 """The estimator registry and its two entry points, `estimate` and `per_position`.
 
-Both validate shapes eagerly (clear `ValueError`s), then run a `jax.jit`-ted
-function compiled once per (method, options, shapes); both also work inside
-the caller's own `jit` / `vmap` (options must then be static Python values,
-and discrete-label methods that one-hot encode need `num_classes=`).
+Both validate shapes and options eagerly (clear `ValueError`s), then run a
+`jax.jit`-ted function compiled once per (method, options, shapes); both also
+work inside the caller's own `jit` / `vmap` (options must then be static Python
+values, and discrete-label methods that one-hot encode need `num_classes=`).
+
+Non-finite inputs: a NaN or ±inf in a masked-in sample of x (or of a
+continuous y) raises a `ValueError` naming the rows when the inputs are
+concrete; under `jit` / `vmap`, where values cannot be inspected, the estimate
+is NaN instead (per position for `per_position`). Non-finite values in
+masked-out samples are ignored, as every masked-out value is.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
+import numbers
+import operator
 import types
 import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from attnjax.mi import binning, inputs, knn, probe, variational
 from attnjax.mi.blocks import default_block_size
@@ -55,15 +65,23 @@ def estimate(x, y, *, method: str, key=None, mask=None, min_count: int = MIN_COU
     **options: the method's options (see its docstring in `METHODS`).
 
   Returns:
-    `MIResult`; `float(result.value)` is the estimate.
+    `MIResult`; `float(result.value)` is the estimate. Under `jit` / `vmap`
+    the value is NaN when a masked-in sample of x or (continuous) y is NaN
+    or ±inf, or (methods with `num_classes`) a masked-in label lies outside
+    [0, num_classes).
 
   Raises:
-    ValueError: unknown method or option, or malformed shapes.
+    ValueError: unknown method or option, an option out of its range,
+      malformed shapes, no samples (N = 0), and, for concrete inputs, a
+      non-finite masked-in sample (naming how many values and which rows) or
+      a label outside [0, num_classes).
   """
   _lookup(method)
+  _check_min_count(min_count)
   x, y = _as_xy(x, y, method)
   mask = _as_mask(mask, (x.shape[0],))
-  options = _resolve_options(method, y, options)
+  options = _resolve_options(method, y, options, x.shape[0])
+  _raise_if_bad_values(x[:, None], y, mask[:, None], method, options, per_position=False)
   result = _compiled_estimate(method, min_count, _freeze(options))(x, y, mask, key)
   if _is_concrete(mask):
     _warn_if_few(jnp.sum(mask, keepdims=True), min_count, f"{method}: the input has")
@@ -71,13 +89,17 @@ def estimate(x, y, *, method: str, key=None, mask=None, min_count: int = MIN_COU
 
 
 def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN_COUNT,
-                 position_batch: int | None = None, **options):
+                 position_batch: int | None = None, return_counts: bool = False, **options):
   """I(h_t; y) for every position t, by `jax.vmap` over positions.
 
   Position t is estimated on the examples where it is real (`mask[:, t]`),
   the others kept but ignored, so shapes stay static. A position with fewer
   than `min_count` real examples gets NaN; outside `jit` a warning names
-  those positions (inside it the NaN is the only signal). Position t uses
+  those positions (inside it the NaN is the only signal, and
+  `return_counts=True` tells how many positions were estimable). A NaN or
+  ±inf in a masked-in h[n, t] (or in a continuous y[n] used at t) raises a
+  `ValueError` naming the positions when the inputs are concrete; under
+  `jit` / `vmap` it makes that position's value NaN. Position t uses
   the key `jax.random.split(key, T)[t]`, so the result equals a loop of
   `estimate(h[:, t], y, mask=mask[:, t], key=keys[t]).value`. Seeds go on a
   leading axis with an outer `jax.vmap`: [S, N, T, D] → [S, T].
@@ -94,29 +116,44 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
       The trained estimators hold a [B, B, hidden] pair tensor per position
       (8 MiB at the defaults), so T = 64 at once needs ~0.5 GiB per tensor;
       on CPU chunks of 4–8 are also no slower.
+    return_counts: also return the number of masked-in samples per position.
     **options: the method's options. k-NN and binning default `block_size`
       to keep the distance blocks of the positions estimated together within
       32 MiB per array (under an outer vmap over S seeds, S times that: pass
       a smaller `block_size`).
 
   Returns:
-    <float32>[T] estimates in nats.
+    <float32>[T] estimates in nats; with `return_counts`, the pair
+    (values <float32>[T], counts <int32>[T]), counts[t] = sum(mask[:, t]):
+    values are NaN where counts < min_count (and where inputs are
+    non-finite, under `jit`).
+
+  Raises:
+    ValueError: as `estimate`; for concrete inputs, a non-finite masked-in
+      value names its positions and (row, position) pairs.
   """
   _lookup(method)
-  h = jnp.asarray(h)
+  _check_min_count(min_count)
+  h = _as_array("h", h)
   if h.ndim != 3:
     raise ValueError(f"h must have shape [N, T, D], got {h.shape}")
   n, positions, _ = h.shape
+  if n == 0 or positions == 0:
+    raise ValueError(f"h has no {'samples' if n == 0 else 'positions'}: shape {h.shape}")
   _, y = _as_xy(h[:, 0], y, method)
   mask = _as_mask(mask, (n, positions))
-  options = _resolve_options(method, y, options)
+  if position_batch is not None:
+    _check_int("position_batch", position_batch, 1, "or None")
+  options = _resolve_options(method, y, options, n)
+  _raise_if_bad_values(h, y, mask, method, options, per_position=True)
   together = min(position_batch or positions, positions)
   if "block_size" in _accepted_options(method) and options.get("block_size") is None:
     options["block_size"] = default_block_size(n, together)
   values = _compiled_per_position(method, min_count, together, _freeze(options))(h, y, mask, key)
+  counts = jnp.sum(mask, axis=0, dtype=jnp.int32)
   if _is_concrete(mask):
-    _warn_if_few(jnp.sum(mask, axis=0), min_count, f"{method}: positions {{}} have")
-  return values
+    _warn_if_few(counts, min_count, f"{method}: positions {{}} have")
+  return (values, counts) if return_counts else values
 
 
 def _lookup(method):
@@ -125,14 +162,24 @@ def _lookup(method):
   return METHODS[method]
 
 
+def _as_array(name, value):
+  """`jnp.asarray(value)`, a `ValueError` unless it holds numbers (or booleans)."""
+  dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+  if not (jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.bool_)):
+    raise ValueError(f"{name} must be a numeric array, got dtype {dtype}")
+  return jnp.asarray(value)
+
+
 def _as_xy(x, y, method):
   """Checks shapes and the kind of y; returns x [N, Dx] and y [N] or [N, Dy]."""
-  x = jnp.asarray(x)
+  x = _as_array("x", x)
   x = x[:, None] if x.ndim == 1 else x
   if x.ndim != 2:
     raise ValueError(f"x must have shape [N, D] or [N], got {x.shape}")
+  if x.shape[0] == 0:
+    raise ValueError(f"x has no samples: shape {x.shape} (N = 0)")
   x = x.astype(jnp.float32)
-  y = jnp.asarray(y)
+  y = _as_array("y", y)
   if y.ndim == 0 or y.ndim > 2 or y.shape[0] != x.shape[0]:
     raise ValueError(f"y must have shape [N] or [N, Dy] with N = {x.shape[0]}, got {y.shape}")
   if inputs.is_discrete(y):
@@ -153,7 +200,7 @@ def _as_xy(x, y, method):
 def _as_mask(mask, shape):
   if mask is None:
     return jnp.ones(shape, dtype=bool)
-  mask = jnp.asarray(mask)
+  mask = _as_array("mask", mask)
   if mask.shape != shape:
     raise ValueError(f"mask must have shape {list(shape)}, got {list(mask.shape)}")
   return mask.astype(bool)
@@ -167,11 +214,12 @@ def _accepted_options(method) -> frozenset:
   return frozenset(keyword - {"mask", "key", "bound"})
 
 
-def _resolve_options(method, y, options):
+def _resolve_options(method, y, options, n):
   unknown = set(options) - _accepted_options(method)
   if unknown:
     raise ValueError(f"unknown option(s) {sorted(unknown)} for method {method!r}; "
                      f"accepted: {sorted(_accepted_options(method))}")
+  _check_option_values(method, options, n)
   options = dict(options)
   if "num_classes" in _accepted_options(method) and inputs.is_discrete(y):
     options["num_classes"] = inputs.label_count(y, options.get("num_classes"))
@@ -188,10 +236,25 @@ def _guarded(method, min_count, frozen_options):
   fn, options = METHODS[method], dict(frozen_options)
 
   def run(x, y, mask, key):
+    valid = _valid_rows(x, y, options.get("num_classes"))
+    # Masked-out rows are ignored: zero their non-finite values, which sums would spread.
+    x = jnp.where(mask[:, None] | jnp.isfinite(x), x, 0.0)
+    if not inputs.is_discrete(y):
+      y = jnp.where(mask[:, None] | jnp.isfinite(y), y, 0.0)
     result = fn(x, y, mask=mask, key=key, **options)
-    enough = jnp.sum(mask) >= min_count
-    return result._replace(value=jnp.where(enough, result.value, jnp.nan))
+    ok = (jnp.sum(mask) >= min_count) & jnp.all(valid | ~mask)
+    return result._replace(value=jnp.where(ok, result.value, jnp.nan))
   return run
+
+
+def _valid_rows(x, y, num_classes):
+  """<bool>[N]: x finite, y finite (continuous) or a label in [0, num_classes) (if given)."""
+  valid = jnp.all(jnp.isfinite(x), axis=-1)
+  if not inputs.is_discrete(y):
+    return valid & jnp.all(jnp.isfinite(y), axis=-1)
+  if num_classes is not None:
+    return valid & (y >= 0) & (y < num_classes)
+  return valid
 
 
 @functools.cache
@@ -216,6 +279,117 @@ def _compiled_per_position(method, min_count, together, frozen_options):
 
 def _is_concrete(array) -> bool:
   return not isinstance(array, jax.core.Tracer)
+
+
+def _check_int(name, value, minimum, extra=""):
+  try:
+    ok = not isinstance(value, bool) and operator.index(value) >= minimum
+  except TypeError:
+    ok = False
+  if not ok:
+    raise ValueError(f"{name} must be an integer >= {minimum}{' ' + extra if extra else ''}, "
+                     f"got {value!r}")
+
+
+def _check_min_count(min_count):
+  _check_int("min_count", min_count, 0)
+
+
+# Option → (test, what is allowed); an option a method does not take is never checked.
+_OPTION_RANGES = {
+    "bins": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "steps": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "block_size": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
+    "eval_every": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "embed_dim": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "num_classes": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
+    "hidden": (lambda v: isinstance(v, (list, tuple)) and all(_is_int(w) and w >= 1 for w in v),
+               "a sequence of integers >= 1"),
+    "learning_rate": (lambda v: _is_real(v) and 0 < v < math.inf, "a finite number > 0"),
+    "jitter": (lambda v: _is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
+    "tau": (lambda v: _is_real(v) and 0 < v < math.inf, "a finite number > 0"),
+    "train_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
+    "momentum": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "weight_decay": (lambda v: _is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
+    "ema_rate": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
+}
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_option_values(method, options, n):
+  """`ValueError` naming an option outside its range (`k` must also be < N)."""
+  for name, value in options.items():
+    if name in _OPTION_RANGES and not _OPTION_RANGES[name][0](value):
+      raise ValueError(f"option {name}={value!r} of method {method!r} must be "
+                       f"{_OPTION_RANGES[name][1]}")
+  if "k" in options and not (_is_int(options["k"]) and 1 <= options["k"] < n):
+    raise ValueError(f"option k={options['k']!r} of method {method!r} must be an integer in "
+                     f"[1, N) with N = {n} samples")
+
+
+def _raise_if_bad_values(h, y, mask, method, options, *, per_position, shown=5):
+  """For concrete inputs, a `ValueError` naming non-finite masked-in values or bad labels.
+
+  Args:
+    h: <float32>[N, T, D] (T = 1 for `estimate`).
+    y: <int32>[N] or <float32>[N, Dy].
+    mask: <bool>[N, T].
+    per_position: name positions (`per_position`) or only rows (`estimate`).
+  """
+  name = "h" if per_position else "x"
+  bad_x = ~jnp.isfinite(h) & mask[..., None]
+  if _is_concrete(bad_x):
+    bad_x = np.asarray(bad_x)
+    if bad_x.any():
+      cells = np.argwhere(bad_x.any(-1))  # (row, position) pairs
+      if per_position:
+        where = (f"at positions {_first(np.unique(cells[:, 1]), shown)}, (row, position) "
+                 f"{_first([tuple(map(int, c)) for c in cells], shown)}")
+      else:
+        where = f"in rows {_first(cells[:, 0], shown)}"
+      raise ValueError(f"{name} holds {int(bad_x.sum())} non-finite value(s) (NaN or inf) in "
+                       f"masked-in samples, {where}; MI estimators need finite inputs: fix "
+                       f"them, or leave those samples out with mask=")
+  used_rows = jnp.any(mask, axis=-1)
+  if not inputs.is_discrete(y):
+    bad_y = ~jnp.isfinite(y) & used_rows[:, None]
+    if _is_concrete(bad_y):
+      bad_y = np.asarray(bad_y)
+      if bad_y.any():
+        rows = np.flatnonzero(bad_y.any(-1))
+        where = f"in rows {_first(rows, shown)}"
+        if per_position:
+          positions = np.flatnonzero(np.asarray(mask)[rows].any(0))
+          where += f", used at positions {_first(positions, shown)}"
+        raise ValueError(f"y holds {int(bad_y.sum())} non-finite value(s) (NaN or inf) in "
+                         f"masked-in samples, {where}; MI estimators need finite inputs: fix "
+                         f"them, or leave those samples out with mask=")
+  elif options.get("num_classes") is not None:
+    classes = options["num_classes"]
+    bad = ((y < 0) | (y >= classes)) & used_rows
+    if _is_concrete(bad):
+      bad = np.asarray(bad)
+      if bad.any():
+        rows = np.flatnonzero(bad)
+        values = np.asarray(y)[rows[:shown]].tolist()
+        raise ValueError(f"method {method!r} needs labels y in [0, num_classes={classes}); "
+                         f"got {values} in rows {_first(rows, shown)}")
+
+
+def _first(items, shown):
+  """`[a, b, c]`, or `[a, b, c, ...] (7 in all)` when there are more than `shown`."""
+  items = [int(i) if isinstance(i, (int, np.integer)) else i for i in items]
+  if len(items) <= shown:
+    return str(items)
+  return f"{str(items[:shown])[:-1]}, ...] ({len(items)} in all)"
 
 
 def _warn_if_few(counts, min_count, subject):

@@ -3,7 +3,7 @@
 from attnjax.models.attention import (ATTENTIONS, NORMALIZERS, AdditiveAttention, DeepAttention,
                                       ScaledDotProductAttention, gumbel_softmax, make_attention,
                                       masked_softmax, normalize)
-from attnjax.models.classifier import (AttentionClassifier, Aux, init_params, model_from_dict,
-                                       model_to_dict)
+from attnjax.models.classifier import (AttentionClassifier, Aux, check_params, init_params,
+                                       model_from_dict, model_to_dict)
 from attnjax.models.encoders import (ENCODERS, CNNEncoder, EmbeddingEncoder, LSTMEncoder,
                                      flip_sequences, make_encoder, sequence_mask)

@@ -94,27 +94,47 @@ def make_attention(name: str, *, attention_dim: int = 128,
 def masked_softmax(scores_BxT, mask_BxT):
   """Softmax over the positions where `mask` is True; exactly 0 elsewhere.
 
+  A row with no True (an example of length 0) gets weights all 0, not the
+  NaN of 0/0, and a gradient of 0; the other rows are
+  `jax.nn.softmax(jnp.where(mask, scores, -inf))`.
+
   Args:
     scores_BxT: <float32>[B, T].
-    mask_BxT: <bool>[B, T]; every row needs at least one True.
+    mask_BxT: <bool>[B, T].
 
   Returns:
-    <float32>[B, T] rows summing to 1.
+    <float32>[B, T] rows summing to 1 (rows with no True: all 0).
   """
-  masked = jnp.where(mask_BxT, scores_BxT, -jnp.inf)
-  return jax.nn.softmax(masked, axis=-1)
+  real_Bx1 = jnp.any(mask_BxT, axis=-1, keepdims=True)
+  # Empty rows take a finite softmax over every position, which the `where` then discards.
+  return jnp.where(real_Bx1, _softmax_nonempty(scores_BxT, mask_BxT | ~real_Bx1), 0.0)
+
+
+def _softmax_nonempty(scores_BxT, mask_BxT):
+  """`masked_softmax` for masks with a True in every row (NaN rows otherwise).
+
+  The classifier uses it with such masks: it has none of the empty-row guard's
+  operations, which change XLA's fusion and so the last bits of gradients.
+  """
+  return jax.nn.softmax(jnp.where(mask_BxT, scores_BxT, -jnp.inf), axis=-1)
 
 
 def gumbel_softmax(key, scores_BxT, mask_BxT, temperature: float):
   """A Gumbel-softmax sample softmax((scores + g) / τ), g ~ Gumbel(0, 1), over real positions.
+
+  Rows of `mask` with no True give weights all 0 (see `masked_softmax`).
 
   References:
     Jang, Gu & Poole (2017), "Categorical Reparameterization with
     Gumbel-Softmax", ICLR; Maddison, Mnih & Teh (2017), "The Concrete
     Distribution", ICLR.
   """
+  return _gumbel_softmax(key, scores_BxT, mask_BxT, temperature, masked_softmax)
+
+
+def _gumbel_softmax(key, scores_BxT, mask_BxT, temperature, softmax):
   noise = jax.random.gumbel(key, scores_BxT.shape, scores_BxT.dtype)
-  return masked_softmax((scores_BxT + noise) / temperature, mask_BxT)
+  return softmax((scores_BxT + noise) / temperature, mask_BxT)
 
 
 def normalize(scores_BxT, mask_BxT, *, normalizer: str, temperature: float = 1.0,
@@ -132,14 +152,21 @@ def normalize(scores_BxT, mask_BxT, *, normalizer: str, temperature: float = 1.0
       set to 0, which is what evaluation uses by default.
 
   Returns:
-    <float32>[B, T] weights, 0 on padding, rows summing to 1.
+    <float32>[B, T] weights, 0 on padding, rows summing to 1 (a row of `mask`
+    with no True: all 0, see `masked_softmax`).
   """
+  return _normalize(scores_BxT, mask_BxT, normalizer=normalizer, temperature=temperature,
+                    key=key, sample=sample, softmax=masked_softmax)
+
+
+def _normalize(scores_BxT, mask_BxT, *, normalizer, temperature, key, sample, softmax):
+  """`normalize` with the masked softmax `softmax` (`masked_softmax` or `_softmax_nonempty`)."""
   if normalizer == "softmax":
-    return masked_softmax(scores_BxT, mask_BxT)
+    return softmax(scores_BxT, mask_BxT)
   if normalizer == "gumbel":
     if sample:
       if key is None:
         raise ValueError("gumbel sampling needs a PRNG key (rngs={'gumbel': key})")
-      return gumbel_softmax(key, scores_BxT, mask_BxT, temperature)
-    return masked_softmax(scores_BxT / temperature, mask_BxT)
+      return _gumbel_softmax(key, scores_BxT, mask_BxT, temperature, softmax)
+    return softmax(scores_BxT / temperature, mask_BxT)
   raise ValueError(f"unknown normalizer {normalizer!r}; allowed: {', '.join(NORMALIZERS)}")

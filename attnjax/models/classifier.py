@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import numbers
+import operator
 from typing import Any, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from attnjax.models import attention as attention_lib
 from attnjax.models import encoders
@@ -20,7 +25,8 @@ class Aux(NamedTuple):
   """What the classifier exposes besides its logits.
 
   Attributes:
-    attention: <float32>[B, T] weights, 0 on padding, rows sum to 1.
+    attention: <float32>[B, T] weights, 0 on padding, rows sum to 1 (all 0
+      for an example of length 0 under `jit`; see `AttentionClassifier.__call__`).
     scores: <float32>[B, T] raw attention scores (before masking).
     hidden: <float32>[B, T, D] the vectors attention weighs (0 on padding).
     context: <float32>[B, D] the attention-weighted sum of `hidden`.
@@ -55,7 +61,7 @@ class AttentionClassifier(nn.Module):
     encoder: one of `encoders.ENCODERS`.
     attention: one of `attention.ATTENTIONS`.
     normalizer: one of `attention.NORMALIZERS`.
-    temperature: τ > 0 of the Gumbel-softmax.
+    temperature: τ > 0 (finite) of the Gumbel-softmax.
     dropout: rate on embeddings and on the context vector during training.
     word_dropout: probability that a real token is replaced by `<unk>` (id
       `unk_id`) during training (Iyyer et al. 2015; Flax's sst2 example).
@@ -101,14 +107,28 @@ class AttentionClassifier(nn.Module):
     _check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
     for field in ("vocab_size", "embed_dim", "hidden_dim", "attention_dim", "cnn_kernel_size",
                   "unroll"):
-      if int(getattr(self, field)) < 1:
-        raise ValueError(f"{field} must be >= 1, got {getattr(self, field)!r}")
-    if self.num_classes < 2:
-      raise ValueError(f"num_classes must be >= 2, got {self.num_classes!r}")
-    if not self.temperature > 0:
-      raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+      _check_int(field, getattr(self, field), 1)
+    _check_int("num_classes", self.num_classes, 2)
+    _check_int("unk_id", self.unk_id, 0)
+    if self.unk_id >= self.vocab_size:
+      raise ValueError(f"unk_id must be a token id in [0, vocab_size={self.vocab_size}), "
+                       f"got {self.unk_id!r}")
+    if not isinstance(self.deep_layer_dims, Sequence):
+      raise ValueError(f"deep_layer_dims must be a sequence of widths, got "
+                       f"{self.deep_layer_dims!r}")
+    if self.attention == "deep" and len(self.deep_layer_dims) < 2:
+      raise ValueError(f"deep attention needs >= 2 layers, got deep_layer_dims="
+                       f"{tuple(self.deep_layer_dims)}")
+    for width in self.deep_layer_dims:
+      _check_int("every deep_layer_dims width", width, 1)
+    for field in ("temperature", "embedding_std"):
+      value = _as_float(field, getattr(self, field))
+      if not value > 0:
+        raise ValueError(f"{field} must be > 0, got {getattr(self, field)!r}")
+      if not value < math.inf:
+        raise ValueError(f"{field} must be finite, got {getattr(self, field)!r}")
     for field in ("dropout", "word_dropout"):
-      if not 0.0 <= getattr(self, field) < 1.0:
+      if not 0.0 <= _as_float(field, getattr(self, field)) < 1.0:
         raise ValueError(f"{field} must be in [0, 1), got {getattr(self, field)!r}")
     super().__post_init__()
 
@@ -131,9 +151,18 @@ class AttentionClassifier(nn.Module):
                embedded=None):
     """Classifies a batch.
 
+    Bad lengths and token ids: when `lengths` are concrete (a plain call, not
+    under `jit`/`vmap`), a length outside 1 ≤ length ≤ T raises a `ValueError`
+    naming the examples, and so does (with `embedded=None`) a token id outside
+    [0, V). Traced values cannot be checked, so there the output is defined
+    instead: lengths are clipped to [0, T], and an example of length 0 has
+    attention weights all 0, `hidden` and `context` all 0 and logits equal to
+    the output layer's bias (no NaN, also in gradients). Token ids are not
+    checked under a transformation (an id ≥ V embeds as NaN).
+
     Args:
-      tokens_BxT: <int32>[B, T] token ids, padded at the end.
-      lengths_B: <int32>[B] real lengths, 1 ≤ lengths ≤ T.
+      tokens_BxT: <int32>[B, T] token ids in [0, V), padded at the end.
+      lengths_B: <int32>[B] real lengths, 1 ≤ lengths ≤ T (see above).
       train: enables dropout and Gumbel sampling.
       attention: optional <float32>[B, T] externally supplied weights used
         instead of the model's own (ablations, counterfactual attention). They
@@ -144,6 +173,10 @@ class AttentionClassifier(nn.Module):
 
     Returns:
       (logits <float32>[B, C], aux: `Aux`).
+
+    Raises:
+      ValueError: malformed shapes or dtypes, and (concrete inputs only) a
+        length outside [1, T] or a token id outside [0, V).
     """
     tokens_BxT = jnp.asarray(tokens_BxT)
     lengths_B = jnp.asarray(lengths_B)
@@ -152,6 +185,17 @@ class AttentionClassifier(nn.Module):
     batch, max_length = tokens_BxT.shape
     if lengths_B.shape != (batch,):
       raise ValueError(f"lengths must be [B]={batch,}, got shape {lengths_B.shape}")
+    if not jnp.issubdtype(tokens_BxT.dtype, jnp.integer):
+      raise ValueError(f"tokens must be integer token ids, got dtype {tokens_BxT.dtype}")
+    if not jnp.issubdtype(lengths_B.dtype, jnp.integer):
+      raise ValueError(f"lengths must be integers, got dtype {lengths_B.dtype}")
+    if not isinstance(lengths_B, jax.core.Tracer):
+      _check_in_range(lengths_B, 1, max_length,
+                      f"lengths must lie in 1 <= length <= T={max_length}")
+    if embedded is None and not isinstance(tokens_BxT, jax.core.Tracer):
+      _check_in_range(tokens_BxT, 0, self.vocab_size - 1,
+                      f"tokens must be ids in [0, vocab_size={self.vocab_size})")
+    lengths_B = jnp.clip(lengths_B, 0, max_length)
     if attention is not None and jnp.shape(attention) != (batch, max_length):
       raise ValueError(f"attention must be [B, T]={(batch, max_length)}, got shape "
                        f"{jnp.shape(attention)}")
@@ -170,22 +214,57 @@ class AttentionClassifier(nn.Module):
     hidden_BxTxD = self.encoder_module(embedded, lengths_B)
     scores_BxT = self.scorer(hidden_BxTxD)
     sample = self.normalizer == "gumbel" and (train or self.gumbel_eval == "sample")
-    weights_BxT = attention_lib.normalize(
-        scores_BxT, mask_BxT, normalizer=self.normalizer, temperature=self.temperature,
-        key=self.make_rng("gumbel") if sample else None, sample=sample)
+    # A length-0 example attends to position 0, where its `hidden` is 0, so its context is
+    # 0 and nothing divides by 0; its reported weights are then set to 0 (`attention_BxT`).
+    # For lengths >= 1 these are the plain masked softmax's operations, bit for bit.
+    attended_BxT = encoders.sequence_mask(jnp.maximum(lengths_B, 1), max_length)
+    weights_BxT = attention_lib._normalize(
+        scores_BxT, attended_BxT, normalizer=self.normalizer, temperature=self.temperature,
+        key=self.make_rng("gumbel") if sample else None, sample=sample,
+        softmax=attention_lib._softmax_nonempty)
     if self.attention_mode == "uniform":
-      weights_BxT = mask_BxT / lengths_B[:, None].astype(hidden_BxTxD.dtype)
+      weights_BxT = attended_BxT / jnp.maximum(lengths_B, 1)[:, None].astype(hidden_BxTxD.dtype)
     if attention is not None:
       weights_BxT = jnp.asarray(attention, hidden_BxTxD.dtype)
     context_BxD = jnp.einsum("bt,btd->bd", weights_BxT, hidden_BxTxD)
     logits_BxC = self.output_layer(self.dropout_layer(context_BxD, deterministic=not train))
-    return logits_BxC, Aux(attention=weights_BxT, scores=scores_BxT, hidden=hidden_BxTxD,
+    attention_BxT = weights_BxT if attention is not None else jnp.where(
+        (lengths_B > 0)[:, None], weights_BxT, 0.0)
+    return logits_BxC, Aux(attention=attention_BxT, scores=scores_BxT, hidden=hidden_BxTxD,
                            context=context_BxD)
 
 
 def _check_choice(what: str, value, allowed):
   if value not in allowed:
     raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _check_int(what: str, value, minimum: int):
+  """`ValueError` unless `value` is an integer (not a bool) >= `minimum`."""
+  try:
+    ok = not isinstance(value, bool) and operator.index(value) >= minimum
+  except TypeError:
+    ok = False
+  if not ok:
+    raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
+
+
+def _as_float(what: str, value) -> float:
+  if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    raise ValueError(f"{what} must be a number, got {value!r}")
+  return float(value)
+
+
+def _check_in_range(values, low: int, high: int, message: str, shown: int = 5):
+  """`ValueError(message + the first `shown` entries of `values` outside [low, high])`."""
+  values = np.asarray(values)
+  bad = np.argwhere((values < low) | (values > high))
+  if len(bad):
+    at = (lambda i: f"index {int(i[0])}") if values.ndim == 1 else (
+        lambda i: f"[b, t] = {tuple(int(j) for j in i)}")
+    where = ", ".join(f"{values[tuple(i)]} at {at(i)}" for i in bad[:shown])
+    more = f" (and {len(bad) - shown} more)" if len(bad) > shown else ""
+    raise ValueError(f"{message}; got {where}{more}")
 
 
 def model_to_dict(model: AttentionClassifier) -> dict:
@@ -200,11 +279,71 @@ def model_to_dict(model: AttentionClassifier) -> dict:
 
 
 def model_from_dict(config: dict) -> AttentionClassifier:
-  """Inverse of `model_to_dict`."""
+  """Inverse of `model_to_dict`.
+
+  Raises:
+    ValueError: `config` is not a dict, misses `vocab_size` or `num_classes`,
+      has unknown fields, or holds a value the model rejects.
+  """
+  if not isinstance(config, dict):
+    raise ValueError(f"a model config must be a dict of AttentionClassifier fields, got "
+                     f"{type(config).__name__}: {config!r:.80}")
+  fields = [f for f in dataclasses.fields(AttentionClassifier) if f.name not in ("parent", "name")]
+  known = {f.name for f in fields}
+  unknown = sorted(set(config) - known)
+  if unknown:
+    raise ValueError(f"unknown model fields {unknown}; allowed: {sorted(known)}")
+  missing = [f.name for f in fields
+             if f.default is dataclasses.MISSING and f.name not in config]
+  if missing:
+    raise ValueError(f"model config misses the required fields {missing}")
   config = dict(config)
   if "deep_layer_dims" in config:
     config["deep_layer_dims"] = tuple(config["deep_layer_dims"])
   return AttentionClassifier(**config)
+
+
+def check_params(model: AttentionClassifier, params) -> int | None:
+  """Checks that `params` are `model`'s parameters, optionally stacked on a seed axis.
+
+  Args:
+    model: the classifier.
+    params: a pytree like `init_params(model, key)`, or the same with one
+      leading axis S on every leaf (stacked seeds).
+
+  Returns:
+    S for stacked params, None for unstacked ones.
+
+  Raises:
+    ValueError: naming the first entries whose presence or shape differ.
+  """
+  want = _param_shapes(model)
+  try:
+    got = {jax.tree_util.keystr(k): tuple(np.shape(v))
+           for k, v in jax.tree_util.tree_leaves_with_path(params)}
+  except Exception:  # noqa: BLE001 — anything unreadable is reported below as a mismatch
+    got = {}
+  if got == want:
+    return None
+  stacked = {k: g[0] for k, g in got.items()
+             if k in want and len(g) == len(want[k]) + 1 and g[1:] == want[k]}
+  if set(stacked) == set(got) == set(want) and len(set(stacked.values())) == 1:
+    return next(iter(stacked.values()))
+  if stacked:  # compare with the seed count most leaves have
+    seeds = max(set(stacked.values()), key=list(stacked.values()).count)
+    want = {k: (seeds,) + v for k, v in want.items()}
+  differ = sorted(set(want) ^ set(got)) or sorted(k for k in want if got[k] != want[k])
+  shown = ", ".join(f"{k}: {got.get(k, 'missing')} (expected {want.get(k, 'none')})"
+                    for k in differ[:3])
+  raise ValueError(f"params do not fit the model (unstacked, or stacked [S, ...]): {shown}"
+                   f"{' ...' if len(differ) > 3 else ''}")
+
+
+@functools.lru_cache(maxsize=32)
+def _param_shapes(model: AttentionClassifier) -> dict[str, tuple[int, ...]]:
+  expected = jax.eval_shape(lambda k: init_params(model, k), jax.random.key(0))
+  return {jax.tree_util.keystr(k): tuple(v.shape)
+          for k, v in jax.tree_util.tree_leaves_with_path(expected)}
 
 
 def init_params(model: AttentionClassifier, key, max_length: int = 8):

@@ -3,7 +3,8 @@
 Every encoder maps embeddings `<float32>[B, T, E]` and `lengths <int32>[B]` to
 `hidden <float32>[B, T, D]` with `hidden == 0` at padded positions, and outputs at
 real positions that do not depend on padding (neither on how much there is nor
-on the padding token ids).
+on the padding token ids). An example of length 0 has no real position: its
+`hidden` is all 0.
 
 The LSTMs are written as one `lax.scan` over time (`lstm_directions`), both
 directions of the BiLSTM advanced in the same scan, arrays time-major, one
@@ -45,7 +46,7 @@ def flip_sequences(inputs, lengths, *, time_axis: int = 1):
 
   Args:
     inputs: <float32>[B, T, ...] (or [T, B, ...] with `time_axis=0`).
-    lengths: <int32>[B].
+    lengths: <int32>[B], clipped to [0, T] (0: the example is left as it is).
     time_axis: 1 for batch-major inputs, 0 for time-major ones.
 
   Returns:
@@ -60,7 +61,7 @@ def flip_sequences(inputs, lengths, *, time_axis: int = 1):
     raise ValueError(f"time_axis must be 0 (time-major) or 1 (batch-major), got {time_axis!r}")
   max_length = inputs.shape[time_axis]
   positions = jnp.arange(max_length)[None, :]
-  lengths = jnp.asarray(lengths)[:, None]
+  lengths = jnp.clip(jnp.asarray(lengths), 0, max_length)[:, None]
   source = jnp.where(positions < lengths, lengths - 1 - positions, positions)  # [B, T]
   if time_axis == 0:
     source = source.T

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -54,19 +55,83 @@ class Run:
 
 
 def load_run(directory) -> Run:
-  """Reads a directory written by `save_run`."""
+  """Reads a directory written by `save_run`.
+
+  Raises:
+    ValueError: `directory` is not a run directory, or one of its files is
+      missing, not valid JSON / msgpack, lacks an entry, or does not match
+      the others (params of another model, seeds and metrics of different
+      counts); the message names the file.
+  """
   directory = Path(directory)
   config_path = directory / CONFIG_FILE
   if not config_path.is_file():
     raise ValueError(f"{directory} is not a run directory: {CONFIG_FILE} is missing")
-  saved = json.loads(config_path.read_text())
-  metrics = json.loads((directory / METRICS_FILE).read_text())
-  params = serialization.msgpack_restore((directory / PARAMS_FILE).read_bytes())
-  result = TrainResult(
-      params=jax.tree.map(np.asarray, params),
-      history={k: np.asarray(v, np.float32) for k, v in metrics["history"].items()},
-      config=TrainConfig.from_dict(saved["train"]), seeds=tuple(saved["seeds"]),
-      best_epoch=np.asarray(metrics["best_epoch"], np.int32))
+  saved = _read_json_object(config_path)
+  metrics_path = directory / METRICS_FILE
+  metrics = _read_json_object(metrics_path)
+  with _naming(config_path):
+    config = TrainConfig.from_dict(saved["train"])
+    seeds = tuple(int(s) for s in saved["seeds"])
+    extra = saved.get("extra", {})
+    if not isinstance(extra, dict):
+      raise ValueError(f"'extra' must be a JSON object, got {type(extra).__name__}")
+  with _naming(metrics_path):
+    history = {k: np.asarray(v, np.float32) for k, v in metrics["history"].items()}
+    best_epoch = np.asarray(metrics["best_epoch"], np.int32)
+    for name, values in {"best_epoch": best_epoch, **history}.items():
+      if len(values) != len(seeds):
+        raise ValueError(f"{name!r} has {len(values)} rows but {CONFIG_FILE} has "
+                         f"{len(seeds)} seeds")
+  params_path = directory / PARAMS_FILE
+  if not params_path.is_file():
+    raise ValueError(f"{directory} is not a complete run directory: {PARAMS_FILE} is missing")
+  try:
+    params = serialization.msgpack_restore(params_path.read_bytes())
+  except Exception as error:  # msgpack raises several types, not all ValueErrors
+    raise ValueError(f"{params_path}: not a valid params file ({type(error).__name__}: "
+                     f"{error})") from None
+  params = jax.tree.map(np.asarray, params)
+  _check_params(params_path, params, config, len(seeds))
+  result = TrainResult(params=params, history=history, config=config, seeds=seeds,
+                       best_epoch=best_epoch)
   vocab_path = directory / VOCAB_FILE
-  return Run(result=result, extra=saved.get("extra", {}),
-             vocab_path=vocab_path if vocab_path.is_file() else None)
+  return Run(result=result, extra=extra, vocab_path=vocab_path if vocab_path.is_file() else None)
+
+
+def _read_json_object(path: Path) -> dict:
+  """The JSON object in `path`; a `ValueError` naming the file if absent or malformed."""
+  if not path.is_file():
+    raise ValueError(f"{path.parent} is not a complete run directory: {path.name} is missing")
+  try:
+    data = json.loads(path.read_text(encoding="utf-8"))
+  except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    raise ValueError(f"{path}: not valid JSON ({error})") from None
+  if not isinstance(data, dict):
+    raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+  return data
+
+
+@contextlib.contextmanager
+def _naming(path: Path):
+  """Re-raises a missing entry or a bad value while reading `path` as a `ValueError` naming it."""
+  try:
+    yield
+  except KeyError as error:
+    raise ValueError(f"{path}: missing entry {error.args[0]!r}") from None
+  except (TypeError, ValueError, AttributeError) as error:
+    raise ValueError(f"{path}: {error}") from None
+
+
+def _check_params(path: Path, params, config: TrainConfig, num_seeds: int):
+  """`ValueError` unless `params` are `config.model`'s, stacked over `num_seeds` seeds."""
+  from attnjax.models import check_params
+
+  try:
+    stacked = check_params(config.model, params)
+  except ValueError as error:
+    raise ValueError(f"{path} does not hold the parameters of the model in {CONFIG_FILE}: "
+                     f"{error}") from None
+  if stacked != num_seeds:
+    raise ValueError(f"{path} holds {stacked or 'unstacked'} seed(s) of parameters but "
+                     f"{CONFIG_FILE} has {num_seeds} seeds")

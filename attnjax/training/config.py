@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 
 from attnjax.models.classifier import AttentionClassifier, model_from_dict, model_to_dict
 
@@ -44,14 +46,25 @@ class TrainConfig:
     if not isinstance(self.model, AttentionClassifier):
       raise ValueError(f"model must be an AttentionClassifier, got {type(self.model).__name__}")
     for name in ("epochs", "batch_size", "eval_batch_size", "steps_per_call"):
-      if int(getattr(self, name)) < 1:
+      if not _is_int(getattr(self, name)):
+        raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
+      if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-    if not self.learning_rate > 0:
-      raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-    if self.weight_decay < 0:
-      raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+    if not (_is_real(self.learning_rate) and 0 < self.learning_rate < math.inf):
+      raise ValueError(f"learning_rate must be > 0 and finite, got {self.learning_rate!r}")
+    if not (_is_real(self.weight_decay) and 0 <= self.weight_decay < math.inf):
+      raise ValueError(f"weight_decay must be >= 0 and finite, got {self.weight_decay!r}")
+    if self.grad_clip is not None and not (_is_real(self.grad_clip)
+                                           and 0 <= self.grad_clip < math.inf):
+      raise ValueError(f"grad_clip must be None, 0 (no clipping) or a finite number > 0, "
+                       f"got {self.grad_clip!r}")
+    if not isinstance(self.select_best, bool):
+      raise ValueError(f"select_best must be True or False, got {self.select_best!r}")
+    if isinstance(self.frozen, str) or not all(isinstance(g, str) for g in self.frozen):
+      raise ValueError(f"frozen must be a sequence of parameter group names, e.g. "
+                       f"('attention',), got {self.frozen!r}")
     object.__setattr__(self, "frozen", tuple(self.frozen))
-    if self.patience is not None and self.patience < 1:
+    if self.patience is not None and not (_is_int(self.patience) and self.patience >= 1):
       raise ValueError(f"patience must be >= 1 or None, got {self.patience!r}")
 
   def replace(self, **changes) -> "TrainConfig":
@@ -70,12 +83,20 @@ class TrainConfig:
 
   @classmethod
   def from_dict(cls, config: dict) -> "TrainConfig":
+    """Inverse of `to_dict`; a `ValueError` names a missing, unknown or bad field."""
+    if not isinstance(config, dict):
+      raise ValueError(f"a TrainConfig must be a dict of its fields, got "
+                       f"{type(config).__name__}: {config!r:.80}")
     config = dict(config)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(config) - known)
     if unknown:
       raise ValueError(f"unknown TrainConfig fields {unknown}; allowed: {sorted(known)}")
+    if "model" not in config:
+      raise ValueError("a TrainConfig needs its 'model' (the AttentionClassifier's fields)")
     config["model"] = model_from_dict(config["model"])
+    if isinstance(config.get("frozen"), list):
+      config["frozen"] = tuple(config["frozen"])
     return cls(**config)
 
   def to_json(self) -> str:
@@ -83,4 +104,16 @@ class TrainConfig:
 
   @classmethod
   def from_json(cls, text: str) -> "TrainConfig":
-    return cls.from_dict(json.loads(text))
+    try:
+      config = json.loads(text)
+    except json.JSONDecodeError as error:
+      raise ValueError(f"a TrainConfig must be JSON; this is not valid JSON: {error}") from None
+    return cls.from_dict(config)
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)

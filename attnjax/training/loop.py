@@ -176,7 +176,14 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   Returns:
     `TrainResult` with stacked params [S, ...] and per-seed history.
   """
-  seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+  if isinstance(seeds, bool) or not isinstance(seeds, (int, Sequence, np.ndarray)):
+    raise ValueError(f"seeds must be an int S or a sequence of ints, got {seeds!r}")
+  seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
+  bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer))
+         or not 0 <= s < 2**32]
+  if bad:
+    raise ValueError(f"seeds must be integers in [0, 2**32), got {bad}")
+  seeds = tuple(int(s) for s in seeds)
   if not seeds:
     raise ValueError("seeds must name at least one seed")
   if len(set(seeds)) != len(seeds):
@@ -203,7 +210,10 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   # Blocks of `block` steps and a shorter last one: no block holds an all-padding step
   # (which would need a select over every parameter, and changes XLA's fusion).
   block = math.ceil(steps / math.ceil(steps / config.steps_per_call))
-  block_fn = _make_block_fn(config)
+  # One compiled step function for every config that trains the same way (not per epoch
+  # count or block size, which change no step's computation).
+  block_fn = _make_block_fn(dataclasses.replace(
+      config, epochs=1, steps_per_call=1, patience=None, select_best=False, eval_batch_size=1))
 
   history = {k: [] for k in ("train_loss", "train_accuracy")}
   if eval_data is not None:
