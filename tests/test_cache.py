@@ -129,11 +129,13 @@ def test_report_prints_n_and_notes_what_was_left_out():
                                           undefined="τ undefined for constant attention")},
           "uniform": {"tau": seed_summary(np.full((2, 2), np.nan),
                                           undefined="τ undefined for constant attention")},
-          "published": {"tau": {"mean": 0.35, "ci": None, "n": 0, "published": True}}}
+          "published": {"tau": {"mean": 0.35, "ci": None, "n": 0, "published": True}},
+          "other": {"accuracy": mean_ci([0.9, 0.8])}}
   text = "\n".join(report._table(json.loads(json.dumps(strict_json(rows)))))
   assert "0.300 ± 1.271 (n=2) [1]" in text
   assert "| uniform | undefined (n=0) [2] |" in text
-  assert "0.350 (published)" in text
+  assert "| published | 0.350 (published) | — |" in text  # no accuracy measured: a dash
+  assert "| other | — | 0.850 ± 0.635 (n=2) |" in text
   assert "[1] learned, tau: 1 of 4 values undefined and left out of the per-seed means " \
          "(τ undefined for constant attention)." in text
   assert "[2] uniform, tau: 2 of 2 per-seed value(s) undefined" in text

@@ -148,7 +148,7 @@ def finding_2(lab: Lab) -> dict:
   test = lab.splits["test"].take(np.arange(len(learned["labels"])))
   b = learned["instance_mi"].shape[1]
   mask = learned["mask"]
-  for i, mode in enumerate(("uniform", "random", "permute")):
+  for mode in ("uniform", "random", "permute"):
     logits, aux = analysis.ablate(run.model, run.params, test.tokens, test.lengths, mode=mode,
                                   key=lab.cell_key("bilstm-additive", f"swapped {mode}"))
     accuracy = (np.asarray(logits).argmax(-1) == test.labels[None]).mean(-1)

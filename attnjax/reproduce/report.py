@@ -14,7 +14,9 @@ def _number(value) -> float:
 
 
 def _fmt(summary: dict) -> str:
-  """A table cell: "mean ± CI (n=…)"; a published figure as "value (published)"."""
+  """A table cell: "mean ± CI (n=…)"; a published figure as "value (published)"; "—" if absent."""
+  if not summary:  # this row does not measure this column
+    return "—"
   if "positions" in summary:  # finding i: how many positions have an MI estimate
     low, high = summary["min_over_seeds"], summary["max_over_seeds"]
     return f"{low}{'' if low == high else f'–{high}'} of {summary['positions']}"
