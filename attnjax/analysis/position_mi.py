@@ -32,12 +32,13 @@ precision@2 of instance MI against the planted tokens 0.53 (readout), 0.44
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from attnjax import mi
+from attnjax.checks import is_int, is_real
 from attnjax.models.classifier import AttentionClassifier
 from attnjax.models.encoders import sequence_mask
 from attnjax.training.collect import is_stacked
@@ -80,11 +81,11 @@ def _check_perturbation(num_samples, scale, rate, components=1, batch_size=1):
   """`ValueError` naming a perturbation setting out of range."""
   for name, value, minimum in (("num_samples", num_samples, 2), ("components", components, 1),
                                ("batch_size", batch_size, 1)):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not is_int(value) or value < minimum:
       raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-  if not (np.isfinite(scale) and scale > 0):
+  if not (is_real(scale) and 0 < scale < math.inf):
     raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
-  if not 0 < rate < 1:
+  if not (is_real(rate) and 0 < rate < 1):
     raise ValueError(f"rate must be in (0, 1), got {rate!r}")
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
-import numbers
 from collections.abc import Mapping
 
 import jax
@@ -74,25 +72,11 @@ def instance_mi(model, params, tokens, lengths, *, target=None, key=None, num_sa
   from attnjax.analysis.position_mi import instance_position_mi
 
   tokens, lengths, _ = check_inputs(model, params, tokens, lengths, target)
-  _check_number("num_samples", num_samples, lambda v: _is_int(v) and v >= 2, "an integer >= 2")
-  _check_number("scale", scale, lambda v: 0 < v < math.inf, "a finite number > 0")
-  _check_number("rate", rate, lambda v: 0 < v < 1, "in (0, 1)")
-  _check_number("components", components, lambda v: _is_int(v) and v >= 1, "an integer >= 1")
-  _check_number("batch_size", batch_size, lambda v: _is_int(v) and v >= 1, "an integer >= 1")
   key = jax.random.key(0) if key is None else key
   return instance_position_mi(
       model, params, tokens, lengths, key=key, num_samples=num_samples,
       perturbation=perturbation, scale=scale, rate=rate, output=output, method=method,
       projection=projection, components=components, batch_size=batch_size)
-
-
-def _is_int(value) -> bool:
-  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_number(name, value, test, allowed):
-  if isinstance(value, bool) or not isinstance(value, numbers.Real) or not test(value):
-    raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
 
 class UnknownMethodError(KeyError, ValueError):

@@ -17,8 +17,6 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import numbers
-import operator
 import types
 import warnings
 
@@ -26,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from attnjax.checks import check_int, is_int, is_real
 from attnjax.mi import binning, inputs, knn, probe, variational
 from attnjax.mi.blocks import default_block_size
 from attnjax.mi.result import MIResult
@@ -143,7 +142,7 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
   _, y = _as_xy(h[:, 0], y, method)
   mask = _as_mask(mask, (n, positions))
   if position_batch is not None:
-    _check_int("position_batch", position_batch, 1, "or None")
+    check_int("position_batch", position_batch, 1, "or None")
   options = _resolve_options(method, y, options, n)
   _raise_if_bad_values(h, y, mask, method, options, per_position=True)
   together = min(position_batch or positions, positions)
@@ -281,47 +280,29 @@ def _is_concrete(array) -> bool:
   return not isinstance(array, jax.core.Tracer)
 
 
-def _check_int(name, value, minimum, extra=""):
-  try:
-    ok = not isinstance(value, bool) and operator.index(value) >= minimum
-  except TypeError:
-    ok = False
-  if not ok:
-    raise ValueError(f"{name} must be an integer >= {minimum}{' ' + extra if extra else ''}, "
-                     f"got {value!r}")
-
-
 def _check_min_count(min_count):
-  _check_int("min_count", min_count, 0)
+  check_int("min_count", min_count, 0)
 
 
 # Option → (test, what is allowed); an option a method does not take is never checked.
 _OPTION_RANGES = {
-    "bins": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "steps": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "block_size": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
-    "eval_every": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "embed_dim": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "num_classes": (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
-    "hidden": (lambda v: isinstance(v, (list, tuple)) and all(_is_int(w) and w >= 1 for w in v),
+    "bins": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "steps": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "block_size": (lambda v: v is None or (is_int(v) and v >= 1), "None or an integer >= 1"),
+    "eval_every": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "embed_dim": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "num_classes": (lambda v: v is None or (is_int(v) and v >= 1), "None or an integer >= 1"),
+    "hidden": (lambda v: isinstance(v, (list, tuple)) and all(is_int(w) and w >= 1 for w in v),
                "a sequence of integers >= 1"),
-    "learning_rate": (lambda v: _is_real(v) and 0 < v < math.inf, "a finite number > 0"),
-    "jitter": (lambda v: _is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
-    "tau": (lambda v: _is_real(v) and 0 < v < math.inf, "a finite number > 0"),
-    "train_fraction": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
-    "momentum": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "weight_decay": (lambda v: _is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
-    "ema_rate": (lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "learning_rate": (lambda v: is_real(v) and 0 < v < math.inf, "a finite number > 0"),
+    "jitter": (lambda v: is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
+    "tau": (lambda v: is_real(v) and 0 < v < math.inf, "a finite number > 0"),
+    "train_fraction": (lambda v: is_real(v) and 0 < v < 1, "a number in (0, 1)"),
+    "momentum": (lambda v: is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "weight_decay": (lambda v: is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
+    "ema_rate": (lambda v: is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
 }
-
-
-def _is_int(value) -> bool:
-  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-  return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _check_option_values(method, options, n):
@@ -330,7 +311,7 @@ def _check_option_values(method, options, n):
     if name in _OPTION_RANGES and not _OPTION_RANGES[name][0](value):
       raise ValueError(f"option {name}={value!r} of method {method!r} must be "
                        f"{_OPTION_RANGES[name][1]}")
-  if "k" in options and not (_is_int(options["k"]) and 1 <= options["k"] < n):
+  if "k" in options and not (is_int(options["k"]) and 1 <= options["k"] < n):
     raise ValueError(f"option k={options['k']!r} of method {method!r} must be an integer in "
                      f"[1, N) with N = {n} samples")
 

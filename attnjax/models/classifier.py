@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import numbers
-import operator
 from typing import Any, NamedTuple, Sequence
 
 import flax.linen as nn
@@ -14,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from attnjax.checks import check_int, is_real
 from attnjax.models import attention as attention_lib
 from attnjax.models import encoders
 
@@ -107,9 +106,9 @@ class AttentionClassifier(nn.Module):
     _check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
     for field in ("vocab_size", "embed_dim", "hidden_dim", "attention_dim", "cnn_kernel_size",
                   "unroll"):
-      _check_int(field, getattr(self, field), 1)
-    _check_int("num_classes", self.num_classes, 2)
-    _check_int("unk_id", self.unk_id, 0)
+      check_int(field, getattr(self, field), 1)
+    check_int("num_classes", self.num_classes, 2)
+    check_int("unk_id", self.unk_id, 0)
     if self.unk_id >= self.vocab_size:
       raise ValueError(f"unk_id must be a token id in [0, vocab_size={self.vocab_size}), "
                        f"got {self.unk_id!r}")
@@ -120,7 +119,7 @@ class AttentionClassifier(nn.Module):
       raise ValueError(f"deep attention needs >= 2 layers, got deep_layer_dims="
                        f"{tuple(self.deep_layer_dims)}")
     for width in self.deep_layer_dims:
-      _check_int("every deep_layer_dims width", width, 1)
+      check_int("every deep_layer_dims width", width, 1)
     for field in ("temperature", "embedding_std"):
       value = _as_float(field, getattr(self, field))
       if not value > 0:
@@ -239,18 +238,8 @@ def _check_choice(what: str, value, allowed):
     raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
 
 
-def _check_int(what: str, value, minimum: int):
-  """`ValueError` unless `value` is an integer (not a bool) >= `minimum`."""
-  try:
-    ok = not isinstance(value, bool) and operator.index(value) >= minimum
-  except TypeError:
-    ok = False
-  if not ok:
-    raise ValueError(f"{what} must be an integer >= {minimum}, got {value!r}")
-
-
 def _as_float(what: str, value) -> float:
-  if isinstance(value, bool) or not isinstance(value, numbers.Real):
+  if not is_real(value):
     raise ValueError(f"{what} must be a number, got {value!r}")
   return float(value)
 

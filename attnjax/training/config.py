@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 
+from attnjax.checks import is_int, is_real
 from attnjax.models.classifier import AttentionClassifier, model_from_dict, model_to_dict
 
 
@@ -46,15 +46,15 @@ class TrainConfig:
     if not isinstance(self.model, AttentionClassifier):
       raise ValueError(f"model must be an AttentionClassifier, got {type(self.model).__name__}")
     for name in ("epochs", "batch_size", "eval_batch_size", "steps_per_call"):
-      if not _is_int(getattr(self, name)):
+      if not is_int(getattr(self, name)):
         raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-    if not (_is_real(self.learning_rate) and 0 < self.learning_rate < math.inf):
+    if not (is_real(self.learning_rate) and 0 < self.learning_rate < math.inf):
       raise ValueError(f"learning_rate must be > 0 and finite, got {self.learning_rate!r}")
-    if not (_is_real(self.weight_decay) and 0 <= self.weight_decay < math.inf):
+    if not (is_real(self.weight_decay) and 0 <= self.weight_decay < math.inf):
       raise ValueError(f"weight_decay must be >= 0 and finite, got {self.weight_decay!r}")
-    if self.grad_clip is not None and not (_is_real(self.grad_clip)
+    if self.grad_clip is not None and not (is_real(self.grad_clip)
                                            and 0 <= self.grad_clip < math.inf):
       raise ValueError(f"grad_clip must be None, 0 (no clipping) or a finite number > 0, "
                        f"got {self.grad_clip!r}")
@@ -64,7 +64,7 @@ class TrainConfig:
       raise ValueError(f"frozen must be a sequence of parameter group names, e.g. "
                        f"('attention',), got {self.frozen!r}")
     object.__setattr__(self, "frozen", tuple(self.frozen))
-    if self.patience is not None and not (_is_int(self.patience) and self.patience >= 1):
+    if self.patience is not None and not (is_int(self.patience) and self.patience >= 1):
       raise ValueError(f"patience must be >= 1 or None, got {self.patience!r}")
 
   def replace(self, **changes) -> "TrainConfig":
@@ -109,11 +109,3 @@ class TrainConfig:
     except json.JSONDecodeError as error:
       raise ValueError(f"a TrainConfig must be JSON; this is not valid JSON: {error}") from None
     return cls.from_dict(config)
-
-
-def _is_int(value) -> bool:
-  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-  return isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -20,6 +20,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from attnjax.checks import is_int
 from attnjax.data.dataset import TextDataset
 from attnjax.models.classifier import init_params
 from attnjax.training import sharding
@@ -179,8 +180,7 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   if isinstance(seeds, bool) or not isinstance(seeds, (int, Sequence, np.ndarray)):
     raise ValueError(f"seeds must be an int S or a sequence of ints, got {seeds!r}")
   seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
-  bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, (int, np.integer))
-         or not 0 <= s < 2**32]
+  bad = [s for s in seeds if not is_int(s) or not 0 <= s < 2**32]
   if bad:
     raise ValueError(f"seeds must be integers in [0, 2**32), got {bad}")
   seeds = tuple(int(s) for s in seeds)
