@@ -6,7 +6,8 @@
 
 Estimator families, one module each: `knn` (KSG, Ross's mixed estimator),
 `binning` (histograms), `variational` (InfoNCE, NWJ, MINE, SMILE critics),
-`probe` (Barber–Agakov). `testing` holds ground-truth tasks with known MI.
+`probe` (Barber–Agakov), `crossfit` (the cross-fitted, regularisation-tuned
+linear probe for high-dimensional states). `testing` holds ground-truth tasks with known MI.
 """
 
 from attnjax.mi.registry import METHODS, MIN_COUNT, estimate, per_position

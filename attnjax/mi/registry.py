@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from attnjax.checks import check_int, is_int, is_real
-from attnjax.mi import binning, inputs, knn, probe, variational
+from attnjax.mi import binning, crossfit, inputs, knn, probe, variational
 from attnjax.mi.blocks import default_block_size
 from attnjax.mi.result import MIResult
 
@@ -38,11 +38,13 @@ METHODS = types.MappingProxyType({
     "mine": variational.mine,
     "smile": variational.smile,
     "probe": probe.probe,
+    "crossfit_probe": crossfit.crossfit_probe,
 })
 """Estimator name → function `(x, y, *, mask=None, key=None, **options) -> MIResult`."""
 
 # Methods that accept only one kind of y; the others take labels or vectors.
-_Y_KIND = {"ksg": "continuous", "mixed_ksg": "discrete", "probe": "discrete"}
+_Y_KIND = {"ksg": "continuous", "mixed_ksg": "discrete", "probe": "discrete",
+           "crossfit_probe": "discrete"}
 
 MIN_COUNT = 20
 """Default minimum number of usable samples; fewer give a NaN estimate."""
@@ -191,7 +193,8 @@ def _as_xy(x, y, method):
   if _Y_KIND.get(method, kind) != kind:
     wanted = {"ksg": "float y [N, Dy]; for labels use 'mixed_ksg'",
               "mixed_ksg": "integer labels y [N]; for vectors use 'ksg'",
-              "probe": "integer labels y [N]"}[method]
+              "probe": "integer labels y [N]",
+              "crossfit_probe": "integer labels y [N]"}[method]
     raise ValueError(f"method {method!r} needs {wanted}; got {y.dtype} {y.shape}")
   return x, y
 
