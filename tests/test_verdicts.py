@@ -241,6 +241,7 @@ def _document():
   spread, tau, ids = _near_ties(seeds=5, examples=8, rise=0.4, seed=3)
   near_ties, _ = _finding_3(spread, tau, ids, 5, stored_seed_means=False)
   finding_1 = _finding_1(0.31, 0.29, 0.3)
+  finding_1["rows"] = dict(reversed(finding_1["rows"].items()))  # a table order to keep
   finding_6 = _finding_6(0.1, 0.05)
   for finding in (finding_1, finding_6):
     for row in finding["rows"].values():
@@ -282,5 +283,7 @@ def test_rejudge_a_stored_results_document(tmp_path):
   assert "### Information preservation (finding i): **inconclusive**" in text
   assert "- additive − scaled_dot (mi_mean_over_positions): +0.010 [" in text
   assert "the verdict was **mixed** by the rule of its run" in text
+  assert text.index("| scaled_dot |") < text.index("| deep |") < text.index("| additive |")
+  assert list(saved["results"]["toy"]["1"]["rows"]) == ["scaled_dot", "deep", "additive"]
   with pytest.raises(ValueError, match="holds no results.json"):
     rejudge(tmp_path / "missing")

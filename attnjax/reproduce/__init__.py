@@ -152,7 +152,9 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     for number in only:
       say(f"{dataset}: finding {number}")
       findings[str(number)] = FINDINGS[number](lab)
-      write_json_atomic(results_path, {"meta": meta, "results": results})
+      # Keys in insertion order: a report rewritten from the file (resume, rejudge) keeps
+      # the tables' row and column order.
+      write_json_atomic(results_path, {"meta": meta, "results": results}, sort_keys=False)
     example = lab.cell("bilstm-additive", **{"model.attention": "additive"})
     write_figures(out, dataset, findings, example)
     write_report(out, results, meta)

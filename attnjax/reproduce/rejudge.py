@@ -6,7 +6,8 @@ reads each folder's `results.json`, recomputes every finding's verdict, rule
 and comparisons from the stored summaries with today's rules
 (`attnjax.reproduce.verdicts`: Welch's t from each cell's mean, std and n; the
 paired test where per-seed values are stored), and rewrites `results.json`
-and `report.md` atomically (figures are kept). Each re-judged finding records
+and `report.md` atomically (figures are kept; the file's key order, which is
+the tables' row and column order, is kept). Each re-judged finding records
 its previous verdict ("rejudged"); a rule that needs data the file does not
 hold says so in its rule and comparisons (e.g. a paired comparison done as
 Welch's t on the summaries), and finding iii's verdict is "not judged" when
@@ -77,7 +78,7 @@ def rejudge(directory) -> list[dict]:
   if document is None:
     raise ValueError(f"{directory} holds no results.json to re-judge")
   document, changes = rejudge_results(document)
-  write_json_atomic(directory / "results.json", document)
+  write_json_atomic(directory / "results.json", document, sort_keys=False)  # keeps table order
   write_report(directory, document["results"], document.get("meta", {}))
   return changes
 

@@ -84,7 +84,7 @@ def _comparisons(finding: dict) -> list[str]:
   """The comparisons behind a verdict (and finding i's robustness check), one bullet each."""
   lines = []
   for title, comparisons in (("Comparisons", finding.get("comparisons")),
-                             ("Robustness comparisons (not part of the verdict)",
+                             ("Robustness comparisons, not part of the verdict",
                               finding.get("robustness", {}).get("comparisons"))):
     if comparisons:
       level = f"{comparisons[0].get('level', 0.95):.0%}"
