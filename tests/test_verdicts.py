@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from attnjax import cli
 from attnjax.analysis import seed_summary
 from attnjax.io import strict_json
+from attnjax.reproduce import rejudge as rejudge_module
 from attnjax.reproduce import report, verdicts
 from attnjax.reproduce.rejudge import rejudge, rejudge_results
 
@@ -258,7 +260,7 @@ def _document():
   return json.loads(json.dumps(strict_json({"meta": meta, "results": {"toy": results}})))
 
 
-def test_rejudge_a_stored_results_document(tmp_path):
+def test_rejudge_a_stored_results_document(tmp_path, capsys):
   document = _document()
   before = copy.deepcopy(document)
   rejudged, changes = rejudge_results(document)
@@ -287,3 +289,11 @@ def test_rejudge_a_stored_results_document(tmp_path):
   assert list(saved["results"]["toy"]["1"]["rows"]) == ["scaled_dot", "deep", "additive"]
   with pytest.raises(ValueError, match="holds no results.json"):
     rejudge(tmp_path / "missing")
+  (tmp_path / "results.json").write_text(json.dumps(document))  # the command line, twice
+  assert cli.main(["rejudge", str(tmp_path)]) == 0
+  assert rejudge_module.main([str(tmp_path)]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[0] == f"* {tmp_path} toy finding 1: mixed → inconclusive" and len(lines) == 6
+  assert lines[1] == f"  {tmp_path} toy finding 3: reproduced → reproduced"
+  assert cli.main(["rejudge", str(tmp_path / "missing")]) == 2
+  assert "attnjax rejudge: error:" in capsys.readouterr().err
