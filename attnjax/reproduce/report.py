@@ -88,8 +88,9 @@ def _comparisons(finding: dict) -> list[str]:
                               finding.get("robustness", {}).get("comparisons"))):
     if comparisons:
       level = f"{comparisons[0].get('level', 0.95):.0%}"
+      count = len(comparisons)
       lines += [f"{title} (difference of means, its {level} interval, two-sided p and Holm's p "
-                f"over the {len(comparisons)}; significant when Holm p < "
+                f"over {count} comparison{'s' if count > 1 else ''}; significant when Holm p < "
                 f"{comparisons[0].get('alpha', 0.05):g}):", ""]
       lines += [f"- {format_comparison(c)}" for c in comparisons] + [""]
   return lines
