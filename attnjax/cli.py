@@ -251,6 +251,14 @@ def cmd_reproduce(args) -> int:
   return 0
 
 
+def cmd_rejudge(args) -> int:
+  from attnjax.reproduce.rejudge import describe, rejudge
+
+  for directory in args.directories:
+    print("\n".join(describe(directory, rejudge(directory))))
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog="attnjax", description="Attention models, MI estimators and experiments in JAX.")
@@ -290,11 +298,19 @@ def build_parser() -> argparse.ArgumentParser:
   rep.add_argument("--out", default="runs/reproduce")
   rep.add_argument("--no-progress", action="store_true")
   rep.set_defaults(func=cmd_reproduce)
+  rejudge_parser = sub.add_parser(
+      "rejudge", help="recompute the verdicts of stored reproduce results (no re-training)",
+      description="Recompute every finding's verdict in DIR/results.json from its stored "
+      "summaries with today's rules (comparisons over seeds) and rewrite results.json and "
+      "report.md; nothing is trained or analysed again.")
+  rejudge_parser.add_argument("directories", nargs="+", metavar="DIR",
+                              help="folders holding a results.json written by `reproduce`")
+  rejudge_parser.set_defaults(func=cmd_rejudge)
   eval_parser = sub.add_parser("evaluate", help="evaluate a run directory on a split")
   eval_parser.add_argument("run_dir", help="directory written by `attnjax train`")
   eval_parser.add_argument("--split", default="test")
   eval_parser.set_defaults(func=cmd_evaluate)
-  for command in (train_parser, rep, eval_parser):  # `--debug` after the command works too
+  for command in (train_parser, rep, rejudge_parser, eval_parser):  # `--debug` after the command works too
     command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help=debug_help)
   return parser

@@ -160,6 +160,7 @@ def test_finding_5_ranks_undefined_tau_last_explicitly():
   taus["bilstm"][0] = 0.25
   result = findings.finding_5(StubLab())
   assert result["order"][:3] == ["cnn + additive", "bilstm + additive", "cnn + deep"]
+  assert "ranks between 2 and 2" in result["rule"]  # constant τ per cell: differences are exact
   assert result["verdict"] == "reproduced"
 
 

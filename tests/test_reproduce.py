@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from attnjax.reproduce import cells, explanations, reproduce
+from attnjax.io import strict_json
+from attnjax.reproduce import cells, explanations, reproduce, verdicts
 from attnjax.reproduce.cells import AnalysisSettings
 
 TINY = dict(
@@ -46,9 +47,14 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   assert saved["meta"]["analysis"]["code"] == cells.analysis_code()
   assert set(saved["results"]["planted"]) == {"1", "2", "3", "4", "5", "6"}
   for number, finding in results["planted"].items():
-    allowed = (("MI agrees better", "attention agrees better", "mixed") if number == "6" else
-               ("reproduced", "mixed", "not reproduced"))
+    allowed = verdicts.EXPLAINER_VERDICTS if number == "6" else verdicts.VERDICTS
     assert finding["verdict"] in allowed
+    assert strict_json(finding["comparisons"]) == saved["results"]["planted"][number]["comparisons"]
+  assert "Comparisons (difference of means, its 95% interval" in report
+  assert {c["test"] for c in results["planted"]["3"]["comparisons"]} == {"paired"}
+  assert {c["test"] for c in results["planted"]["6"]["comparisons"]} == {"paired"}
+  accuracy = saved["results"]["planted"]["1"]["rows"]["additive"]["accuracy"]
+  assert len(accuracy["per_seed"]) == 2 and accuracy["n"] == 2  # per-seed values are stored
   explained = results["planted"]["6"]
   for attention, table in explained["agreement"].items():
     grid = np.asarray(table["mean"])

@@ -1,11 +1,14 @@
-"""Analysis: per-position MI, rank agreement with attention, attention statistics, ablations."""
+"""Analysis: per-position MI, rank agreement with attention, attention statistics, ablations,
+summaries over seeds and comparisons between them."""
 
 from attnjax.analysis.agreement import agreement
 from attnjax.analysis.ablation import ABLATIONS, ablate, permute_attention, uniform_attention
 from attnjax.analysis.attention_stats import attention_statistics
+from attnjax.analysis.compare import holm, paired, welch, welch_from_summaries
 from attnjax.analysis.position_mi import (LEVELS, OUTPUTS, PERTURBATIONS, PROJECTIONS,
                                           instance_position_mi, perturbed_internals,
                                           position_mi, project_hidden)
 from attnjax.analysis.ranking import (RANK_CORRELATIONS, average_ranks, kendall_tau_b,
                                       precision_at_k, rank_correlation, spearman_rho)
-from attnjax.analysis.summary import mean_ci, nanmean, seed_summary, student_t_quantile
+from attnjax.analysis.summary import (mean_ci, nanmean, seed_summary, student_t_cdf,
+                                     student_t_quantile, student_t_two_sided_p)

@@ -6,6 +6,8 @@
 writes `report.md`, `results.json`, `figures/*.png` and `<dataset>/cells/*`
 (trained runs and their analysis). Cells and findings are saved atomically as
 they finish; re-running skips finished cells, so a killed run resumes.
+Verdicts come from comparisons over seeds (`attnjax.reproduce.verdicts`);
+`attnjax.reproduce.rejudge` recomputes them in a stored results.json without re-running.
 """
 
 from __future__ import annotations
@@ -111,7 +113,11 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
           "environment": _environment()}
   for folder in (out, out / "figures"):
     remove_stale_temporaries(folder)  # left by a killed run's atomic writes
-  results = _earlier_results(results_path, meta)
+  # Findings kept from an earlier run are judged by today's verdict rules too. (Imported
+  # here so that `python -m attnjax.reproduce.rejudge` does not import itself twice.)
+  from attnjax.reproduce.rejudge import rejudge_results
+  results = rejudge_results({"meta": meta, "results": _earlier_results(results_path, meta)},
+                            mark=False)[0]["results"]
   start = time.time()
 
   def say(message):
@@ -146,7 +152,9 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     for number in only:
       say(f"{dataset}: finding {number}")
       findings[str(number)] = FINDINGS[number](lab)
-      write_json_atomic(results_path, {"meta": meta, "results": results})
+      # Keys in insertion order: a report rewritten from the file (resume, rejudge) keeps
+      # the tables' row and column order.
+      write_json_atomic(results_path, {"meta": meta, "results": results}, sort_keys=False)
     example = lab.cell("bilstm-additive", **{"model.attention": "additive"})
     write_figures(out, dataset, findings, example)
     write_report(out, results, meta)

@@ -1,9 +1,10 @@
 """The five experiments of Wen, Subbalakshmi & Yang (2022), as summaries of cached cells.
 
 Each `finding_*` takes a `Lab` (what trains and caches cells for one dataset)
-and returns a JSON-able dict: the numbers (mean and 95% CI over seeds), a
-verdict ("reproduced" / "mixed" / "not reproduced") with the rule that gave it,
-and the arrays its figure needs.
+and returns a JSON-able dict: the numbers (mean and 95% CI over seeds, with the
+per-seed values), a verdict ("reproduced" / "mixed" / "not reproduced" /
+"inconclusive") with the rule and the comparisons over seeds that gave it
+(`attnjax.reproduce.verdicts`), and the arrays its figure needs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from attnjax.analysis.summary import mean_ci, nanmean, seed_summary
 from attnjax.data.dataset import TextDataset
 from attnjax.models import ATTENTIONS, ENCODERS
 from attnjax.reproduce.cells import AnalysisSettings, named_key, run_cell
+from attnjax.reproduce.verdicts import NEAR_TIE_UNDEFINED, judge, near_tie_quartiles
 from attnjax.training import TrainConfig, load_run
 
 TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0)
@@ -102,10 +104,10 @@ def finding_1(lab: Lab) -> dict:
     cell = lab.cell(f"bilstm-{attention}", **{"model.attention": attention})
     dataset_mi = cell["dataset_mi"]
     rows[attention] = {
-        "accuracy": mean_ci(cell["accuracy"]),
+        "accuracy": seed_summary(cell["accuracy"]),
         "mi_mean_over_positions": seed_summary(dataset_mi, undefined=MI_UNDEFINED),
-        "mi_max_over_positions": mean_ci(_nanmax(dataset_mi, 1), undefined=MI_UNDEFINED),
-        "mi_context": mean_ci(cell["context_mi"], undefined="fewer than 20 examples"),
+        "mi_max_over_positions": seed_summary(_nanmax(dataset_mi, 1), undefined=MI_UNDEFINED),
+        "mi_context": seed_summary(cell["context_mi"], undefined="fewer than 20 examples"),
         "mi_profile": nanmean(dataset_mi, 0).tolist(),
         "positions_estimable": _estimable(dataset_mi),
         **_precision(cell),
@@ -113,23 +115,8 @@ def finding_1(lab: Lab) -> dict:
     if "dataset_mi_robust" in cell:
       rows[attention]["mi_mean_over_positions_robust"] = seed_summary(
           cell["dataset_mi_robust"], undefined=MI_UNDEFINED)
-  score = {a: rows[a]["mi_mean_over_positions"]["mean"] for a in ATTENTIONS}
-  wins = sum(score[a] > score["scaled_dot"] for a in ("additive", "deep"))
-  verdict = {2: "reproduced", 1: "mixed", 0: "not reproduced"}[wins]
-  rule = ("reproduced when both additive and deep have a higher mean I(h_t ; ŷ) over "
-          "positions than scaled_dot; mixed when one does")
-  if all("mi_mean_over_positions_robust" in rows[a] for a in ATTENTIONS):
-    robust = {a: rows[a]["mi_mean_over_positions_robust"]["mean"] for a in ATTENTIONS}
-    same = (sorted(ATTENTIONS, key=score.get) == sorted(ATTENTIONS, key=robust.get))
-    if max(robust.values()) <= 0:
-      rule += (f". Robustness: {lab.settings.robustness_method} (the *_robust column) gives a "
-               "held-out bound ≤ 0 for all three (too few examples for a probe on "
-               "2H-dimensional states), so it cannot check the ordering here")
-    else:
-      rule += (f". Robustness: {lab.settings.robustness_method} (the *_robust column) orders the "
-               f"three attention types {'the same way' if same else 'differently'}")
-  return {"title": "Information preservation (finding i)", "rows": rows, "verdict": verdict,
-          "rule": rule}
+  out = {"title": "Information preservation (finding i)", "rows": rows}
+  return {**out, **judge(1, out, robustness_method=lab.settings.robustness_method)}
 
 
 def finding_2(lab: Lab) -> dict:
@@ -140,9 +127,9 @@ def finding_2(lab: Lab) -> dict:
       "trained uniform": lab.cell("bilstm-additive-uniform", **{"model.attention_mode": "uniform"}),
       "trained frozen-random": lab.cell("bilstm-additive-frozen", frozen=("attention",)),
   }
-  rows = {name: {"accuracy": mean_ci(c["accuracy"]),
+  rows = {name: {"accuracy": seed_summary(c["accuracy"]),
                  "tau": seed_summary(c["tau"], undefined=TAU_UNDEFINED),
-                 "mi_context": mean_ci(c["context_mi"])} for name, c in variants.items()}
+                 "mi_context": seed_summary(c["context_mi"])} for name, c in variants.items()}
   # Swapped after training: the learned model run with replaced attention.
   run = load_run(lab.directory / "cells" / "bilstm-additive" / "run").result
   test = lab.splits["test"].take(np.arange(len(learned["labels"])))
@@ -154,17 +141,10 @@ def finding_2(lab: Lab) -> dict:
     accuracy = (np.asarray(logits).argmax(-1) == test.labels[None]).mean(-1)
     tau = np.asarray(analysis.rank_correlation(np.asarray(aux.attention)[:, :b],
                                                learned["instance_mi"], mask[None, :b]))
-    rows[f"swapped {mode}"] = {"accuracy": mean_ci(accuracy),
+    rows[f"swapped {mode}"] = {"accuracy": seed_summary(accuracy),
                                "tau": seed_summary(tau, undefined=TAU_UNDEFINED)}
-  learned_tau = rows["learned"]["tau"]["mean"]
-  ablated = [r["tau"]["mean"] for n, r in rows.items() if n != "learned"]
-  defined = [t for t in ablated if np.isfinite(t)]
-  beats = sum(learned_tau > t for t in defined)
-  verdict = ("reproduced" if defined and beats == len(defined) else
-             "mixed" if beats else "not reproduced")
-  return {"title": "Ablation (finding ii)", "rows": rows, "verdict": verdict,
-          "rule": "reproduced when learned attention's Kendall τ with instance MI exceeds that of "
-                  "every ablation where τ is defined (uniform attention is constant: τ undefined)"}
+  out = {"title": "Ablation (finding ii)", "rows": rows}
+  return {**out, **judge(2, out)}
 
 
 def finding_3(lab: Lab, buckets: int = 4) -> dict:
@@ -173,25 +153,23 @@ def finding_3(lab: Lab, buckets: int = 4) -> dict:
   b = cell["tau"].shape[1]
   spread = cell["stats_spread"][:, :b].ravel()
   tau = cell["tau"].ravel()
+  seed = np.repeat(np.arange(cell["tau"].shape[0]), b)
   keep = np.isfinite(tau)
-  spread, tau = spread[keep], tau[keep]
+  spread, tau, seed = spread[keep], tau[keep], seed[keep]
   left_out = int((~keep).sum())
-  edges = np.quantile(spread, np.linspace(0, 1, buckets + 1))
-  index = np.clip(np.searchsorted(edges, spread, side="right") - 1, 0, buckets - 1)
+  quartiles = near_tie_quartiles(spread, tau, seed, cell["tau"].shape[0], buckets)
+  edges = quartiles["edges"]
   rows = {}
   for q in range(buckets):
-    chosen = tau[index == q]
-    rows[f"spread q{q + 1}"] = {"spread_range": [float(edges[q]), float(edges[q + 1])],
-                                "tau": mean_ci(chosen), "examples": int(chosen.size)}
-  means = [rows[f"spread q{q + 1}"]["tau"]["mean"] for q in range(buckets)]
-  low, high = means[0], means[-1]
-  verdict = ("reproduced" if high > low and abs(low) < abs(high) else "not reproduced")
-  return {"title": "Near-ties (finding iii)", "rows": rows, "verdict": verdict,
-          "rule": "reproduced when τ(attention, instance MI) in the lowest-spread quartile is "
-                  "smaller and closer to 0 than in the highest-spread quartile (over "
-                  f"{keep.sum()} seed-examples; {left_out} with undefined τ left out)",
-          "dropped": {"count": left_out, "of": int(keep.size), "reason": TAU_UNDEFINED},
-          "scatter": {"spread": spread.tolist(), "tau": tau.tolist()}}
+    chosen = tau[quartiles["index"] == q]
+    rows[f"spread q{q + 1}"] = {
+        "spread_range": [float(edges[q]), float(edges[q + 1])], "tau": mean_ci(chosen),
+        "tau_over_seeds": seed_summary(quartiles["seed_means"][q], undefined=NEAR_TIE_UNDEFINED),
+        "examples": int(chosen.size)}
+  out = {"title": "Near-ties (finding iii)", "rows": rows,
+         "dropped": {"count": left_out, "of": int(keep.size), "reason": TAU_UNDEFINED},
+         "scatter": {"spread": spread.tolist(), "tau": tau.tolist(), "seed": seed.tolist()}}
+  return {**out, **judge(3, out)}
 
 
 def finding_4(lab: Lab) -> dict:
@@ -201,18 +179,13 @@ def finding_4(lab: Lab) -> dict:
     cells[f"gumbel τ={temperature:g}"] = lab.cell(
         f"bilstm-additive-gumbel-{temperature:g}",
         **{"model.normalizer": "gumbel", "model.temperature": temperature})
-  rows = {name: {"entropy": mean_ci(c["stats_entropy"].mean(1)),
-                 "max": mean_ci(c["stats_max"].mean(1)),
-                 "accuracy": mean_ci(c["accuracy"]),
+  rows = {name: {"entropy": seed_summary(c["stats_entropy"].mean(1)),
+                 "max": seed_summary(c["stats_max"].mean(1)),
+                 "accuracy": seed_summary(c["accuracy"]),
                  "tau": seed_summary(c["tau"], undefined=TAU_UNDEFINED)}
           for name, c in cells.items()}
-  softmax_entropy = rows["softmax"]["entropy"]["mean"]
-  cold = [rows[f"gumbel τ={t:g}"]["entropy"]["mean"] for t in lab.temperatures if t < 1]
-  below = sum(e < softmax_entropy for e in cold)
-  verdict = ("reproduced" if below == len(cold) else "mixed" if below else "not reproduced")
-  return {"title": "Gumbel-softmax (finding iv)", "rows": rows, "verdict": verdict,
-          "rule": "reproduced when every Gumbel τ < 1 has lower mean attention entropy than "
-                  "softmax; mixed when some do"}
+  out = {"title": "Gumbel-softmax (finding iv)", "rows": rows}
+  return {**out, **judge(4, out)}
 
 
 def finding_5(lab: Lab) -> dict:
@@ -223,26 +196,13 @@ def finding_5(lab: Lab) -> dict:
       cell = lab.cell(f"{encoder}-{attention}",
                       **{"model.encoder": encoder, "model.attention": attention})
       summary = seed_summary(cell["tau"], undefined=TAU_UNDEFINED)
-      rows[f"{encoder} + {attention}"] = {"tau": summary, "accuracy": mean_ci(cell["accuracy"]),
+      rows[f"{encoder} + {attention}"] = {"tau": summary,
+                                          "accuracy": seed_summary(cell["accuracy"]),
                                           **_precision(cell)}
       grid[i, j] = summary["mean"]
-  # Cells whose mean τ is undefined (every seed NaN) rank last, explicitly, in name order.
-  defined = sorted((n for n in rows if np.isfinite(rows[n]["tau"]["mean"])),
-                   key=lambda name: -rows[name]["tau"]["mean"])
-  undefined = sorted(n for n in rows if n not in defined)
-  order = defined + undefined
-  rank = order.index("bilstm + additive") + 1
-  third = max(len(order) // 3, 1)
-  verdict = ("not reproduced" if "bilstm + additive" in undefined else  # nothing to rank
-             "reproduced" if rank <= third else "mixed" if rank <= 2 * third
-             else "not reproduced")
-  last = (f"; {len(undefined)} cell(s) with undefined τ ({', '.join(undefined)}) rank last, "
-          "and an undefined BiLSTM + additive τ cannot reproduce it" if undefined else "")
-  return {"title": "Building blocks (finding v)", "rows": rows, "verdict": verdict,
-          "rule": f"reproduced when BiLSTM + additive ranks in the top third by τ (it ranks "
-                  f"{rank} of {len(order)}{last}); mixed in the middle third",
-          "order": order,
-          "grid": grid.tolist(), "encoders": list(lab.encoders), "attentions": list(ATTENTIONS)}
+  out = {"title": "Building blocks (finding v)", "rows": rows, "grid": grid.tolist(),
+         "encoders": list(lab.encoders), "attentions": list(ATTENTIONS)}
+  return {**out, **judge(5, out)}
 
 
 from attnjax.reproduce.explanations import finding_6  # noqa: E402  (it imports cells, not us)

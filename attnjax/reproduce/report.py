@@ -47,6 +47,55 @@ def _left_out(summary: dict) -> str | None:
   return "; ".join(parts) + (f" ({reason})" if reason else "")
 
 
+def _signed(value: float) -> str:
+  return f"{value:+.3f}" if np.isfinite(value) else "undefined"
+
+
+def _p(value: float) -> str:
+  if not np.isfinite(value):
+    return "undefined"
+  return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
+
+
+def format_comparison(c: dict) -> str:
+  """One comparison in words: "a − b (measure): +0.012 [-0.004, +0.028], Welch t(7.6) = 1.73,
+  p = 0.122, Holm p = 0.244, n = 5 / 5 → inconclusive"."""
+  difference = _number(c["difference"])
+  low, high = (_number(x) for x in c["ci"])
+  interval = (f"[{_signed(low)}, {_signed(high)}]" if np.isfinite(low) and np.isfinite(high)
+              else "[no interval: fewer than 2 values]")
+  name = "Welch t" if c["test"] == "welch" else "paired t"
+  test = f"{name}({_number(c['dof']):.1f}) = {_number(c['t']):.2f}" if np.isfinite(
+      _number(c["t"])) else name
+  n_a, n_b = c["n"]
+  count = f"n = {n_a} / {n_b}" if c["test"] == "welch" else f"n = {n_a} pairs"
+  dropped = [int(d) for d in c.get("dropped", (0, 0))]
+  if any(dropped):
+    count += (f" ({dropped[0]} / {dropped[1]} undefined left out)" if c["test"] == "welch"
+              else f" ({dropped[0]} pair(s) with an undefined value left out)")
+  holm = "" if "p_holm" not in c else f", Holm p = {_p(_number(c['p_holm']))}"
+  predicted = "" if not c.get("predicted") else f" (predicted {c['predicted']})"
+  note = f" [{c['note']}]" if c.get("note") else ""
+  return (f"{c['a']} − {c['b']} ({c['measure']}): {_signed(difference)} {interval}, {test}, "
+          f"p = {_p(_number(c['p']))}{holm}, {count} → {c.get('outcome', '?')}{predicted}{note}")
+
+
+def _comparisons(finding: dict) -> list[str]:
+  """The comparisons behind a verdict (and finding i's robustness check), one bullet each."""
+  lines = []
+  for title, comparisons in (("Comparisons", finding.get("comparisons")),
+                             ("Robustness comparisons, not part of the verdict",
+                              finding.get("robustness", {}).get("comparisons"))):
+    if comparisons:
+      level = f"{comparisons[0].get('level', 0.95):.0%}"
+      count = len(comparisons)
+      lines += [f"{title} (difference of means, its {level} interval, two-sided p and Holm's p "
+                f"over {count} comparison{'s' if count > 1 else ''}; significant when Holm p < "
+                f"{comparisons[0].get('alpha', 0.05):g}):", ""]
+      lines += [f"- {format_comparison(c)}" for c in comparisons] + [""]
+  return lines
+
+
 def _table(rows: dict) -> list[str]:
   """A markdown table of `rows`, then a note for every cell that left values out."""
   columns = []
@@ -80,12 +129,23 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
            "its instance-level MI I(h_t ; output) per example (Gaussian perturbations of the "
            "input embeddings, k-NN estimator on the readout projection of h_t; see "
            "`attnjax.analysis.position_mi`). Dataset-level MI is I(h_t ; predicted label) by "
-           "Ross's mixed k-NN estimator.", ""]
+           "Ross's mixed k-NN estimator. Verdicts come from comparisons over seeds (the "
+           "difference of two cells' means, its 95% interval, Welch's t for separately trained "
+           "cells or the paired t where both values come from the same seed's model, and "
+           "Holm's adjustment over a finding's comparisons); a verdict is **inconclusive** "
+           "when no comparison separates the cases (`attnjax.reproduce.verdicts`).", ""]
   for dataset, findings in results.items():
     lines += [f"## Dataset: {dataset}", ""]
     for number, finding in sorted(findings.items(), key=lambda kv: int(kv[0])):
       lines += [f"### {finding['title']}: **{finding['verdict']}**", "",
                 f"Rule: {finding['rule']}.", ""]
+      lines += _comparisons(finding)
+      if finding.get("rejudged"):
+        lines += [f"Re-judged from the stored summaries without re-running anything "
+                  f"(`attnjax.reproduce.rejudge`); the verdict was "
+                  f"**{finding['rejudged']['previous_verdict']}** by the rule of its run.", ""]
+      if finding.get("note"):
+        lines += [f"{finding['note']}.", ""]
       lines += _table(finding["rows"]) + [""]
       if finding.get("dropped", {}).get("count"):
         dropped = finding["dropped"]

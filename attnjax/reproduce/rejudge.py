@@ -1,0 +1,112 @@
+"""Re-judge stored results: verdicts recomputed from a results.json, without re-running cells.
+
+    python -m attnjax.reproduce.rejudge experiments/results/sst2_quick [more folders]
+
+reads each folder's `results.json`, recomputes every finding's verdict, rule
+and comparisons from the stored summaries with today's rules
+(`attnjax.reproduce.verdicts`: Welch's t from each cell's mean, std and n; the
+paired test where per-seed values are stored), and rewrites `results.json`
+and `report.md` atomically (figures are kept; the file's key order, which is
+the tables' row and column order, is kept). Each re-judged finding records
+its previous verdict ("rejudged"); a rule that needs data the file does not
+hold says so in its rule and comparisons (e.g. a paired comparison done as
+Welch's t on the summaries), and finding iii's verdict is "not judged" when
+its per-seed values cannot be recovered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from attnjax.io import nan_for_null, read_json, write_json_atomic
+from attnjax.reproduce.explanations import REFERENCE_NOTE
+from attnjax.reproduce.report import write_report
+from attnjax.reproduce.verdicts import judge
+
+JUDGED = ("verdict", "rule", "comparisons", "robustness", "order")
+"""The keys of a finding that `judge` recomputes (the rest is kept as stored)."""
+
+
+def rejudge_results(document: dict, *, mark: bool = True) -> tuple[dict, list[dict]]:
+  """Every finding of a results.json document re-judged from its stored summaries.
+
+  Args:
+    document: {"meta": ..., "results": {dataset: {finding number: finding}}},
+      as `attnjax reproduce` writes it (JSON null for undefined numbers is fine).
+    mark: record each finding's previous verdict under "rejudged".
+
+  Returns:
+    (the new document, with NaN for undefined numbers; the input is not
+    changed), and one {"dataset", "finding", "before", "after"} per finding.
+  """
+  if "results" not in document:
+    raise ValueError("not a results.json document: it has no 'results' entry")
+  meta = document.get("meta", {})
+  analysis = meta.get("analysis") or {}
+  context = {"robustness_method": analysis.get("robustness_method"), "seeds": meta.get("seeds"),
+             "explain_examples": analysis.get("explain_examples")}
+  results, changes = {}, []
+  for dataset, findings in nan_for_null(document["results"]).items():
+    results[dataset] = {}
+    for number, finding in findings.items():
+      kept = {k: v for k, v in finding.items() if k not in JUDGED and k != "rejudged"}
+      judged = judge(int(number), kept, **context)
+      if int(number) == 6:
+        kept.setdefault("note", REFERENCE_NOTE)
+      before = finding.get("rejudged", {}).get("previous_verdict", finding.get("verdict"))
+      results[dataset][number] = {**kept, **judged}
+      if mark:
+        results[dataset][number]["rejudged"] = {"previous_verdict": before}
+      changes.append({"dataset": dataset, "finding": int(number), "before": before,
+                      "after": judged["verdict"]})
+  return {**nan_for_null(document), "results": results}, changes
+
+
+def rejudge(directory) -> list[dict]:
+  """Re-judges `directory/results.json` and rewrites it and `directory/report.md` (atomically).
+
+  Returns:
+    The changes, as `rejudge_results` gives them.
+
+  Raises:
+    ValueError: the folder has no results.json, or it is not a results document.
+  """
+  directory = Path(directory)
+  document = read_json(directory / "results.json")
+  if document is None:
+    raise ValueError(f"{directory} holds no results.json to re-judge")
+  document, changes = rejudge_results(document)
+  write_json_atomic(directory / "results.json", document, sort_keys=False)  # keeps table order
+  write_report(directory, document["results"], document.get("meta", {}))
+  return changes
+
+
+def describe(directory, changes: list[dict]) -> list[str]:
+  """One line per re-judged finding, "before → after", starred where the verdict changed."""
+  return [f"{'  ' if c['before'] == c['after'] else '* '}{directory} {c['dataset']} finding "
+          f"{c['finding']}: {c['before']} → {c['after']}" for c in changes]
+
+
+def main(argv=None) -> int:
+  """`python -m attnjax.reproduce.rejudge DIR [DIR ...]`: prints each verdict, before → after."""
+  parser = argparse.ArgumentParser(
+      prog="python -m attnjax.reproduce.rejudge",
+      description="Recompute the verdicts of stored `attnjax reproduce` results from their "
+      "summaries (no re-training) and rewrite results.json and report.md.")
+  parser.add_argument("directories", nargs="+", metavar="DIR",
+                      help="folders holding a results.json")
+  args = parser.parse_args(argv)
+  for directory in args.directories:
+    try:
+      changes = rejudge(directory)
+    except ValueError as error:
+      print(f"rejudge: error: {error}", file=sys.stderr)
+      return 2
+    print("\n".join(describe(directory, changes)))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
