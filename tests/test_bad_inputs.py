@@ -319,7 +319,7 @@ X_NAN[5, 0] = np.inf
      r"needs labels y in \[0, num_classes=1\); got \[1, "),
     (lambda: mi.estimate(np.array(["a"] * N), LABELS, method="mixed_ksg"), r"numeric array"),
     (lambda: mi.per_position(X[:, None], LABELS, method="mixed_ksg", position_batch=0),
-     r"position_batch must be an integer >= 1 or None, got 0"),
+     r"position_batch must be an integer >= 1 or None or 'auto', got 0"),
 ])
 def test_bad_mi_inputs_raise(call, message):
   with pytest.raises(ValueError, match=message):

@@ -73,7 +73,7 @@ def test_per_position_recovers_the_true_ordering(stack):
 def test_per_position_equals_a_loop_of_estimates(stack):
   hidden, labels, _, mask = stack
   key = jax.random.key(4)
-  for method, position_batch in (("mixed_ksg", None), ("binning", 3)):
+  for method, position_batch in (("mixed_ksg", None), ("binning", 3), ("mixed_ksg", "auto")):
     options = {"block_size": 512} if method == "mixed_ksg" else {"bins": 4}
     vmapped = mi.per_position(hidden[..., :2], labels, mask=mask, method=method, key=key,
                               position_batch=position_batch, **options)
@@ -81,6 +81,13 @@ def test_per_position_equals_a_loop_of_estimates(stack):
     looped = [mi.estimate(hidden[:, t, :2], labels, mask=mask[:, t], method=method, key=keys[t],
                           **options).value for t in range(len(STRENGTHS))]
     chex.assert_trees_all_close(vmapped, jnp.stack(looped), atol=1e-5)
+
+
+def test_auto_position_batch_follows_the_backend():
+  from attnjax.mi.registry import auto_position_batch
+  assert auto_position_batch("cpu") == 1
+  assert auto_position_batch("gpu") is None and auto_position_batch("tpu") is None
+  assert auto_position_batch() == (1 if jax.default_backend() == "cpu" else None)
 
 
 def test_per_position_vmaps_over_seeds_and_jits(stack):
@@ -108,7 +115,8 @@ def test_no_retracing_for_new_data_of_the_same_shape(stack):
   hidden, labels, _, mask = stack
   options = {"bins": 3, "block_size": 250}
   mi.per_position(hidden, labels, mask=mask, method="binning", **options)
-  compiled = registry._compiled_per_position("binning", mi.MIN_COUNT, len(STRENGTHS),
+  together = registry.auto_position_batch() or len(STRENGTHS)
+  compiled = registry._compiled_per_position("binning", mi.MIN_COUNT, together,
                                              registry._freeze(options))
   mi.per_position(hidden + 1.0, labels, mask=mask, method="binning", **options)
   assert compiled._cache_size() == 1

@@ -56,7 +56,7 @@ _MIN_PENALTY = 1e-2
 
 
 def crossfit_probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
-                   folds: int = 10, ridge: Sequence[float] = RIDGE,
+                   folds: int = 5, ridge: Sequence[float] = RIDGE,
                    standardize: Sequence[float] = STANDARDIZE,
                    dims: Sequence[int] | None = None, iterations: int = 30,
                    memory: int = 10):

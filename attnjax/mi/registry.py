@@ -90,7 +90,8 @@ def estimate(x, y, *, method: str, key=None, mask=None, min_count: int = MIN_COU
 
 
 def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN_COUNT,
-                 position_batch: int | None = None, return_counts: bool = False, **options):
+                 position_batch: int | str | None = "auto", return_counts: bool = False,
+                 **options):
   """I(h_t; y) for every position t, by `jax.vmap` over positions.
 
   Position t is estimated on the examples where it is real (`mask[:, t]`),
@@ -113,10 +114,11 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
     key: PRNG key, as for `estimate`.
     min_count: minimum real examples per position.
     position_batch: estimate this many positions at a time (`lax.map` over
-      chunks, each chunk vmapped) to bound memory; None vmaps all T at once.
-      The trained estimators hold a [B, B, hidden] pair tensor per position
-      (8 MiB at the defaults), so T = 64 at once needs ~0.5 GiB per tensor;
-      on CPU chunks of 4–8 are also no slower.
+      chunks, each chunk vmapped); None vmaps all T at once. "auto" (the
+      default) follows `auto_position_batch`: one position at a time on CPU,
+      all T at once on accelerators. The trained estimators hold a
+      [B, B, hidden] pair tensor per position (8 MiB at the defaults), so
+      T = 64 at once needs ~0.5 GiB per tensor.
     return_counts: also return the number of masked-in samples per position.
     **options: the method's options. k-NN and binning default `block_size`
       to keep the distance blocks of the positions estimated together within
@@ -143,8 +145,10 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
     raise ValueError(f"h has no {'samples' if n == 0 else 'positions'}: shape {h.shape}")
   _, y = _as_xy(h[:, 0], y, method)
   mask = _as_mask(mask, (n, positions))
-  if position_batch is not None:
-    check_int("position_batch", position_batch, 1, "or None")
+  if position_batch == "auto":
+    position_batch = auto_position_batch()
+  elif position_batch is not None:
+    check_int("position_batch", position_batch, 1, "or None or 'auto'")
   options = _resolve_options(method, y, options, n)
   _raise_if_bad_values(h, y, mask, method, options, per_position=True)
   together = min(position_batch or positions, positions)
@@ -155,6 +159,20 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
   if _is_concrete(mask):
     _warn_if_few(counts, min_count, f"{method}: positions {{}} have")
   return (values, counts) if return_counts else values
+
+
+def auto_position_batch(backend: str | None = None) -> int | None:
+  """`per_position`'s default chunk of positions for a backend (default: JAX's default one).
+
+  CPU: 1. A CPU estimate of one position already keeps every core busy (its
+  matrix products are multi-threaded), so vmapping T positions only multiplies
+  the working set: whole-T vmap measured 0.56–0.92× a Python loop of
+  `estimate` for 7 of 8 methods on 2 cores, while one position at a time
+  inside one compiled program (`lax.map`) is the loop without its per-call
+  dispatch (benchmarks/README.md, "per_position"). GPU/TPU: None, all T at
+  once: one position rarely fills an accelerator.
+  """
+  return 1 if (backend or jax.default_backend()) == "cpu" else None
 
 
 def _lookup(method):
