@@ -31,9 +31,9 @@ def test_softmax_regression_matches_scipy_lbfgs():
   weight = (rng.random(n) < 0.8).astype(np.float32)
   penalty = np.linspace(0.01, 0.2, d).astype(np.float32)
   onehot = np.eye(c, dtype=np.float32)[y]
-  logits, curve = crossfit.fit_softmax_regression(jnp.asarray(x), jnp.asarray(onehot),
-                                                  jnp.asarray(weight), jnp.asarray(penalty),
-                                                  iterations=60)
+  fit = jax.jit(crossfit.fit_softmax_regression, static_argnames=("iterations", "memory"))
+  logits, curve = fit(jnp.asarray(x), jnp.asarray(onehot), jnp.asarray(weight),
+                      jnp.asarray(penalty), iterations=60)
   chex.assert_shape(logits, (n, c))
   chex.assert_shape(curve, (60,))
 

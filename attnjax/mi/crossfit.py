@@ -244,55 +244,59 @@ def fit_softmax_regression(x, onehot, weight, penalty, *, iterations: int = 30,
 
   Returns:
     `(logits <float32>[N, C] at the solution, for every sample,
-    objective <float32>[iterations] before each iteration)`.
+    objective <float32>[iterations] after each iteration)`.
   """
   n, d = x.shape
   c = onehot.shape[1]
   penalty = jnp.broadcast_to(jnp.asarray(penalty, jnp.float32), (d,))[:, None]  # [D, 1]
-  w = weight / jnp.maximum(jnp.sum(weight), 1e-12)
+  w = (weight / jnp.maximum(jnp.sum(weight), 1e-12))[:, None]  # [N, 1]
   counts = jnp.sum(onehot * weight[:, None], 0)
   bias = jnp.log((counts + 1.0) / (jnp.sum(counts) + c))
 
   def cross_entropy(logits_AxNxC):  # -> [A]
     log_q = jax.nn.log_softmax(logits_AxNxC)
-    return -jnp.sum(jnp.sum(onehot[None] * log_q, -1) * w[None], -1)
+    return -jnp.sum(onehot[None] * log_q * w[None], (1, 2))
 
-  def gradient(kernel, logits):
-    residual = (jax.nn.softmax(logits) - onehot) * w[:, None]
+  def gradient(kernel, probs):
+    residual = (probs - onehot) * w
     return jnp.concatenate([(x.T @ residual + penalty * kernel).ravel(), jnp.sum(residual, 0)])
 
   unflatten = lambda v: (v[:d * c].reshape(d, c), v[d * c:])
   kernel = jnp.zeros((d, c), jnp.float32)
-  logits = jnp.broadcast_to(bias, (n, c))
+  logits = jnp.broadcast_to(bias[None], (n, c))
+  probs = jax.nn.softmax(logits)
+  objective = cross_entropy(logits[None])[0]
   history = (jnp.zeros((memory, d * c + c)), jnp.zeros((memory, d * c + c)), jnp.zeros(memory))
 
   def step(carry, i):
-    kernel, logits, grad, (s_hist, y_hist, rho) = carry
-    objective = cross_entropy(logits[None])[0] + 0.5 * jnp.sum(penalty * jnp.square(kernel))
+    kernel, logits, probs, objective, grad, (s_hist, y_hist, rho) = carry
     direction = -_two_loop(grad, s_hist, y_hist, rho, i)
     direction = jnp.where(direction @ grad < 0, direction, -grad)  # keep a descent direction
     d_kernel, d_bias = unflatten(direction)
     d_logits = x @ d_kernel + d_bias[None]
     # 1-D Newton step: slope over curvature of the objective along the direction.
-    p = jax.nn.softmax(logits)
-    mean_d = jnp.sum(p * d_logits, -1)
-    curvature = (jnp.sum(w * (jnp.sum(p * jnp.square(d_logits), -1) - jnp.square(mean_d)))
-                 + jnp.sum(penalty * jnp.square(d_kernel)))
+    mean_d = jnp.sum(probs * d_logits, 1, keepdims=True)
+    pen_kk, pen_kd, pen_dd = (jnp.sum(penalty * kernel * kernel),
+                              jnp.sum(penalty * kernel * d_kernel),
+                              jnp.sum(penalty * d_kernel * d_kernel))
+    curvature = jnp.sum(w * probs * jnp.square(d_logits - mean_d)) + pen_dd
     newton = jnp.clip(-(direction @ grad) / jnp.maximum(curvature, 1e-30), 0.0, 4.0)
     trials = jnp.stack([newton, 0.5 * newton, *(jnp.float32(s) for s in _STEPS)])
     values = (cross_entropy(logits[None] + trials[:, None, None] * d_logits[None])
-              + 0.5 * jnp.sum(penalty[None] * jnp.square(kernel[None] + trials[:, None, None]
-                                                         * d_kernel[None]), (1, 2)))
+              + 0.5 * (pen_kk + 2.0 * trials * pen_kd + jnp.square(trials) * pen_dd))
     best = jnp.argmin(values)
-    size = jnp.where(values[best] < objective, trials[best], 0.0)
+    improved = values[best] < objective
+    size = jnp.where(improved, trials[best], 0.0)
+    objective = jnp.where(improved, values[best], objective)
     kernel = kernel + size * d_kernel
     logits = logits + size * d_logits
-    new_grad = gradient(kernel, logits)
+    probs = jax.nn.softmax(logits)
+    new_grad = gradient(kernel, probs)
     history = _remember(s_hist, y_hist, rho, i % memory, size * direction, new_grad - grad)
-    return (kernel, logits, new_grad, history), objective
+    return (kernel, logits, probs, objective, new_grad, history), objective
 
-  carry = (kernel, logits, gradient(kernel, logits), history)
-  (_, logits, _, _), curve = lax.scan(step, carry, jnp.arange(iterations))
+  carry = (kernel, logits, probs, objective, gradient(kernel, probs), history)
+  (_, logits, _, _, _, _), curve = lax.scan(step, carry, jnp.arange(iterations))
   return logits, curve
 
 
