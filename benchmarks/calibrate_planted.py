@@ -12,7 +12,6 @@ benchmarks/results/calibrate_planted.json).
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
