@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -245,10 +246,24 @@ def cmd_reproduce(args) -> int:
   _check_out_dir(args.out)
   reproduce(args.out, data=data, seeds=args.seeds, only=args.only, quick=args.quick,
             source=args.source, data_dir=args.data_dir, progress=not args.no_progress,
-            train_split=args.train_split,
+            train_split=args.train_split, analysis=_analysis_settings(args),
             config_changes=None if args.epochs is None else {"epochs": args.epochs})
   print(f"report: {Path(args.out) / 'report.md'}")
   return 0
+
+
+def _analysis_settings(args):
+  """The mode's `AnalysisSettings` with --dataset-method / --robustness-method applied (or None)."""
+  changes = {}
+  if args.dataset_method is not None:
+    changes["dataset_method"] = args.dataset_method
+  if args.robustness_method is not None:
+    changes["robustness_method"] = (None if args.robustness_method == "none"
+                                    else args.robustness_method)
+  if not changes:
+    return None
+  from attnjax.reproduce import default_analysis
+  return dataclasses.replace(default_analysis(args.quick), **changes)
 
 
 def cmd_rejudge(args) -> int:
@@ -295,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="real corpora from a folder of files or tensorflow-datasets")
   rep.add_argument("--data-dir", default=None,
                    help="files: the folder holding <dataset>/train.tsv…; tfds: its data_dir")
+  rep.add_argument("--dataset-method", default=None,
+                   help="estimator of finding i's dataset-level I(h_t ; ŷ) (default: the "
+                   "mode's, see attnjax.reproduce.cells.AnalysisSettings)")
+  rep.add_argument("--robustness-method", default=None,
+                   help="finding i's second estimator, or 'none' (default: the mode's)")
   rep.add_argument("--out", default="runs/reproduce")
   rep.add_argument("--no-progress", action="store_true")
   rep.set_defaults(func=cmd_reproduce)

@@ -53,6 +53,13 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   assert "Comparisons (difference of means, its 95% interval" in report
   assert {c["test"] for c in results["planted"]["3"]["comparisons"]} == {"paired"}
   assert {c["test"] for c in results["planted"]["6"]["comparisons"]} == {"paired"}
+  for row in saved["results"]["planted"]["1"]["rows"].values():  # estimator error, both methods
+    for name, method in (("calibration", "mixed_ksg"),
+                         ("calibration_robust", "crossfit_probe")):
+      calibration = row[name]
+      assert calibration["method"] == method and len(calibration["estimates"]) == 3
+      assert calibration["truth"] >= 0 and np.isfinite(calibration["bias"])
+  assert "bias " in report and "estimator's error of a difference" in report
   accuracy = saved["results"]["planted"]["1"]["rows"]["additive"]["accuracy"]
   assert len(accuracy["per_seed"]) == 2 and accuracy["n"] == 2  # per-seed values are stored
   explained = results["planted"]["6"]

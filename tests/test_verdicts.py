@@ -74,6 +74,36 @@ def test_finding_1_robustness_is_judged_separately():
   assert "robustness" not in negative and "cannot check" in negative["rule"]
 
 
+def _calibrated(finding, biases, spread=0.01, key="calibration"):
+  for name, bias in zip(("additive", "deep", "scaled_dot"), biases):
+    finding["rows"][name][key] = {"method": "m", "truth": 0.4, "bias": bias, "spread": spread,
+                                  "null": 0.0}
+  return finding
+
+
+def test_finding_1_difference_within_the_estimators_error_is_inconclusive():
+  # Both differences significant by Welch (0.2 and 0.3 above scaled_dot, seed std 0.016).
+  plain = verdicts.judge(1, _finding_1(0.5, 0.6, 0.3))
+  assert plain["verdict"] == "reproduced" and "no calibration stored" in plain["rule"]
+  # A common bias cancels: still reproduced; the error is |0| + √2·0.01.
+  common = verdicts.judge(1, _calibrated(_finding_1(0.5, 0.6, 0.3), (-0.2, -0.2, -0.2)))
+  assert common["verdict"] == "reproduced" and "bias_a − bias_b" in common["rule"]
+  assert common["comparisons"][0]["estimator_error"] == pytest.approx(np.hypot(0.01, 0.01))
+  # additive's bias differs from scaled_dot's by 0.25 > its difference 0.2: inconclusive;
+  # deep's by 0.25 < 0.3: still significant. One of two → mixed.
+  differing = verdicts.judge(1, _calibrated(_finding_1(0.5, 0.6, 0.3), (0.05, 0.05, -0.2)))
+  first, second = differing["comparisons"]
+  assert first["estimator_error"] == pytest.approx(0.25 + np.hypot(0.01, 0.01))
+  assert first["outcome"] == "inconclusive" and "estimator's error" in first["note"]
+  assert second["outcome"] == "deep > scaled_dot" and differing["verdict"] == "mixed"
+  # the robustness check uses its own calibration
+  finding = _calibrated(_finding_1(0.5, 0.6, 0.3, {"additive": 0.5, "deep": 0.6,
+                                                   "scaled_dot": 0.3}),
+                        (0.0, 0.0, 0.0), spread=0.5, key="calibration_robust")
+  robust = verdicts.judge(1, finding, robustness_method="probe")
+  assert robust["verdict"] == "reproduced" and robust["robustness"]["verdict"] == "inconclusive"
+
+
 def _finding_2(learned, swapped, trained, *, pairs=True):
   rows = {"learned": {"tau": seed_summary(learned)},
           "trained uniform": {"tau": seed_summary(np.full(5, np.nan))},

@@ -1,9 +1,10 @@
 """Analysis: per-position MI, rank agreement with attention, attention statistics, ablations,
-summaries over seeds and comparisons between them."""
+summaries over seeds and comparisons between them, an estimator's error at an operating point."""
 
 from attnjax.analysis.agreement import agreement
 from attnjax.analysis.ablation import ABLATIONS, ablate, permute_attention, uniform_attention
 from attnjax.analysis.attention_stats import attention_statistics
+from attnjax.analysis.calibration import calibrate
 from attnjax.analysis.compare import holm, paired, welch, welch_from_summaries
 from attnjax.analysis.position_mi import (LEVELS, OUTPUTS, PERTURBATIONS, PROJECTIONS,
                                           instance_position_mi, perturbed_internals,

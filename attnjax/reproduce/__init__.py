@@ -104,9 +104,7 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     raise ValueError(f"Gumbel temperatures must be > 0, got {bad}")
   if seeds < 2:
     raise ValueError(f"seeds must be >= 2 for confidence intervals, got {seeds}")
-  analysis = analysis or (AnalysisSettings() if quick else
-                          AnalysisSettings(eval_examples=2000, explain_examples=100,
-                                           num_samples=128))
+  analysis = analysis or default_analysis(quick)
   results_path = out / "results.json"
   meta = {"seeds": seeds, "quick": quick, "only": only, "analysis": analysis_stamp(analysis),
           "code": {"run": run_code(), "explanations": explanation_code()},
@@ -160,6 +158,12 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     write_report(out, results, meta)
   say(f"done: {out / 'report.md'}")
   return results
+
+
+def default_analysis(quick: bool) -> AnalysisSettings:
+  """The analysis settings of a quick or full run."""
+  return (AnalysisSettings() if quick else
+          AnalysisSettings(eval_examples=2000, explain_examples=100, num_samples=128))
 
 
 def _environment() -> dict:

@@ -10,6 +10,7 @@ per-seed values), a verdict ("reproduced" / "mixed" / "not reproduced" /
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -97,6 +98,15 @@ def _estimable(mi_SxT) -> dict:
           "positions": int(mi_SxT.shape[1])}
 
 
+CALIBRATION_KEYS = ("method", "position", "seed", "n", "d", "classes", "truth", "truth_se",
+                    "bias", "spread", "null", "estimates", "null_values", "shrunk")
+
+
+def _calibration_row(calibration: dict) -> dict:
+  """A cell's calibration as finding i stores it (`attnjax.reproduce.cells.calibrate_cell`)."""
+  return {k: calibration[k] for k in CALIBRATION_KEYS if k in calibration}
+
+
 def finding_1(lab: Lab) -> dict:
   """(i) Additive and Deep attention preserve more I(h ; output) than Scaled Dot-product."""
   rows = {}
@@ -115,6 +125,11 @@ def finding_1(lab: Lab) -> dict:
     if "dataset_mi_robust" in cell:
       rows[attention]["mi_mean_over_positions_robust"] = seed_summary(
           cell["dataset_mi_robust"], undefined=MI_UNDEFINED)
+    if "calibration" in cell:
+      calibration = json.loads(str(cell["calibration"]))
+      for role, name in (("dataset", "calibration"), ("robust", "calibration_robust")):
+        if role in calibration:
+          rows[attention][name] = _calibration_row(calibration[role])
   out = {"title": "Information preservation (finding i)", "rows": rows}
   return {**out, **judge(1, out, robustness_method=lab.settings.robustness_method)}
 

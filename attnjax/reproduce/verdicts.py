@@ -136,17 +136,63 @@ def _outcomes(comparisons: list[dict]) -> str:
   return "; ".join(f"{c['a']} vs {c['b']}: {c['outcome']}" for c in comparisons) or "none"
 
 
+ESTIMATOR_ERROR_RULE = (
+    "a comparison is significant only when Holm's p < 0.05 AND |difference| exceeds the "
+    "estimator's error of a difference at that operating point, |bias_a − bias_b| + "
+    "√(spread_a² + spread_b²), from each cell's calibration (`attnjax.analysis.calibrate`: "
+    "Gaussian surrogates with the cell's class means, pooled covariance and class counts, "
+    "known MI): a bias common to both cells cancels in a difference, a bias that differs "
+    "between them does not, and the spread is the estimator's own scatter on one draw")
+NO_CALIBRATION_NOTE = ("no calibration stored (results from before it was measured): the "
+                       "estimator's error at the operating point is not taken into account")
+
+
+def difference_error(a: dict, b: dict) -> float:
+  """The estimator's error of a difference of two cells' estimates: |bias_a − bias_b| +
+  √(spread_a² + spread_b²) (NaN when either calibration has no number)."""
+  return (abs(_number(a.get("bias")) - _number(b.get("bias")))
+          + math.hypot(_number(a.get("spread")), _number(b.get("spread"))))
+
+
+def within_error(comparisons: list[dict], rows: dict, calibration: str) -> bool:
+  """Applies the estimator-error rule to decided comparisons (in place).
+
+  Each comparison gets "estimator_error" (`difference_error` of its two rows'
+  `calibration` entries); a significant one whose |difference| is not larger
+  (or whose error is undefined) becomes inconclusive, with a note. Returns
+  False, changing nothing, when a row has no calibration stored.
+  """
+  if not all(calibration in rows[c[side]] for c in comparisons for side in ("a", "b")):
+    return False
+  for c in comparisons:
+    error = difference_error(rows[c["a"]][calibration], rows[c["b"]][calibration])
+    c["estimator_error"] = error
+    if c["direction"] != 0 and not abs(_number(c["difference"])) > error:
+      c["direction"], c["outcome"] = 0, "inconclusive"
+      c["note"] = (f"significant, but |difference| ≤ the estimator's error of a difference "
+                   f"({error:.3f} nats)")
+  return True
+
+
 def judge_1(finding: dict, *, robustness_method: str | None = None) -> dict:
-  """(i) additive − scaled_dot and deep − scaled_dot of mean I(h_t ; ŷ) over positions: > 0."""
+  """(i) additive − scaled_dot and deep − scaled_dot of mean I(h_t ; ŷ) over positions: > 0.
+
+  With calibrations stored in the rows ("calibration", "calibration_robust"),
+  a significant difference no larger than the estimator's error is
+  inconclusive (`within_error`); results stored without them are judged as
+  before, with a note in the rule.
+  """
   rows = finding["rows"]
   column = "mi_mean_over_positions"
   comparisons = decide([comparison(a, rows[a][column], "scaled_dot", rows["scaled_dot"][column],
                                    measure=column, predicted=">")
                         for a in ("additive", "deep")])
+  calibrated = within_error(comparisons, rows, "calibration")
+  error_rule = (f"; {ESTIMATOR_ERROR_RULE}" if calibrated else f" ({NO_CALIBRATION_NOTE})")
   out = {"verdict": all_predicted(comparisons), "comparisons": comparisons,
          "rule": ("Welch's t over seeds (separate cells) of the mean I(h_t ; ŷ) over positions, "
                   "additive − scaled_dot and deep − scaled_dot (predicted > 0), Holm over the "
-                  f"two; {ALL_PREDICTED_RULE}")}
+                  f"two{error_rule}; {ALL_PREDICTED_RULE}")}
   robust = f"{column}_robust"
   if all(robust in rows[a] for a in rows):
     method = robustness_method or "the robustness estimator"
@@ -157,10 +203,12 @@ def judge_1(finding: dict, *, robustness_method: str | None = None) -> dict:
     else:
       checks = decide([comparison(a, rows[a][robust], "scaled_dot", rows["scaled_dot"][robust],
                                   measure=robust, predicted=">") for a in ("additive", "deep")])
+      within_error(checks, rows, "calibration_robust")
       out["robustness"] = {"method": method, "comparisons": checks,
                            "verdict": all_predicted(checks)}
       out["rule"] += (f". Robustness (not part of the verdict): the same comparisons on "
-                      f"{method}'s bound (the *_robust column): {_outcomes(checks)}")
+                      f"{method}'s bound (the *_robust column), with the same error rule "
+                      f"where calibrated: {_outcomes(checks)}")
   return out
 
 
