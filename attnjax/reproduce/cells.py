@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from attnjax import analysis, mi
+from attnjax.compiled import release_if_crowded
 from attnjax.data.dataset import TextDataset
 from attnjax.fingerprint import fingerprint, module_closure
 from attnjax.io import (read_cache_json, remove_stale_temporaries, write_atomic,
@@ -300,4 +301,5 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
   arrays["history_eval_accuracy"] = result.history["eval_accuracy"]
   save_arrays(arrays_file, arrays)
   write_json_atomic(done, stamp)
+  release_if_crowded()  # a long reproduction compiles thousands of programs
   return arrays
