@@ -244,7 +244,7 @@ def cmd_reproduce(args) -> int:
   if args.epochs is not None and args.epochs < 1:
     raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
   _check_out_dir(args.out)
-  reproduce(args.out, data=data, seeds=args.seeds, only=args.only, quick=args.quick,
+  reproduce(args.out, data=data, seeds=args.seeds, only=args.only, preset=_preset(args),
             source=args.source, data_dir=args.data_dir, progress=not args.no_progress,
             train_split=args.train_split, analysis=_analysis_settings(args),
             config_changes=None if args.epochs is None else {"epochs": args.epochs})
@@ -253,7 +253,7 @@ def cmd_reproduce(args) -> int:
 
 
 def _analysis_settings(args):
-  """The mode's `AnalysisSettings` with --dataset-method / --robustness-method applied (or None)."""
+  """The preset's `AnalysisSettings` with --dataset-method / --robustness-method applied (or None)."""
   changes = {}
   if args.dataset_method is not None:
     changes["dataset_method"] = args.dataset_method
@@ -263,7 +263,14 @@ def _analysis_settings(args):
   if not changes:
     return None
   from attnjax.reproduce import default_analysis
-  return dataclasses.replace(default_analysis(args.quick), **changes)
+  return dataclasses.replace(default_analysis(_preset(args)), **changes)
+
+
+def _preset(args) -> str:
+  """--preset, with --quick as its short form."""
+  if args.quick and args.preset not in (None, "quick"):
+    raise ValueError(f"--quick contradicts --preset {args.preset}: pass one of them")
+  return "quick" if args.quick else (args.preset or "full")
 
 
 def cmd_rejudge(args) -> int:
@@ -296,15 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train every cell (S seeds each, one program per cell), "
                        "analyse attention vs MI, and write report.md, results.json and figures. "
                        "Finished cells are skipped on re-runs.")
-  rep.add_argument("--quick", action="store_true", help="small models and data (minutes on CPU)")
+  rep.add_argument("--preset", default=None, choices=("quick", "full", "paper"),
+                   help="model, training and data settings (attnjax.reproduce.presets): quick "
+                   "(minutes on CPU), full (default; 128 units, 5 epochs, one setting for all "
+                   "corpora), paper (per-corpus settings that reach published accuracy)")
+  rep.add_argument("--quick", action="store_true", help="the same as --preset quick")
   rep.add_argument("--data", default="planted",
                    help="comma-separated datasets: planted,sst2,ag_news,ag_news_2class "
                    "(World vs Business),imdb,yelp")
   rep.add_argument("--seeds", type=int, default=5, help="seeds per cell (>= 2)")
   rep.add_argument("--train-split", default=None,
                    help="training split of every dataset, e.g. 'train[:20000]' (default: "
-                   "the mode's; the vocabulary is built on it)")
-  rep.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the mode's)")
+                   "the preset's; the vocabulary is built on it)")
+  rep.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the preset's)")
   rep.add_argument("--only", type=_int_list, default=None, help="findings to run, e.g. 1,4 (6: explainers side by side)")
   rep.add_argument("--source", default="files", choices=("files", "tfds"),
                    help="real corpora from a folder of files or tensorflow-datasets")
@@ -312,9 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="files: the folder holding <dataset>/train.tsv…; tfds: its data_dir")
   rep.add_argument("--dataset-method", default=None,
                    help="estimator of finding i's dataset-level I(h_t ; ŷ) (default: the "
-                   "mode's, see attnjax.reproduce.cells.AnalysisSettings)")
+                   "preset's, see attnjax.reproduce.cells.AnalysisSettings)")
   rep.add_argument("--robustness-method", default=None,
-                   help="finding i's second estimator, or 'none' (default: the mode's)")
+                   help="finding i's second estimator, or 'none' (default: the preset's)")
   rep.add_argument("--out", default="runs/reproduce")
   rep.add_argument("--no-progress", action="store_true")
   rep.set_defaults(func=cmd_reproduce)

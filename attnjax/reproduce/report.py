@@ -144,8 +144,9 @@ def _estimator(meta: dict) -> str:
 
 def write_report(out: Path, results: dict, meta: dict) -> Path:
   """Writes `out/report.md`: per dataset, a table and verdict per finding."""
+  preset = meta.get("preset", "quick" if meta["quick"] else "full")  # results before presets
   lines = ["# attnjax reproduce: do attention weights track I(h_t ; output)?", "",
-           f"Seeds per cell: {meta['seeds']}; mode: {'quick' if meta['quick'] else 'full'}. "
+           f"Seeds per cell: {meta['seeds']}; mode: {preset}. "
            "Numbers are mean ± half-width of the 95% Student-t interval over seeds (or over "
            "examples, finding iii), with n the number of values it is over; values that are "
            "undefined (NaN) are left out and counted in a numbered note under the table. τ is Kendall's τ-b between a model's attention weights and "
