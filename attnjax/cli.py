@@ -28,7 +28,8 @@ def _add_data_args(parser: argparse.ArgumentParser):
   group.add_argument("--data-dir", default=None,
                      help="tfds data_dir, or the folder of split files (or of <data>/ folders)")
   group.add_argument("--max-len", type=int, default=None,
-                     help="padded length T (default: the corpus default; planted 40)")
+                     help="padded length T (default: the preset's, else the corpus default; "
+                     "planted 40)")
   group.add_argument("--vocab-size", type=int, default=None,
                      help="vocabulary cap (planted: its V, default 1000)")
   group.add_argument("--train-split", default="train",
@@ -47,21 +48,26 @@ def _add_model_args(parser: argparse.ArgumentParser):
   group.add_argument("--attention", default="additive", choices=ATTENTIONS)
   group.add_argument("--normalizer", default="softmax", choices=NORMALIZERS)
   group.add_argument("--temperature", type=float, default=1.0, help="Gumbel-softmax τ > 0")
-  group.add_argument("--embed-dim", type=int, default=128)
-  group.add_argument("--hidden-dim", type=int, default=128)
-  group.add_argument("--dropout", type=float, default=0.0)
-  group.add_argument("--word-dropout", type=float, default=0.0)
+  group.add_argument("--embed-dim", type=int, default=None, help="(default 128)")
+  group.add_argument("--hidden-dim", type=int, default=None, help="(default 128)")
+  group.add_argument("--dropout", type=float, default=None, help="(default 0)")
+  group.add_argument("--word-dropout", type=float, default=None, help="(default 0)")
 
 
 def _add_train_args(parser: argparse.ArgumentParser):
   group = parser.add_argument_group("training")
   group.add_argument("--seeds", type=int, default=4, help="number of seeds S (seeds 0..S-1)")
   group.add_argument("--first-seed", type=int, default=0, help="seeds are first..first+S-1")
-  group.add_argument("--epochs", type=int, default=3)
-  group.add_argument("--batch-size", type=int, default=64)
-  group.add_argument("--learning-rate", type=float, default=1e-3)
+  group.add_argument("--preset", default=None, choices=("paper",),
+                     help="paper: the corpus's settings of `attnjax reproduce --preset paper` "
+                     "(attnjax.reproduce.presets.PAPER) for every model, training and --max-len "
+                     "option not given")
+  group.add_argument("--epochs", type=int, default=None, help="(default 3)")
+  group.add_argument("--batch-size", type=int, default=None, help="(default 64)")
+  group.add_argument("--learning-rate", type=float, default=None, help="(default 1e-3)")
   group.add_argument("--patience", type=int, default=None,
-                     help="stop after this many epochs without dev improvement")
+                     help="stop after this many epochs without dev improvement (default: "
+                     "run all epochs)")
   group.add_argument("--out", default="runs/demo", help="run directory to write")
   group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -151,6 +157,32 @@ def _print_table(header, rows, file=sys.stdout):
     print("  ".join(str(x).rjust(w) for x, w in zip(row, widths)), file=file)
 
 
+TRAIN_DEFAULTS = {"embed_dim": 128, "hidden_dim": 128, "dropout": 0.0, "word_dropout": 0.0,
+                  "epochs": 3, "batch_size": 64, "learning_rate": 1e-3, "patience": None,
+                  "max_len": None}
+"""`attnjax train`'s defaults for options not given (and not set by --preset)."""
+
+
+def _apply_preset(args):
+  """Fills every model/training option not given from --preset, then from TRAIN_DEFAULTS."""
+  values = dict(TRAIN_DEFAULTS)
+  if getattr(args, "preset", None) == "paper":
+    from attnjax.reproduce.presets import PAPER, corpus_of
+
+    corpus = corpus_of(args.data)
+    if corpus not in PAPER:
+      raise ValueError(f"--preset paper has no settings for --data {args.data!r}; it has: "
+                       f"{', '.join(PAPER)}")
+    s = PAPER[corpus]
+    values.update(embed_dim=s.width, hidden_dim=s.width, dropout=s.dropout,
+                  word_dropout=s.word_dropout, epochs=s.epochs, batch_size=s.batch_size,
+                  learning_rate=s.learning_rate, patience=s.patience, max_len=s.max_len)
+  for name, value in values.items():
+    if getattr(args, name, None) is None:
+      setattr(args, name, value)
+  return args
+
+
 def _train_config(args, vocab_size: int, num_classes: int):
   from attnjax.models import AttentionClassifier
   from attnjax.training import TrainConfig
@@ -168,6 +200,7 @@ def cmd_train(args) -> int:
   from attnjax.training import evaluate, save_run, train
 
   # Every option is checked before the data are loaded and long before the run is written.
+  _apply_preset(args)
   _at_least(args, "seeds", 1)
   _at_least(args, "first_seed", 0)
   if args.first_seed + args.seeds > 2**32:

@@ -56,3 +56,19 @@ def test_results_written_before_presets_are_kept_by_the_same_mode(tmp_path):
   path.write_text(json.dumps({"meta": meta, "results": {"planted": {"1": {"verdict": "v"}}}}))
   assert _earlier_results(path, {**meta, "preset": "quick"}) == {"planted": {"1": {"verdict": "v"}}}
   assert _earlier_results(path, {**meta, "quick": False, "preset": "full"}) == {}
+
+
+def test_train_preset_fills_only_the_options_not_given():
+  parser = cli.build_parser()
+  args = cli._apply_preset(parser.parse_args(
+      ["train", "--data", "sst2", "--preset", "paper", "--dropout", "0.1"]))
+  assert args.dropout == 0.1  # given: kept
+  assert (args.word_dropout, args.hidden_dim, args.batch_size, args.learning_rate,
+          args.epochs, args.patience, args.max_len) == (0.1, 128, 128, 2e-3, 8, 2, 64)
+  config = cli._train_config(args, vocab_size=100, num_classes=2)
+  assert config == base_config("sst2", "paper", 100, 2).replace(**{"model.dropout": 0.1})
+  plain = cli._apply_preset(parser.parse_args(["train", "--data", "sst2"]))
+  assert (plain.dropout, plain.epochs, plain.batch_size, plain.patience, plain.max_len) == (
+      0.0, 3, 64, None, None)
+  with pytest.raises(ValueError, match=r"--preset paper has no settings for --data 'custom'"):
+    cli._apply_preset(parser.parse_args(["train", "--data", "custom", "--preset", "paper"]))
