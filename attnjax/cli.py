@@ -28,7 +28,8 @@ def _add_data_args(parser: argparse.ArgumentParser):
   group.add_argument("--data-dir", default=None,
                      help="tfds data_dir, or the folder of split files (or of <data>/ folders)")
   group.add_argument("--max-len", type=int, default=None,
-                     help="padded length T (default: the corpus default; planted 40)")
+                     help="padded length T (default: the preset's, else the corpus default; "
+                     "planted 40)")
   group.add_argument("--vocab-size", type=int, default=None,
                      help="vocabulary cap (planted: its V, default 1000)")
   group.add_argument("--train-split", default="train",
@@ -47,21 +48,26 @@ def _add_model_args(parser: argparse.ArgumentParser):
   group.add_argument("--attention", default="additive", choices=ATTENTIONS)
   group.add_argument("--normalizer", default="softmax", choices=NORMALIZERS)
   group.add_argument("--temperature", type=float, default=1.0, help="Gumbel-softmax τ > 0")
-  group.add_argument("--embed-dim", type=int, default=128)
-  group.add_argument("--hidden-dim", type=int, default=128)
-  group.add_argument("--dropout", type=float, default=0.0)
-  group.add_argument("--word-dropout", type=float, default=0.0)
+  group.add_argument("--embed-dim", type=int, default=None, help="(default 128)")
+  group.add_argument("--hidden-dim", type=int, default=None, help="(default 128)")
+  group.add_argument("--dropout", type=float, default=None, help="(default 0)")
+  group.add_argument("--word-dropout", type=float, default=None, help="(default 0)")
 
 
 def _add_train_args(parser: argparse.ArgumentParser):
   group = parser.add_argument_group("training")
   group.add_argument("--seeds", type=int, default=4, help="number of seeds S (seeds 0..S-1)")
   group.add_argument("--first-seed", type=int, default=0, help="seeds are first..first+S-1")
-  group.add_argument("--epochs", type=int, default=3)
-  group.add_argument("--batch-size", type=int, default=64)
-  group.add_argument("--learning-rate", type=float, default=1e-3)
+  group.add_argument("--preset", default=None, choices=("paper",),
+                     help="paper: the corpus's settings of `attnjax reproduce --preset paper` "
+                     "(attnjax.reproduce.presets.PAPER) for every model, training and --max-len "
+                     "option not given")
+  group.add_argument("--epochs", type=int, default=None, help="(default 3)")
+  group.add_argument("--batch-size", type=int, default=None, help="(default 64)")
+  group.add_argument("--learning-rate", type=float, default=None, help="(default 1e-3)")
   group.add_argument("--patience", type=int, default=None,
-                     help="stop after this many epochs without dev improvement")
+                     help="stop after this many epochs without dev improvement (default: "
+                     "run all epochs)")
   group.add_argument("--out", default="runs/demo", help="run directory to write")
   group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -151,6 +157,32 @@ def _print_table(header, rows, file=sys.stdout):
     print("  ".join(str(x).rjust(w) for x, w in zip(row, widths)), file=file)
 
 
+TRAIN_DEFAULTS = {"embed_dim": 128, "hidden_dim": 128, "dropout": 0.0, "word_dropout": 0.0,
+                  "epochs": 3, "batch_size": 64, "learning_rate": 1e-3, "patience": None,
+                  "max_len": None}
+"""`attnjax train`'s defaults for options not given (and not set by --preset)."""
+
+
+def _apply_preset(args):
+  """Fills every model/training option not given from --preset, then from TRAIN_DEFAULTS."""
+  values = dict(TRAIN_DEFAULTS)
+  if getattr(args, "preset", None) == "paper":
+    from attnjax.reproduce.presets import PAPER, corpus_of
+
+    corpus = corpus_of(args.data)
+    if corpus not in PAPER:
+      raise ValueError(f"--preset paper has no settings for --data {args.data!r}; it has: "
+                       f"{', '.join(PAPER)}")
+    s = PAPER[corpus]
+    values.update(embed_dim=s.width, hidden_dim=s.width, dropout=s.dropout,
+                  word_dropout=s.word_dropout, epochs=s.epochs, batch_size=s.batch_size,
+                  learning_rate=s.learning_rate, patience=s.patience, max_len=s.max_len)
+  for name, value in values.items():
+    if getattr(args, name, None) is None:
+      setattr(args, name, value)
+  return args
+
+
 def _train_config(args, vocab_size: int, num_classes: int):
   from attnjax.models import AttentionClassifier
   from attnjax.training import TrainConfig
@@ -168,6 +200,7 @@ def cmd_train(args) -> int:
   from attnjax.training import evaluate, save_run, train
 
   # Every option is checked before the data are loaded and long before the run is written.
+  _apply_preset(args)
   _at_least(args, "seeds", 1)
   _at_least(args, "first_seed", 0)
   if args.first_seed + args.seeds > 2**32:
@@ -244,7 +277,7 @@ def cmd_reproduce(args) -> int:
   if args.epochs is not None and args.epochs < 1:
     raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
   _check_out_dir(args.out)
-  reproduce(args.out, data=data, seeds=args.seeds, only=args.only, quick=args.quick,
+  reproduce(args.out, data=data, seeds=args.seeds, only=args.only, preset=_preset(args),
             source=args.source, data_dir=args.data_dir, progress=not args.no_progress,
             train_split=args.train_split, analysis=_analysis_settings(args),
             config_changes=None if args.epochs is None else {"epochs": args.epochs})
@@ -253,7 +286,7 @@ def cmd_reproduce(args) -> int:
 
 
 def _analysis_settings(args):
-  """The mode's `AnalysisSettings` with --dataset-method / --robustness-method applied (or None)."""
+  """The preset's `AnalysisSettings` with --dataset-method / --robustness-method applied (or None)."""
   changes = {}
   if args.dataset_method is not None:
     changes["dataset_method"] = args.dataset_method
@@ -263,7 +296,14 @@ def _analysis_settings(args):
   if not changes:
     return None
   from attnjax.reproduce import default_analysis
-  return dataclasses.replace(default_analysis(args.quick), **changes)
+  return dataclasses.replace(default_analysis(_preset(args)), **changes)
+
+
+def _preset(args) -> str:
+  """--preset, with --quick as its short form."""
+  if args.quick and args.preset not in (None, "quick"):
+    raise ValueError(f"--quick contradicts --preset {args.preset}: pass one of them")
+  return "quick" if args.quick else (args.preset or "full")
 
 
 def cmd_rejudge(args) -> int:
@@ -296,15 +336,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train every cell (S seeds each, one program per cell), "
                        "analyse attention vs MI, and write report.md, results.json and figures. "
                        "Finished cells are skipped on re-runs.")
-  rep.add_argument("--quick", action="store_true", help="small models and data (minutes on CPU)")
+  rep.add_argument("--preset", default=None, choices=("quick", "full", "paper"),
+                   help="model, training and data settings (attnjax.reproduce.presets): quick "
+                   "(minutes on CPU), full (default; 128 units, 5 epochs, one setting for all "
+                   "corpora), paper (per-corpus settings that reach published accuracy)")
+  rep.add_argument("--quick", action="store_true", help="the same as --preset quick")
   rep.add_argument("--data", default="planted",
                    help="comma-separated datasets: planted,sst2,ag_news,ag_news_2class "
                    "(World vs Business),imdb,yelp")
   rep.add_argument("--seeds", type=int, default=5, help="seeds per cell (>= 2)")
   rep.add_argument("--train-split", default=None,
                    help="training split of every dataset, e.g. 'train[:20000]' (default: "
-                   "the mode's; the vocabulary is built on it)")
-  rep.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the mode's)")
+                   "the preset's; the vocabulary is built on it)")
+  rep.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the preset's)")
   rep.add_argument("--only", type=_int_list, default=None, help="findings to run, e.g. 1,4 (6: explainers side by side)")
   rep.add_argument("--source", default="files", choices=("files", "tfds"),
                    help="real corpora from a folder of files or tensorflow-datasets")
@@ -312,9 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="files: the folder holding <dataset>/train.tsv…; tfds: its data_dir")
   rep.add_argument("--dataset-method", default=None,
                    help="estimator of finding i's dataset-level I(h_t ; ŷ) (default: the "
-                   "mode's, see attnjax.reproduce.cells.AnalysisSettings)")
+                   "preset's, see attnjax.reproduce.cells.AnalysisSettings)")
   rep.add_argument("--robustness-method", default=None,
-                   help="finding i's second estimator, or 'none' (default: the mode's)")
+                   help="finding i's second estimator, or 'none' (default: the preset's)")
   rep.add_argument("--out", default="runs/reproduce")
   rep.add_argument("--no-progress", action="store_true")
   rep.set_defaults(func=cmd_reproduce)

@@ -23,7 +23,7 @@ from attnjax.data.load import load_splits
 from attnjax.io import write_json_atomic
 from attnjax.models import ATTENTIONS
 from attnjax.models.encoders import sequence_mask
-from attnjax.reproduce import _data_options
+from attnjax.reproduce.presets import data_options
 from attnjax.reproduce.cells import AnalysisSettings, calibration_position
 from attnjax.training import collect, load_run
 
@@ -36,7 +36,7 @@ def main():
   parser.add_argument("--out", default="benchmarks/results/calibrate_planted.json")
   parser.add_argument("--replicates", type=int, default=3)
   args = parser.parse_args()
-  options = _data_options("planted", True, "files")
+  options = data_options("planted", "quick", "files")
   splits = options.pop("splits")
   test = load_splits("planted", splits, **options)[splits[2]]
   n = AnalysisSettings().eval_examples

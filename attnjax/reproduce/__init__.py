@@ -23,47 +23,21 @@ import jax
 from attnjax.data import load_splits
 from attnjax.data.load import PLANTED_VOCAB_SIZE
 from attnjax.io import nan_for_null, read_json, remove_stale_temporaries, write_json_atomic
-from attnjax.models import AttentionClassifier
 from attnjax.models import ENCODERS
 from attnjax.reproduce.cells import AnalysisSettings, analysis_stamp, run_code
 from attnjax.reproduce.explanations import explanation_code
 from attnjax.reproduce.findings import FINDINGS, TEMPERATURES, Lab
+from attnjax.reproduce.presets import (PRESETS, TWO_CLASS, analysis_settings, base_config,
+                                       check_preset, data_options)
 from attnjax.reproduce.report import write_figures, write_report
-from attnjax.training import TrainConfig
 
 DATASETS = ("planted", "sst2", "ag_news", "ag_news_2class", "imdb", "yelp")
 """`ag_news_2class` is AG News restricted to World vs Business, as Jain & Wallace (2019) used it."""
 
-TWO_CLASS = {"ag_news_2class": ("ag_news", ("World", "Business"))}
-
-
-def _data_options(name: str, quick: bool, source: str) -> dict:
-  """load_splits arguments per dataset and mode (documented defaults)."""
-  if name == "planted":
-    sizes = (1500, 300, 400) if quick else (10_000, 2_000, 2_000)
-    return {"splits": (f"train[:{sizes[0]}]", f"dev[:{sizes[1]}]", f"test[:{sizes[2]}]"),
-            "max_len": 30 if quick else 40}
-  name = TWO_CLASS.get(name, (name,))[0]
-  max_len = {"sst2": 50, "ag_news": 60, "imdb": 200, "yelp": 200}[name]
-  if name == "ag_news" and source == "files":  # the offline copy has 10k training articles
-    train, dev = "dev[:90%]", "dev[90%:]"   # in dev.tsv and no train file
-  else:
-    train, dev = ("train[:5000]" if quick else "train"), "dev"
-  return {"splits": (train, dev, "test"), "max_len": max_len, "vocab_size": 20_000,
-          "vocab_split": train}
-
-
-def _base_config(vocab_size: int, num_classes: int, quick: bool) -> TrainConfig:
-  width = 32 if quick else 128
-  model = AttentionClassifier(vocab_size=vocab_size, num_classes=num_classes, embed_dim=width,
-                              hidden_dim=width, attention_dim=width,
-                              deep_layer_dims=(width, width))
-  return TrainConfig(model=model, epochs=3 if quick else 5, batch_size=32 if quick else 64,
-                     learning_rate=3e-3 if quick else 1e-3)
-
 
 def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
-              only: Sequence[int] | None = None, quick: bool = False, source: str = "files",
+              only: Sequence[int] | None = None, preset: str | None = None,
+              quick: bool = False, source: str = "files",
               data_dir=None, progress: bool = True, analysis: AnalysisSettings | None = None,
               config_changes: dict | None = None, data_overrides: dict | None = None,
               encoders: Sequence[str] = ENCODERS, temperatures: Sequence[float] = TEMPERATURES,
@@ -77,9 +51,12 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     seeds: S seeds per cell, trained together in one program.
     only: finding numbers to run (default all: 1–5 and experiment 6, the
       explainers side by side, `attnjax.reproduce.explanations`).
-    quick: small models and data (planted: minutes on 2 CPU cores).
+    preset: model, training and data settings, one of `PRESETS` (see
+      `attnjax.reproduce.presets`): "quick" (minutes on 2 CPU cores), "full"
+      (the default) or "paper" (per-corpus settings at published accuracy).
+    quick: the same as preset="quick" (kept for earlier callers).
     progress: progress lines and training bars on stderr.
-    analysis: how cells are analysed (default depends on `quick`).
+    analysis: how cells are analysed (default: the preset's).
     config_changes: `TrainConfig.replace` overrides for every cell (tests).
     encoders: the encoders of finding v (default all four).
     temperatures: the Gumbel-softmax τ values of finding iv.
@@ -104,9 +81,15 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     raise ValueError(f"Gumbel temperatures must be > 0, got {bad}")
   if seeds < 2:
     raise ValueError(f"seeds must be >= 2 for confidence intervals, got {seeds}")
-  analysis = analysis or default_analysis(quick)
+  if preset is None:
+    preset = "quick" if quick else "full"
+  elif quick and check_preset(preset) != "quick":
+    raise ValueError(f"quick=True contradicts preset={preset!r}: pass one of them")
+  check_preset(preset)
+  quick = preset == "quick"
+  analysis = analysis or analysis_settings(preset)
   results_path = out / "results.json"
-  meta = {"seeds": seeds, "quick": quick, "only": only, "analysis": analysis_stamp(analysis),
+  meta = {"seeds": seeds, "quick": quick, "preset": preset, "only": only, "analysis": analysis_stamp(analysis),
           "code": {"run": run_code(), "explanations": explanation_code()},
           "environment": _environment()}
   for folder in (out, out / "figures"):
@@ -123,7 +106,7 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
       print(f"[reproduce {time.time() - start:6.0f}s] {message}", file=sys.stderr, flush=True)
 
   for dataset in data:
-    options = {**_data_options(dataset, quick, source), **(data_overrides or {})}
+    options = {**data_options(dataset, preset, source), **(data_overrides or {})}
     if train_split is not None:
       options["splits"] = (train_split, *options["splits"][1:])
       if dataset != "planted":
@@ -137,7 +120,7 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
       splits = {k: v.select_classes(classes) for k, v in splits.items()}
     vocab = splits["train"].vocab
     vocab_size = len(vocab) if vocab is not None else PLANTED_VOCAB_SIZE
-    base = _base_config(vocab_size, splits["train"].num_classes, quick)
+    base = base_config(dataset, preset, vocab_size, splits["train"].num_classes)
     base = base.replace(**(config_changes or {}))
     data_id = json.dumps({"dataset": dataset, "source": source, "splits": split_names,
                           **options}, sort_keys=True, default=str)
@@ -160,10 +143,11 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
   return results
 
 
-def default_analysis(quick: bool) -> AnalysisSettings:
-  """The analysis settings of a quick or full run."""
-  return (AnalysisSettings() if quick else
-          AnalysisSettings(eval_examples=2000, explain_examples=100, num_samples=128))
+def default_analysis(preset: str | bool) -> AnalysisSettings:
+  """The analysis settings of a preset (True / False: "quick" / "full", as before presets)."""
+  if isinstance(preset, bool):
+    preset = "quick" if preset else "full"
+  return analysis_settings(preset)
 
 
 def _environment() -> dict:
@@ -195,8 +179,10 @@ def _earlier_results(path: Path, meta: dict) -> dict:
   earlier = read_json(path)
   if earlier is None:
     return {}
-  keys = ("seeds", "quick", "analysis", "code")
-  same = all(earlier.get("meta", {}).get(k) == meta[k] for k in keys)
+  keys = ("seeds", "quick", "preset", "analysis", "code")
+  stored = dict(earlier.get("meta", {}))
+  stored.setdefault("preset", "quick" if stored.get("quick") else "full")  # before presets
+  same = all(stored.get(k) == meta[k] for k in keys)
   if not same:
     print(f"[reproduce] {path} holds results of another setting {earlier.get('meta')}; "
           "they are replaced", file=sys.stderr)

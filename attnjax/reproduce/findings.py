@@ -119,6 +119,8 @@ def finding_1(lab: Lab) -> dict:
         "mi_max_over_positions": seed_summary(_nanmax(dataset_mi, 1), undefined=MI_UNDEFINED),
         "mi_context": seed_summary(cell["context_mi"], undefined="fewer than 20 examples"),
         "mi_profile": nanmean(dataset_mi, 0).tolist(),
+        # Per position, the 95% half-width over seeds (NaN where < 2 seeds are defined).
+        "mi_profile_ci": np.asarray(mean_ci(dataset_mi, axis=0)["ci"]).tolist(),
         "positions_estimable": _estimable(dataset_mi),
         **_precision(cell),
     }

@@ -144,8 +144,9 @@ def _estimator(meta: dict) -> str:
 
 def write_report(out: Path, results: dict, meta: dict) -> Path:
   """Writes `out/report.md`: per dataset, a table and verdict per finding."""
+  preset = meta.get("preset", "quick" if meta["quick"] else "full")  # results before presets
   lines = ["# attnjax reproduce: do attention weights track I(h_t ; output)?", "",
-           f"Seeds per cell: {meta['seeds']}; mode: {'quick' if meta['quick'] else 'full'}. "
+           f"Seeds per cell: {meta['seeds']}; mode: {preset}. "
            "Numbers are mean ± half-width of the 95% Student-t interval over seeds (or over "
            "examples, finding iii), with n the number of values it is over; values that are "
            "undefined (NaN) are left out and counted in a numbered note under the table. τ is Kendall's τ-b between a model's attention weights and "
@@ -199,37 +200,61 @@ def _save(fig, path: Path):
   write_atomic(path, buffer.getvalue())
 
 
-def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | None) -> list[Path]:
-  """One PNG per finding (+ a token heat map); returns the paths written."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+def _figure(width: float, height: float, rows: int = 1, columns: int = 1):
+  """A Matplotlib `Figure` with a grid of axes [rows, columns], laid out so that no label
+  is clipped. Object-oriented: no pyplot state, no backend switch (a notebook's
+  backend is left alone); `Figure.savefig` renders PNG with Agg by itself."""
+  from matplotlib.figure import Figure
+  fig = Figure(figsize=(width, height), layout="constrained")
+  return fig, fig.subplots(rows, columns, squeeze=False)
 
+
+def _errors(summaries: list[dict]) -> np.ndarray:
+  """95% half-widths of summaries for `yerr` (0 where undefined, e.g. one seed)."""
+  return np.nan_to_num(np.array([s.get("ci", np.nan) for s in summaries], float))
+
+
+def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | None) -> list[Path]:
+  """One PNG per finding (+ a token heat map); returns the paths written.
+
+  Every mean over seeds is drawn with its 95% interval over seeds (a band for
+  per-position MI curves, error bars for per-cell values).
+  """
   written = []
   folder = out / "figures"
   for number, finding in findings.items():
     number = int(number)
     rows = finding["rows"]
     if number == 6:
-      written += _explanation_figures(plt, folder, dataset, finding)
+      written += _explanation_figures(folder, dataset, finding)
       continue
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, axes = _figure(6.5, 3.6)
+    ax = axes[0, 0]
     if number == 1:
       for name, row in rows.items():
-        ax.plot(row["mi_profile"], label=f"{name} (mean {row['mi_mean_over_positions']['mean']:.3f})")
-      ax.set(xlabel="position t", ylabel="I(h_t ; ŷ) [nats]", title="Information preservation")
+        profile = np.asarray(row["mi_profile"], float)
+        summary = row["mi_mean_over_positions"]
+        line, = ax.plot(profile, label=f"{name} (mean {summary['mean']:.3f} ± "
+                        f"{np.nan_to_num(summary['ci']):.3f})")
+        if "mi_profile_ci" in row:  # results before the band was stored draw the line only
+          half = np.nan_to_num(np.asarray(row["mi_profile_ci"], float))
+          ax.fill_between(np.arange(len(profile)), profile - half, profile + half,
+                          color=line.get_color(), alpha=0.2, linewidth=0)
+      ax.set(xlabel="position t", ylabel="I(h_t ; ŷ) [nats]",
+             title="Information preservation (band: 95% CI over seeds)")
       ax.legend(fontsize=8)
     elif number in (2, 4):
       names = list(rows)
       means = [rows[n]["tau"]["mean"] for n in names]
-      cis = [np.nan_to_num(rows[n]["tau"]["ci"]) for n in names]
-      ax.bar(range(len(names)), np.nan_to_num(means), yerr=cis, color="tab:blue")
+      ax.bar(range(len(names)), np.nan_to_num(means), yerr=_errors([rows[n]["tau"] for n in names]),
+             capsize=3, color="tab:blue")
       ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
       ax.set(ylabel="Kendall τ (attention, MI)", title=finding["title"])
       if number == 4:
         ax2 = ax.twinx()
-        ax2.plot(range(len(names)), [rows[n]["entropy"]["mean"] for n in names], "o-",
-                 color="tab:red")
+        entropy = [rows[n]["entropy"] for n in names]
+        ax2.errorbar(range(len(names)), [e["mean"] for e in entropy], yerr=_errors(entropy),
+                     fmt="o-", capsize=3, color="tab:red")
         ax2.set_ylabel("attention entropy [nats]", color="tab:red")
     elif number == 3:
       scatter = finding["scatter"]
@@ -246,22 +271,24 @@ def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | 
       ax.set_xticks(range(grid.shape[1]), finding["attentions"])
       ax.set_yticks(range(grid.shape[0]), finding["encoders"])
       for (i, j), value in np.ndenumerate(grid):
-        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="w", fontsize=9)
+        tau = rows.get(f"{finding['encoders'][i]} + {finding['attentions'][j]}", {}).get("tau", {})
+        half = f"\n± {tau['ci']:.2f}" if np.isfinite(tau.get("ci", np.nan)) else ""
+        ax.text(j, i, f"{value:.2f}{half}", ha="center", va="center", color="w", fontsize=8)
       fig.colorbar(image, ax=ax, label="Kendall τ (attention, MI)")
-      ax.set_title("Encoder × attention")
+      ax.set_title("Encoder × attention (mean ± 95% CI over seeds)")
     path = folder / f"{dataset}_finding{number}.png"
     _save(fig, path)
-    plt.close(fig)
     written.append(path)
   if example_cell is not None:
-    written.append(_token_figure(plt, folder / f"{dataset}_tokens.png", example_cell))
+    written.append(_token_figure(folder / f"{dataset}_tokens.png", example_cell))
   return written
 
 
-def _explanation_figures(plt, folder: Path, dataset: str, finding: dict) -> list[Path]:
+def _explanation_figures(folder: Path, dataset: str, finding: dict) -> list[Path]:
   """Experiment 6: agreement heat maps + counterfactual JSD, and a token heat map per method."""
   agreement, counterfactual = finding["agreement"], finding["counterfactual"]
-  fig, axes = plt.subplots(1, len(agreement) + 1, figsize=(5.2 * (len(agreement) + 1), 4.4))
+  fig, axes = _figure(5.2 * (len(agreement) + 1), 4.4, 1, len(agreement) + 1)
+  axes = axes[0]
   for index, (ax, (attention, table)) in enumerate(zip(axes, agreement.items())):
     grid = np.asarray(table["mean"], float)
     image = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -281,36 +308,52 @@ def _explanation_figures(plt, folder: Path, dataset: str, finding: dict) -> list
   ax.legend(fontsize=8)
   path = folder / f"{dataset}_finding6.png"
   _save(fig, path)
-  plt.close(fig)
-  examples = finding["examples"]
+  tokens = folder / f"{dataset}_explanations_tokens.png"
+  _save(explanation_tokens_figure(finding["examples"]), tokens)
+  return [path, tokens]
+
+
+def explanation_tokens_figure(examples: dict):
+  """Experiment 6's token heat maps: one panel per example, one row per explainer.
+
+  Args:
+    examples: {"lengths": [E], "rows": {method: [E][T] scores scaled to [0, 1]},
+      "words": [E][L_e] (optional)}.
+
+  Returns:
+    a Matplotlib `Figure` (every word whole under its own panel).
+  """
   count = len(examples["lengths"])
   names = list(examples["rows"])
-  fig, axes = plt.subplots(count, 1, figsize=(9, (0.3 * len(names) + 0.6) * count + 0.6),
-                           squeeze=False)
+  words = examples.get("words") or [[]] * count
+  longest = max([len(w) for row in words for w in row] or [0])
+  # Each example's words sit under its own heat map, rotated, with the height they need
+  # (constrained layout reserves it), so no word is cut at the next example's edge.
+  label_height = 0.045 * min(longest, 20) if any(words) else 0.0  # inches, 6 pt at 60°
+  width = min(max(9.0, 0.17 * max(examples["lengths"] or [1])), 24.0)
+  fig, axes = _figure(width, (0.3 * len(names) + 0.6 + label_height) * count + 0.6, count, 1)
   for e, ax in enumerate(axes[:, 0]):
     length = examples["lengths"][e]
     ax.imshow(np.array([examples["rows"][m][e][:length] for m in names]), aspect="auto",
               cmap="magma", vmin=0, vmax=1)
     ax.set_yticks(range(len(names)), [m.replace("_", " ") for m in names], fontsize=7)
-    words = examples.get("words", [[]] * count)[e]
-    if words and length <= 60:
-      ax.set_xticks(range(length), words, rotation=60, ha="right", fontsize=6)
+    if words[e] and length <= 120:
+      ax.set_xticks(range(length), words[e], rotation=60, ha="right", rotation_mode="anchor",
+                    fontsize=6)
     else:
       ax.set_xticks([])
   axes[0, 0].set_title("seed 0, BiLSTM + additive: every explainer (rows scaled to their max)")
-  tokens = folder / f"{dataset}_explanations_tokens.png"
-  _save(fig, tokens)
-  plt.close(fig)
-  return [path, tokens]
+  return fig
 
 
-def _token_figure(plt, path: Path, cell: dict, examples: int = 4) -> Path:
+def _token_figure(path: Path, cell: dict, examples: int = 4) -> Path:
+  """Seed 0's attention vs instance MI (and planted tokens) on the first explained examples."""
   mi = cell["instance_mi"][0]
   attention = cell["attention"][0]
   mask = cell["mask"]
   importance = cell.get("importance")
   examples = min(examples, mi.shape[0])
-  fig, axes = plt.subplots(examples, 1, figsize=(8, 1.3 * examples), squeeze=False)
+  fig, axes = _figure(8, 1.3 * examples, examples, 1)
   for row, ax in enumerate(axes[:, 0]):
     length = int(mask[row].sum())
     a = attention[row, :length] / max(attention[row, :length].max(), 1e-12)
@@ -321,5 +364,4 @@ def _token_figure(plt, path: Path, cell: dict, examples: int = 4) -> Path:
     ax.set_xticks([])
   axes[0, 0].set_title("seed 0: attention vs instance MI (each row scaled to its max)")
   _save(fig, path)
-  plt.close(fig)
   return path

@@ -1,0 +1,74 @@
+"""`reproduce` presets: per-corpus settings, the quick alias, old results read as before."""
+
+import json
+
+import pytest
+
+from attnjax import cli
+from attnjax.reproduce import _earlier_results, default_analysis, reproduce
+from attnjax.reproduce.presets import PRESETS, analysis_settings, base_config, data_options
+
+
+def test_paper_preset_is_per_corpus_and_full_keeps_the_one_setting():
+  sst2 = base_config("sst2", "paper", vocab_size=100, num_classes=2)
+  assert (sst2.model.embed_dim, sst2.model.hidden_dim, sst2.model.dropout) == (128, 128, 0.3)
+  assert (sst2.epochs, sst2.patience, sst2.batch_size, sst2.learning_rate) == (8, 2, 128, 2e-3)
+  ag2 = base_config("ag_news_2class", "paper", vocab_size=100, num_classes=2)
+  ag4 = base_config("ag_news", "paper", vocab_size=100, num_classes=4)
+  assert ag2.model.dropout == ag4.model.dropout == 0.5 and ag2.epochs == 12
+  assert (ag2.model.num_classes, ag4.model.num_classes) == (2, 4)
+  assert data_options("imdb", "paper", "files")["max_len"] == 400
+  assert data_options("ag_news_2class", "paper", "files")["splits"] == ("dev[:90%]",
+                                                                         "dev[90%:]", "test")
+  full = {d: base_config(d, "full", vocab_size=100, num_classes=2) for d in ("sst2", "imdb")}
+  assert full["sst2"] == full["imdb"] and full["sst2"].model.hidden_dim == 128
+  assert full["sst2"].patience is None and full["sst2"].model.dropout == 0.0
+  quick = base_config("sst2", "quick", vocab_size=100, num_classes=2)
+  assert (quick.model.hidden_dim, quick.epochs) == (32, 3)
+  assert data_options("sst2", "quick", "files")["splits"][0] == "train[:5000]"
+
+
+def test_quick_flag_is_the_quick_preset():
+  assert default_analysis(True) == analysis_settings("quick")
+  assert default_analysis(False) == analysis_settings("full") == analysis_settings("paper")
+  parser = cli.build_parser()
+  assert cli._preset(parser.parse_args(["reproduce", "--quick"])) == "quick"
+  assert cli._preset(parser.parse_args(["reproduce"])) == "full"
+  assert cli._preset(parser.parse_args(["reproduce", "--preset", "paper"])) == "paper"
+  with pytest.raises(ValueError, match="--quick contradicts --preset paper"):
+    cli._preset(parser.parse_args(["reproduce", "--quick", "--preset", "paper"]))
+
+
+def test_bad_presets_are_clear_errors(tmp_path):
+  with pytest.raises(ValueError, match=r"unknown preset 'huge'; allowed: quick, full, paper"):
+    base_config("sst2", "huge", vocab_size=100, num_classes=2)
+  with pytest.raises(ValueError, match=r"unknown preset 'huge'; allowed"):
+    reproduce(tmp_path, preset="huge")
+  with pytest.raises(ValueError, match=r"quick=True contradicts preset='paper'"):
+    reproduce(tmp_path, quick=True, preset="paper")
+  assert not any(tmp_path.iterdir())  # refused before writing anything
+  assert PRESETS == ("quick", "full", "paper")
+
+
+def test_results_written_before_presets_are_kept_by_the_same_mode(tmp_path):
+  path = tmp_path / "results.json"
+  meta = {"seeds": 2, "quick": True, "analysis": {"a": 1}, "code": {"run": "x"}}
+  path.write_text(json.dumps({"meta": meta, "results": {"planted": {"1": {"verdict": "v"}}}}))
+  assert _earlier_results(path, {**meta, "preset": "quick"}) == {"planted": {"1": {"verdict": "v"}}}
+  assert _earlier_results(path, {**meta, "quick": False, "preset": "full"}) == {}
+
+
+def test_train_preset_fills_only_the_options_not_given():
+  parser = cli.build_parser()
+  args = cli._apply_preset(parser.parse_args(
+      ["train", "--data", "sst2", "--preset", "paper", "--dropout", "0.1"]))
+  assert args.dropout == 0.1  # given: kept
+  assert (args.word_dropout, args.hidden_dim, args.batch_size, args.learning_rate,
+          args.epochs, args.patience, args.max_len) == (0.1, 128, 128, 2e-3, 8, 2, 64)
+  config = cli._train_config(args, vocab_size=100, num_classes=2)
+  assert config == base_config("sst2", "paper", 100, 2).replace(**{"model.dropout": 0.1})
+  plain = cli._apply_preset(parser.parse_args(["train", "--data", "sst2"]))
+  assert (plain.dropout, plain.epochs, plain.batch_size, plain.patience, plain.max_len) == (
+      0.0, 3, 64, None, None)
+  with pytest.raises(ValueError, match=r"--preset paper has no settings for --data 'custom'"):
+    cli._apply_preset(parser.parse_args(["train", "--data", "custom", "--preset", "paper"]))
