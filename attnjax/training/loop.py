@@ -4,7 +4,8 @@ Parameters and optimiser states of S seeds are stacked on a leading seed axis
 (`jax.vmap(init)` over one key per seed); one `jax.jit(jax.vmap(...))` call runs
 a block of steps for every seed at once (`lax.scan` over the steps). Each seed
 keeps its own data order, dropout and Gumbel keys, derived from its seed alone,
-so seed s trained in a group equals seed s trained by itself.
+so seed s trained in a group equals seed s trained by itself. With length
+buckets (`TrainConfig.buckets`) a step runs at its bucket's length; see `train`.
 """
 
 from __future__ import annotations
@@ -239,6 +240,19 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
       more than one, seeds are split across a `Mesh` axis "seed" over the
       largest number of them that divides S evenly (5 seeds on 2 devices run
       on one); the numbers equal the one-device run to float32 round-off.
+
+  Length buckets (`config.buckets`, `attnjax.data.buckets`): with None every
+  step runs at the dataset's T. Otherwise each training example belongs to
+  the smallest bucket holding it, and an epoch is every bucket's batches in a
+  shuffled order: the bucket of each step (the schedule) is shared by all
+  seeds, drawn from a fixed key folded with the epoch, so that seeds in one
+  program run steps of one shape; which examples form a seed's batches is its
+  own permutation of each bucket (from its seed and the epoch). Per-seed
+  schedules padded to the longest bucket of the S seeds at each step would
+  run close to the largest bucket most of the time (benchmarks/README.md).
+  A seed's numbers depend only on its seed, not on the group or on
+  `steps_per_call` (tested). With dropout or Gumbel noise, the noise of a
+  batch is drawn at the bucket's shape, so it differs from the padded run's.
 
   Returns:
     `TrainResult` with stacked params [S, ...] and per-seed history.
