@@ -7,7 +7,10 @@ changes the cost, not the result (up to float round-off in reductions over T).
 
 A bucket specification is one of
   - "auto": `auto_buckets` picks up to `MAX_AUTO_BUCKETS` lengths that minimise
-    the padded positions of the data at hand;
+    the padded positions of the data at hand, one per `MIN_BATCHES_PER_BUCKET`
+    batches; data too small for two buckets take the padded path (`resolve`):
+    a few batches gain less than a second compiled shape costs, and small runs
+    (tests, the quickstart) keep the padded path's numbers;
   - None (or "none"): no bucketing, every batch padded to T;
   - a sequence of lengths ≥ 1, e.g. (16, 32, 64): capped at T, with the data's
     longest length added when an example is longer than the largest.
@@ -24,8 +27,9 @@ from attnjax.checks import is_int
 MAX_AUTO_BUCKETS = 6
 """Most buckets "auto" picks: each is one more compiled shape."""
 
-MIN_BATCHES_PER_BUCKET = 4
-""""auto" uses at most N / (this · batch size) buckets, so small data compile few shapes."""
+MIN_BATCHES_PER_BUCKET = 25
+""""auto" uses at most N / (this · batch size) buckets, so small data compile few shapes,
+and data of fewer than two buckets' worth take the padded path (`resolve`)."""
 
 
 def check_buckets(buckets):
@@ -45,6 +49,22 @@ def check_buckets(buckets):
   raise ValueError(f"buckets must be 'auto', None or 'none' (pad every batch to T), or a "
                    f"non-empty sequence of integer lengths >= 1 such as (16, 32, 64); got "
                    f"{buckets!r}")
+
+
+def resolve(buckets, lengths, batch_size: int):
+  """`check_buckets`, with "auto" on data of fewer than 2·`MIN_BATCHES_PER_BUCKET`
+  (50) batches resolved to None (the padded path). A bucket's compiled step costs
+  seconds, a step at a shorter length saves milliseconds: below ~25 batches per
+  bucket per epoch the compile is not paid back in a few epochs.
+
+  Example:
+    >>> resolve("auto", [3] * 1000, batch_size=32), resolve("auto", [3] * 1600, batch_size=32)
+    (None, 'auto')
+  """
+  buckets = check_buckets(buckets)
+  if buckets == "auto" and len(lengths) < 2 * MIN_BATCHES_PER_BUCKET * batch_size:
+    return None
+  return buckets
 
 
 def bucket_lengths(buckets, lengths, max_length: int, batch_size: int) -> tuple[int, ...]:

@@ -52,7 +52,8 @@ def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size
       bucket holding the chunk, then put back in order and padded to T with
       what the padded run gives there (attention and hidden 0, scores the
       scorer's value at a padded position); equal to `buckets=None` (every
-      chunk at T, in data order) to float round-off.
+      chunk at T, in data order) to float round-off. "auto" on fewer than
+      50 batches runs padded (`attnjax.data.buckets.resolve`).
 
   Returns:
     (logits <float32>[S, N, C], Aux) with attention/scores [S, N, T],
@@ -62,7 +63,7 @@ def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size
   unknown = sorted(set(keep) - set(AUX_FIELDS))
   if unknown:
     raise ValueError(f"unknown aux fields {unknown}; allowed: {list(AUX_FIELDS)}")
-  buckets = buckets_lib.check_buckets(buckets)
+  buckets = buckets_lib.resolve(buckets, np.asarray(data.lengths), batch_size)
   params = stack_seeds(params)
   if buckets is not None:
     return _collect_bucketed(model, params, data, batch_size, keep, buckets)

@@ -241,8 +241,9 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
       largest number of them that divides S evenly (5 seeds on 2 devices run
       on one); the numbers equal the one-device run to float32 round-off.
 
-  Length buckets (`config.buckets`, `attnjax.data.buckets`): with None every
-  step runs at the dataset's T. Otherwise each training example belongs to
+  Length buckets (`config.buckets`, `attnjax.data.buckets`): with None (and
+  with "auto" on fewer than 50 batches of training data) every step runs at
+  the dataset's T. Otherwise each training example belongs to
   the smallest bucket holding it, and an epoch is every bucket's batches in a
   shuffled order: the bucket of each step (the schedule) is shared by all
   seeds, drawn from a fixed key folded with the epoch, so that seeds in one
@@ -285,7 +286,8 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   # count, block size or evaluation, which change no step's computation).
   step_config = dataclasses.replace(config, epochs=1, steps_per_call=1, patience=None,
                                     select_best=False, eval_batch_size=1, buckets=None)
-  if config.buckets is None:
+  if buckets_lib.resolve(config.buckets, np.asarray(train_data.lengths),
+                         config.batch_size) is None:
     steps, run_epoch = _padded_epochs(step_config, config, mesh, train_data, order_keys,
                                       step_keys)
   else:
