@@ -68,6 +68,9 @@ def _add_train_args(parser: argparse.ArgumentParser):
   group.add_argument("--patience", type=int, default=None,
                      help="stop after this many epochs without dev improvement (default: "
                      "run all epochs)")
+  group.add_argument("--buckets", default="auto",
+                     help="length buckets: 'auto', 'none' (pad every batch to T) or lengths "
+                          "such as 16,32,64")
   group.add_argument("--out", default="runs/demo", help="run directory to write")
   group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -193,7 +196,19 @@ def _train_config(args, vocab_size: int, num_classes: int):
       attention=args.attention, normalizer=args.normalizer, temperature=args.temperature,
       dropout=args.dropout, word_dropout=args.word_dropout)
   return TrainConfig(model=model, epochs=args.epochs, batch_size=args.batch_size,
-                     learning_rate=args.learning_rate, patience=args.patience)
+                     learning_rate=args.learning_rate, patience=args.patience,
+                     buckets=_buckets_arg(args.buckets))
+
+
+def _buckets_arg(text: str):
+  """--buckets: "auto", "none" or comma-separated lengths "16,32,64"."""
+  if text in ("auto", "none"):
+    return text
+  try:
+    return tuple(int(part) for part in text.split(","))
+  except ValueError:
+    raise ValueError(f"--buckets must be 'auto', 'none' or comma-separated lengths such as "
+                     f"16,32,64; got {text!r}") from None
 
 
 def cmd_train(args) -> int:
@@ -218,7 +233,8 @@ def cmd_train(args) -> int:
   model = config.model
   seeds = list(range(args.first_seed, args.first_seed + args.seeds))
   result = train(config, seeds, splits["train"], splits["dev"], progress=not args.no_progress)
-  test = evaluate(model, result.params, splits["test"], batch_size=config.eval_batch_size)
+  test = evaluate(model, result.params, splits["test"], batch_size=config.eval_batch_size,
+                  buckets=config.buckets)
   data_options = {k: getattr(args, k) for k in DATA_OPTIONS}
   out = save_run(args.out, result, vocab=vocab, extra={"data": data_options,
                                           "test_accuracy": test["accuracy"].tolist()})
@@ -256,7 +272,8 @@ def cmd_evaluate(args) -> int:
     raise ValueError(f"{config_path}: the run's data options: {error}") from None
   vocab = Vocab.load(run.vocab_path) if run.vocab_path else None
   splits = _load_splits(data, vocab=vocab)
-  metrics = evaluate(run.result.model, run.result.params, splits[args.split])
+  metrics = evaluate(run.result.model, run.result.params, splits[args.split],
+                     buckets=run.result.config.buckets)
   rows = [[seed, f"{metrics['accuracy'][i]:.4f}", f"{metrics['loss'][i]:.4f}"]
           for i, seed in enumerate(run.result.seeds)]
   _print_table(["seed", f"{args.split} acc", f"{args.split} loss"], rows)

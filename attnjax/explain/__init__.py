@@ -11,16 +11,19 @@ and returns <float32>[B, T] scores, exactly 0 on padding; stacked parameters
 family: `gradients` (gradient, input × gradient, integrated gradients),
 `occlusion` (leave-one-out), `counterfactual` (adversarial attention, which
 returns weights rather than scores and so is not in `METHODS`).
+`explain_in_buckets` runs a method over many examples in length-sorted chunks,
+each at its length bucket (`attnjax.data.buckets`).
 """
 
 from attnjax.explain.counterfactual import (CounterfactualAttention, counterfactual_attention,
                                             jensen_shannon, total_variation)
 from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
 from attnjax.explain.occlusion import leave_one_out
-from attnjax.explain.registry import METHODS, attention, explain, instance_mi
+from attnjax.explain.registry import (METHODS, attention, explain, explain_in_buckets,
+                                      instance_mi)
 from attnjax.explain.target import OUTPUTS
 
 __all__ = ["METHODS", "OUTPUTS", "CounterfactualAttention", "attention",
-           "counterfactual_attention", "explain", "gradient", "input_x_gradient",
-           "instance_mi", "integrated_gradients", "jensen_shannon", "leave_one_out",
+           "counterfactual_attention", "explain", "explain_in_buckets", "gradient",
+           "input_x_gradient", "instance_mi", "integrated_gradients", "jensen_shannon", "leave_one_out",
            "total_variation"]

@@ -213,7 +213,8 @@ def analyze(config: TrainConfig, params, test: TextDataset, settings: AnalysisSe
   model = config.model
   n = min(settings.eval_examples, len(test))
   subset = test.take(np.arange(n))
-  logits, aux = collect(model, params, subset, batch_size=config.eval_batch_size)
+  logits, aux = collect(model, params, subset, batch_size=config.eval_batch_size,
+                        buckets=config.buckets)
   mask = np.asarray(sequence_mask(subset.lengths, subset.max_length))
   predicted = logits.argmax(-1).astype(np.int32)
   k_dataset, k_context, k_instance = jax.random.split(key, 3)

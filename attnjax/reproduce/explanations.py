@@ -78,11 +78,14 @@ def explanation_scores(run, test, cell: dict, key, *, ig_steps: int = 32,
   tokens, lengths = subset.tokens, subset.lengths
   out = {"lengths": lengths, "attention": cell["attention"][:, :b],
          "instance_mi": cell["instance_mi"]}
-  out["gradient"] = explain.gradient(model, params, tokens, lengths)
-  out["input_x_gradient"] = explain.input_x_gradient(model, params, tokens, lengths, absolute=True)
-  out["integrated_gradients"] = explain.integrated_gradients(model, params, tokens, lengths,
-                                                             steps=ig_steps, absolute=True)
-  out["leave_one_out"] = explain.leave_one_out(model, params, tokens, lengths)
+  # Length-bucketed chunks (`explain_in_buckets`): equal to one call to float round-off.
+  in_buckets = functools.partial(explain.explain_in_buckets, model, params, tokens, lengths,
+                                 buckets=run.config.buckets)
+  out["gradient"] = in_buckets(method="gradient")
+  out["input_x_gradient"] = in_buckets(method="input_x_gradient", absolute=True)
+  out["integrated_gradients"] = in_buckets(method="integrated_gradients", steps=ig_steps,
+                                           absolute=True)
+  out["leave_one_out"] = in_buckets(method="leave_one_out")
   adversary = explain.counterfactual_attention(model, params, tokens, lengths, max_tvd=max_tvd,
                                                steps=counterfactual_steps, key=key)
   out["counterfactual_jsd"], out["counterfactual_tvd"] = adversary.jsd, adversary.tvd

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from attnjax.data import buckets as buckets_lib
 from attnjax.data.dataset import TextDataset
 from attnjax.models.classifier import AttentionClassifier, Aux
 
@@ -35,7 +36,7 @@ def _apply_seeds(model, params, tokens, lengths, keep):
 
 
 def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size: int = 256,
-            keep: Sequence[str] = AUX_FIELDS):
+            keep: Sequence[str] = AUX_FIELDS, buckets="auto"):
   """Logits and attention internals of every seed on every example.
 
   Args:
@@ -46,6 +47,13 @@ def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size
     batch_size: examples per compiled call (bounds device memory).
     keep: which `Aux` fields to return (others are None); e.g. `()` when only
       logits are needed.
+    buckets: length buckets (`attnjax.data.buckets`). With buckets, examples
+      are sorted by length and run `batch_size` at a time at the smallest
+      bucket holding the chunk, then put back in order and padded to T with
+      what the padded run gives there (attention and hidden 0, scores the
+      scorer's value at a padded position); equal to `buckets=None` (every
+      chunk at T, in data order) to float round-off. "auto" on fewer than
+      50 batches runs padded (`attnjax.data.buckets.resolve`).
 
   Returns:
     (logits <float32>[S, N, C], Aux) with attention/scores [S, N, T],
@@ -55,7 +63,10 @@ def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size
   unknown = sorted(set(keep) - set(AUX_FIELDS))
   if unknown:
     raise ValueError(f"unknown aux fields {unknown}; allowed: {list(AUX_FIELDS)}")
+  buckets = buckets_lib.resolve(buckets, np.asarray(data.lengths), batch_size)
   params = stack_seeds(params)
+  if buckets is not None:
+    return _collect_bucketed(model, params, data, batch_size, keep, buckets)
   n = len(data)
   padded = -(-n // batch_size) * batch_size
   tokens = np.pad(np.asarray(data.tokens), ((0, padded - n), (0, 0)))
@@ -73,10 +84,48 @@ def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size
   return logits, aux
 
 
+def _collect_bucketed(model, params, data, batch_size, keep, buckets):
+  """`collect` in length-sorted chunks, each at its bucket's length (see `collect`)."""
+  tokens, lengths = np.asarray(data.tokens), np.asarray(data.lengths)
+  n, max_length = tokens.shape
+  bucket_lens = buckets_lib.bucket_lengths(buckets, lengths, max_length, batch_size)
+  out, logits = {}, None
+  for indices, length in buckets_lib.length_chunks(lengths, bucket_lens, batch_size):
+    count = len(indices)
+    chunk_tokens = np.zeros((batch_size, length), tokens.dtype)
+    chunk_tokens[:count] = tokens[indices, :length]
+    chunk_lengths = np.ones(batch_size, lengths.dtype)  # filler rows: length 1, discarded
+    chunk_lengths[:count] = lengths[indices]
+    chunk_logits, chunk_aux = _apply_seeds(model, params, chunk_tokens, chunk_lengths, keep)
+    chunk_logits = np.asarray(chunk_logits)
+    if logits is None:
+      logits = np.zeros((chunk_logits.shape[0], n) + chunk_logits.shape[2:], chunk_logits.dtype)
+    logits[:, indices] = chunk_logits[:, :count]
+    for k in keep:
+      value = np.asarray(chunk_aux[k])[:, :count]
+      if k not in out:
+        shape = value.shape[:1] + (n,) + value.shape[2:]
+        if k in ("attention", "scores", "hidden"):
+          shape = shape[:2] + (max_length,) + shape[3:]
+        out[k] = np.zeros(shape, value.dtype)
+        if k == "scores":  # the scorer's value at a padded position (hidden 0): one per seed
+          _, pad_aux = _apply_seeds(model, params, np.zeros((1, 2), tokens.dtype),
+                                    np.ones(1, lengths.dtype), ("scores",))
+          out[k][:] = np.asarray(pad_aux["scores"])[:, 0, 1][:, None, None]
+      if k in ("attention", "scores", "hidden"):
+        out[k][:, indices, :length] = value
+      else:
+        out[k][:, indices] = value
+  return logits, Aux(**{k: out[k] if k in keep else None for k in AUX_FIELDS})
+
+
 def evaluate(model: AttentionClassifier, params, data: TextDataset, *,
-             batch_size: int = 256) -> dict[str, np.ndarray]:
-  """Per-seed accuracy and mean cross-entropy: {"accuracy": [S], "loss": [S]}."""
-  logits, _ = collect(model, params, data, batch_size=batch_size, keep=())
+             batch_size: int = 256, buckets="auto") -> dict[str, np.ndarray]:
+  """Per-seed accuracy and mean cross-entropy: {"accuracy": [S], "loss": [S]}.
+
+  `batch_size` and `buckets` as in `collect`.
+  """
+  logits, _ = collect(model, params, data, batch_size=batch_size, keep=(), buckets=buckets)
   labels = np.asarray(data.labels)
   loss = optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits),
                                                          jnp.asarray(labels)[None])

@@ -7,6 +7,7 @@ import json
 import math
 
 from attnjax.checks import is_int, is_real
+from attnjax.data.buckets import check_buckets
 from attnjax.models.classifier import AttentionClassifier, model_from_dict, model_to_dict
 
 
@@ -29,6 +30,11 @@ class TrainConfig:
     steps_per_call: training steps compiled into one call (progress granularity).
     frozen: top-level parameter groups kept at their initial values, e.g.
       ("attention",) trains with a frozen random-init attention scorer.
+    buckets: length buckets of training, evaluation and `collect`
+      (`attnjax.data.buckets`): "auto" (up to 6 lengths fitted to the data),
+      None (or "none": every batch padded to the dataset's T, as before
+      buckets existed) or a sequence of lengths such as (16, 32, 64). A
+      saved config without this field was trained padded and loads as None.
   """
   model: AttentionClassifier
   epochs: int = 5
@@ -41,6 +47,7 @@ class TrainConfig:
   patience: int | None = None
   steps_per_call: int = 50
   frozen: tuple[str, ...] = ()
+  buckets: str | tuple[int, ...] | None = "auto"
 
   def __post_init__(self):
     if not isinstance(self.model, AttentionClassifier):
@@ -66,6 +73,7 @@ class TrainConfig:
     object.__setattr__(self, "frozen", tuple(self.frozen))
     if self.patience is not None and not (is_int(self.patience) and self.patience >= 1):
       raise ValueError(f"patience must be >= 1 or None, got {self.patience!r}")
+    object.__setattr__(self, "buckets", check_buckets(self.buckets))
 
   def replace(self, **changes) -> "TrainConfig":
     """A copy with `changes`; keys prefixed "model." change model fields."""
@@ -95,6 +103,7 @@ class TrainConfig:
     if "model" not in config:
       raise ValueError("a TrainConfig needs its 'model' (the AttentionClassifier's fields)")
     config["model"] = model_from_dict(config["model"])
+    config.setdefault("buckets", None)  # saved before buckets existed: trained padded
     if isinstance(config.get("frozen"), list):
       config["frozen"] = tuple(config["frozen"])
     return cls(**config)

@@ -4,7 +4,8 @@ Parameters and optimiser states of S seeds are stacked on a leading seed axis
 (`jax.vmap(init)` over one key per seed); one `jax.jit(jax.vmap(...))` call runs
 a block of steps for every seed at once (`lax.scan` over the steps). Each seed
 keeps its own data order, dropout and Gumbel keys, derived from its seed alone,
-so seed s trained in a group equals seed s trained by itself.
+so seed s trained in a group equals seed s trained by itself. With length
+buckets (`TrainConfig.buckets`) a step runs at its bucket's length; see `train`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import optax
 from tqdm.auto import tqdm
 
 from attnjax.checks import is_int
+from attnjax.data import buckets as buckets_lib
 from attnjax.data.dataset import TextDataset
 from attnjax.models.classifier import init_params
 from attnjax.training import sharding
@@ -100,6 +102,24 @@ def _loss_fn(config: TrainConfig, params, tokens, lengths, labels, weights, key)
   return loss, (correct, count)
 
 
+def _step_fn(config: TrainConfig):
+  """One training step of one seed: (params, opt_state), (indices [B], key) → new, sums [3]."""
+  optimizer = make_optimizer(config)
+  grad_fn = jax.value_and_grad(lambda *a: _loss_fn(config, *a), has_aux=True)
+
+  def step(params, opt_state, indices_B, key, tokens, lengths, labels):
+    valid = indices_B >= 0
+    safe = jnp.where(valid, indices_B, 0)
+    weights = valid.astype(jnp.float32)
+    (loss, (correct, count)), grads = grad_fn(params, tokens[safe], lengths[safe],
+                                              labels[safe], weights, key)
+    updates, opt_state = optimizer.update(grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    return params, opt_state, jnp.stack([loss * count, correct, count])
+
+  return step
+
+
 @functools.lru_cache(maxsize=32)
 def _make_block_fn(config: TrainConfig):
   """jit(vmap over seeds) of a `lax.scan` over a block of training steps.
@@ -114,8 +134,7 @@ def _make_block_fn(config: TrainConfig):
   the real steps of the epoch (0, 1, …), so neither keys nor numbers depend on
   how the epoch is cut into blocks (`steps_per_call`; tested bit for bit).
   """
-  optimizer = make_optimizer(config)
-  grad_fn = jax.value_and_grad(lambda *a: _loss_fn(config, *a), has_aux=True)
+  step_fn = _step_fn(config)
 
   def seed_block(params, opt_state, step_key, indices_KxB, epoch, step_numbers_K, tokens,
                  lengths, labels):
@@ -124,21 +143,38 @@ def _make_block_fn(config: TrainConfig):
     def step(carry, xs):
       params, opt_state = carry
       indices_B, step_number = xs
-      valid = indices_B >= 0
-      safe = jnp.where(valid, indices_B, 0)
-      weights = valid.astype(jnp.float32)
       key = jax.random.fold_in(epoch_key, step_number)
-      (loss, (correct, count)), grads = grad_fn(params, tokens[safe], lengths[safe],
-                                                labels[safe], weights, key)
-      updates, opt_state = optimizer.update(grads, opt_state, params)
-      params = optax.apply_updates(params, updates)
-      return (params, opt_state), jnp.stack([loss * count, correct, count])
+      params, opt_state, sums_3 = step_fn(params, opt_state, indices_B, key, tokens, lengths,
+                                          labels)
+      return (params, opt_state), sums_3
 
     (params, opt_state), sums_Kx3 = jax.lax.scan(step, (params, opt_state),
                                                  (indices_KxB, step_numbers_K))
     return params, opt_state, sums_Kx3
 
   return jax.jit(jax.vmap(seed_block, in_axes=(0, 0, 0, 0, None, None, None, None, None)),
+                 donate_argnums=(0, 1))
+
+
+@functools.lru_cache(maxsize=32)
+def _make_bucket_step_fn(config: TrainConfig):
+  """jit(vmap over seeds) of one training step on one bucket's examples.
+
+  Takes (params, opt_state, step_key, indices [S,M,B] (every batch of the
+  bucket this epoch, −1 padded), batch [] (which of the M), epoch [],
+  step_number [], tokens [N_b,L], lengths [N_b], labels [N_b]) and returns the
+  new (params, opt_state) and sums [S, 3] as `_make_block_fn`'s steps, with
+  the same key fold_in(fold_in(step_key, epoch), step_number). One compiled
+  program per bucket shape.
+  """
+  step_fn = _step_fn(config)
+
+  def seed_step(params, opt_state, step_key, indices_MxB, batch, epoch, step_number, tokens,
+                lengths, labels):
+    key = jax.random.fold_in(jax.random.fold_in(step_key, epoch), step_number)
+    return step_fn(params, opt_state, indices_MxB[batch], key, tokens, lengths, labels)
+
+  return jax.jit(jax.vmap(seed_step, in_axes=(0, 0, 0, 0) + (None,) * 6),
                  donate_argnums=(0, 1))
 
 
@@ -154,6 +190,37 @@ def _epoch_indices(order_keys, epoch: int, num_examples: int, steps: int, batch_
     perm = jax.random.permutation(jax.random.fold_in(key, epoch), num_examples)
     return jnp.pad(perm, (0, steps * batch_size - num_examples), constant_values=-1)
   return jax.vmap(one)(order_keys).reshape(-1, steps, batch_size)
+
+
+SCHEDULE_KEY = 0x6275636B
+"""Seed of the bucketed epochs' step schedule (which bucket each step draws from),
+shared by every seed so that seeds trained together run steps of one shape."""
+
+
+def _bucket_indices(order_keys, epoch: int, bucket: int, size: int, steps: int,
+                    batch_size: int):
+  """<int32>[S, steps, B] per-seed shuffled positions within one bucket, −1 padded."""
+  def one(key):
+    perm = jax.random.permutation(jax.random.fold_in(jax.random.fold_in(key, epoch), bucket),
+                                  size)
+    return jnp.pad(perm, (0, steps * batch_size - size), constant_values=-1)
+  return jax.vmap(one)(order_keys).reshape(-1, steps, batch_size)
+
+
+def _bucket_schedule(epoch: int, steps_per_bucket: Sequence[int]):
+  """(bucket <int>[steps], batch <int>[steps]): the epoch's steps in a shuffled order.
+
+  Bucket b's batches 0, 1, … appear in order, interleaved at random with the
+  other buckets'; the order depends on the epoch and the bucket sizes only.
+  """
+  buckets = np.repeat(np.arange(len(steps_per_bucket)), steps_per_bucket)
+  order = np.asarray(jax.random.permutation(
+      jax.random.fold_in(jax.random.key(SCHEDULE_KEY), epoch), len(buckets)))
+  buckets = buckets[order]
+  batches = np.zeros_like(buckets)
+  for b, steps in enumerate(steps_per_bucket):
+    batches[buckets == b] = np.arange(steps)
+  return buckets, batches
 
 
 def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDataset,
@@ -173,6 +240,20 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
       more than one, seeds are split across a `Mesh` axis "seed" over the
       largest number of them that divides S evenly (5 seeds on 2 devices run
       on one); the numbers equal the one-device run to float32 round-off.
+
+  Length buckets (`config.buckets`, `attnjax.data.buckets`): with None (and
+  with "auto" on fewer than 50 batches of training data) every step runs at
+  the dataset's T. Otherwise each training example belongs to
+  the smallest bucket holding it, and an epoch is every bucket's batches in a
+  shuffled order: the bucket of each step (the schedule) is shared by all
+  seeds, drawn from a fixed key folded with the epoch, so that seeds in one
+  program run steps of one shape; which examples form a seed's batches is its
+  own permutation of each bucket (from its seed and the epoch). Per-seed
+  schedules padded to the longest bucket of the S seeds at each step would
+  run close to the largest bucket most of the time (benchmarks/README.md).
+  A seed's numbers depend only on its seed, not on the group or on
+  `steps_per_call` (tested). With dropout or Gumbel noise, the noise of a
+  batch is drawn at the bucket's shape, so it differs from the padded run's.
 
   Returns:
     `TrainResult` with stacked params [S, ...] and per-seed history.
@@ -201,19 +282,17 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   params, opt_state = _init_fn(config)(keys)
   _, order_keys, step_keys = jax.vmap(_split_seed_key)(keys)
   params, opt_state, step_keys = sharding.shard_seeds(mesh, (params, opt_state, step_keys))
-  tokens, lengths, labels = sharding.replicate(
-      mesh, (jnp.asarray(train_data.tokens), jnp.asarray(train_data.lengths),
-             jnp.asarray(train_data.labels)))
-
-  num_examples = len(train_data)
-  steps = math.ceil(num_examples / config.batch_size)
-  # Blocks of `block` steps and a shorter last one: no block holds an all-padding step
-  # (which would need a select over every parameter, and changes XLA's fusion).
-  block = math.ceil(steps / math.ceil(steps / config.steps_per_call))
   # One compiled step function for every config that trains the same way (not per epoch
-  # count or block size, which change no step's computation).
-  block_fn = _make_block_fn(dataclasses.replace(
-      config, epochs=1, steps_per_call=1, patience=None, select_best=False, eval_batch_size=1))
+  # count, block size or evaluation, which change no step's computation).
+  step_config = dataclasses.replace(config, epochs=1, steps_per_call=1, patience=None,
+                                    select_best=False, eval_batch_size=1, buckets=None)
+  if buckets_lib.resolve(config.buckets, np.asarray(train_data.lengths),
+                         config.batch_size) is None:
+    steps, run_epoch = _padded_epochs(step_config, config, mesh, train_data, order_keys,
+                                      step_keys)
+  else:
+    steps, run_epoch = _bucketed_epochs(step_config, config, mesh, train_data, order_keys,
+                                        step_keys)
 
   history = {k: [] for k in ("train_loss", "train_accuracy")}
   if eval_data is not None:
@@ -225,26 +304,18 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   bar = tqdm(total=config.epochs * steps, disable=not progress, unit="step",
              desc=f"train {len(seeds)} seed(s){placement}", dynamic_ncols=True)
   for epoch in range(config.epochs):
-    indices = _epoch_indices(order_keys, epoch, num_examples, steps, config.batch_size)
-    indices = sharding.shard_seeds(mesh, indices)
-    step_sums = []
-    for start in range(0, steps, block):
-      stop = min(start + block, steps)
-      step_numbers = jnp.arange(start, stop)  # real steps of this epoch
-      params, opt_state, block_sums = block_fn(params, opt_state, step_keys,
-                                               indices[:, start:stop], epoch, step_numbers,
-                                               tokens, lengths, labels)
-      step_sums.append(np.asarray(block_sums))
-      # Summed over the steps so far in one order, whatever the blocks: [S, 3].
-      sums = np.concatenate(step_sums, axis=1).sum(1)
-      bar.update(stop - start)
+    def report(done, sums):
+      bar.update(done)
       bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
                       acc=f"{np.mean(sums[:, 1] / sums[:, 2]):.3f}")
+
+    params, opt_state, sums = run_epoch(params, opt_state, epoch, report)
     history["train_loss"].append(sums[:, 0] / sums[:, 2])
     history["train_accuracy"].append(sums[:, 1] / sums[:, 2])
     if eval_data is None:
       continue
-    metrics = evaluate(config.model, params, eval_data, batch_size=config.eval_batch_size)
+    metrics = evaluate(config.model, params, eval_data, batch_size=config.eval_batch_size,
+                       buckets=config.buckets)
     history["eval_loss"].append(metrics["loss"])
     history["eval_accuracy"].append(metrics["accuracy"])
     bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
@@ -269,6 +340,82 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   history = {k: np.stack(v, axis=1).astype(np.float32) for k, v in history.items()}
   return TrainResult(params=params, history=history, config=config, seeds=seeds,
                      best_epoch=best_epoch)
+
+
+def _padded_epochs(step_config, config, mesh, data, order_keys, step_keys):
+  """(steps per epoch, run_epoch) of the padded path: every step at the dataset's T.
+
+  run_epoch(params, opt_state, epoch, report) → (params, opt_state, sums [S, 3]);
+  `report(steps_done, sums_so_far)` is called after every block.
+  """
+  tokens, lengths, labels = sharding.replicate(
+      mesh, (jnp.asarray(data.tokens), jnp.asarray(data.lengths), jnp.asarray(data.labels)))
+  num_examples = len(data)
+  steps = math.ceil(num_examples / config.batch_size)
+  # Blocks of `block` steps and a shorter last one: no block holds an all-padding step
+  # (which would need a select over every parameter, and changes XLA's fusion).
+  block = math.ceil(steps / math.ceil(steps / config.steps_per_call))
+  block_fn = _make_block_fn(step_config)
+
+  def run_epoch(params, opt_state, epoch, report):
+    indices = _epoch_indices(order_keys, epoch, num_examples, steps, config.batch_size)
+    indices = sharding.shard_seeds(mesh, indices)
+    step_sums = []
+    for start in range(0, steps, block):
+      stop = min(start + block, steps)
+      step_numbers = jnp.arange(start, stop)  # real steps of this epoch
+      params, opt_state, block_sums = block_fn(params, opt_state, step_keys,
+                                               indices[:, start:stop], epoch, step_numbers,
+                                               tokens, lengths, labels)
+      step_sums.append(np.asarray(block_sums))
+      # Summed over the steps so far in one order, whatever the blocks: [S, 3].
+      sums = np.concatenate(step_sums, axis=1).sum(1)
+      report(stop - start, sums)
+    return params, opt_state, sums
+
+  return steps, run_epoch
+
+
+def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys):
+  """(steps per epoch, run_epoch) of the bucketed path (see `train`); as `_padded_epochs`.
+
+  Every bucket's examples are stored once at the bucket's length. Each step
+  is its own call (one compiled program per bucket, none per run length);
+  the host waits for results only every `steps_per_call` steps.
+  """
+  lengths_N = np.asarray(data.lengths)
+  bucket_lens = buckets_lib.bucket_lengths(config.buckets, lengths_N, data.max_length,
+                                           config.batch_size)
+  which = buckets_lib.assign(lengths_N, bucket_lens)
+  arrays, sizes = [], []
+  for b, length in enumerate(bucket_lens):
+    members = np.flatnonzero(which == b)
+    if len(members):
+      arrays.append(sharding.replicate(mesh, (
+          jnp.asarray(data.tokens[members, :length]), jnp.asarray(lengths_N[members]),
+          jnp.asarray(data.labels[members]))))
+      sizes.append(len(members))
+  steps_per_bucket = [math.ceil(n / config.batch_size) for n in sizes]
+  step_fn = _make_bucket_step_fn(step_config)
+
+  def run_epoch(params, opt_state, epoch, report):
+    indices = [sharding.shard_seeds(mesh, _bucket_indices(order_keys, epoch, b, n, m,
+                                                          config.batch_size))
+               for b, (n, m) in enumerate(zip(sizes, steps_per_bucket))]
+    bucket_of_step, batch_of_step = _bucket_schedule(epoch, steps_per_bucket)
+    step_sums, reported = [], 0
+    for step, (b, batch) in enumerate(zip(bucket_of_step, batch_of_step)):
+      params, opt_state, sums_Sx3 = step_fn(params, opt_state, step_keys, indices[b],
+                                            int(batch), epoch, step, *arrays[b])
+      step_sums.append(sums_Sx3)
+      if step + 1 - reported >= config.steps_per_call or step + 1 == len(bucket_of_step):
+        # Summed over the steps so far in one order: [S, 3].
+        sums = np.stack([np.asarray(x) for x in step_sums], axis=1).sum(1)
+        report(step + 1 - reported, sums)
+        reported = step + 1
+    return params, opt_state, sums
+
+  return sum(steps_per_bucket), run_epoch
 
 
 def _where_seed(select_S, new_tree, old_tree):
