@@ -21,3 +21,15 @@ def _free_compiled_programs():
   yield
   jax.clear_caches()
   gc.collect()
+
+
+# The longest test files first, so that with `-n 2` (the README's test line) no long test
+# starts last and leaves one worker idle at the end.
+LONGEST_FIRST = ("test_reproduce.py", "test_training.py", "test_resume.py", "test_cache.py",
+                 "test_analysis.py", "test_calibration.py", "test_mi_crossfit.py",
+                 "test_bucketing.py")
+
+
+def pytest_collection_modifyitems(items):
+  rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+  items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files keep order

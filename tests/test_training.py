@@ -53,12 +53,12 @@ def test_seeds_together_equal_seeds_alone():
 
 def test_steps_per_call_does_not_change_numbers():
   # 100 examples in batches of 16: 7 steps per epoch, the last one partial; blocks of 1, 3
-  # (3+3+1), 4 (4+3) and 50 (one block of 7) cut the epoch differently.
+  # (3+3+1) and 50 (one block of 7) cut the epoch differently.
   config, _, dev = _tiny_setup(**STOCHASTIC)
   data = planted(jax.random.key(0), 100, seq_len=12, vocab_size=60)
   config = config.replace(epochs=2)
   runs = {k: train(config.replace(steps_per_call=k), [0, 1], data, dev, progress=False)
-          for k in (1, 3, 4, 50)}
+          for k in (1, 3, 50)}
   reference = runs.pop(50)
   for k, run in runs.items():
     chex.assert_trees_all_equal(run.params, reference.params)  # bit for bit
