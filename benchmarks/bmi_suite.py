@@ -71,7 +71,9 @@ def bmi_estimate(samples_path, out_path, methods, steps):
     if method == "ksg":
       make = lambda: cls(neighborhoods=(10,))   # noqa: E731  bmi's benchmark default k
     else:
-      make = lambda: cls(max_n_steps=steps, verbose=False)   # noqa: E731
+      # bmi tests every 250 steps; fewer steps (--quick) would leave it no test value.
+      make = lambda: cls(max_n_steps=steps, test_every_n_steps=min(250, steps),   # noqa: E731
+                         verbose=False)
     rows = []
     for i, task in enumerate(meta):
       start = time.perf_counter()
@@ -158,7 +160,8 @@ def summarise(meta, theirs, mine):
       row[side] = {"within": int(np.sum(np.abs(v - truth) <= WITHIN)),
                    "min": float(np.min(v[finite])) if finite.any() else None,
                    "non_finite": int(np.sum(~finite)),
-                   "mean_abs_error": float(np.mean(np.abs(v - truth)[finite])),
+                   "mean_abs_error": (float(np.mean(np.abs(v - truth)[finite])) if finite.any()
+                                      else None),
                    "seconds": float(sum(r["seconds"] for r in values))}
     summary[method] = row
   return summary
@@ -226,8 +229,10 @@ def main():
         "non-finite | total time |\n| --- | --- | --- | --- | --- | --- | --- |")
   for method, row in summary.items():
     for side, s in row.items():
-      print(f"| {method} | {side} | {s['within']} | {s['min']:.3f} | {s['mean_abs_error']:.3f} | "
-            f"{s['non_finite']} | {s['seconds']:.0f} s |")
+      low = "n/a" if s["min"] is None else f"{s['min']:.3f}"
+      error = "n/a" if s["mean_abs_error"] is None else f"{s['mean_abs_error']:.3f}"
+      print(f"| {method} | {side} | {s['within']} | {low} | {error} | {s['non_finite']} | "
+            f"{s['seconds']:.0f} s |")
   if not args.quick:
     from attnjax.io import write_json_atomic  # strict JSON: an undefined value is null
     write_json_atomic(RESULTS, report, indent=1, sort_keys=False)
