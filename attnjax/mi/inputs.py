@@ -42,6 +42,36 @@ def standardize(x, mask):
   return (x - mean) / scale
 
 
+def rank_gauss(x, mask):
+  """Replaces each column by the normal scores of its mid-ranks (a Gaussian copula).
+
+  Column j becomes Φ⁻¹((r − 1/2) / n), r the rank of x[i, j] among the n
+  masked-in rows (tied values share their mean rank). A strictly increasing
+  map of each coordinate leaves mutual information unchanged, and heavy tails
+  or skew, which make a critic's exp(f) explode, become standard-normal
+  marginals bounded by |Φ⁻¹(1/(2n))| (3.9 at n = 5,000).
+
+  Args:
+    x: <float32>[N, D].
+    mask: <bool>[N].
+
+  Returns:
+    <float32>[N, D]; masked-out rows are 0.
+  """
+  n = jnp.maximum(jnp.sum(mask), 1).astype(x.dtype)
+  keyed = jnp.where(mask[:, None], x, jnp.inf)   # masked-out rows sort last, never counted
+
+  def column(values):
+    ordered = jnp.sort(values)
+    below = jnp.searchsorted(ordered, values, side="left")
+    up_to = jnp.searchsorted(ordered, values, side="right")
+    return (below + up_to).astype(x.dtype) / 2.0   # mid-rank − 1/2, in [0, n)
+
+  ranks = jax.vmap(column, in_axes=1, out_axes=1)(keyed)
+  scores = jax.scipy.special.ndtri(jnp.clip(ranks / n, 0.5 / n, 1.0 - 0.5 / n))
+  return jnp.where(mask[:, None], scores, 0.0)
+
+
 def jitter(x, key, scale):
   """Adds N(0, scale²) noise so that tied continuous values become distinct.
 

@@ -116,9 +116,11 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
     position_batch: estimate this many positions at a time (`lax.map` over
       chunks, each chunk vmapped); None vmaps all T at once. "auto" (the
       default) follows `auto_position_batch`: one position at a time on CPU,
-      all T at once on accelerators. The trained estimators hold a
-      [B, B, hidden] pair tensor per position (8 MiB at the defaults), so
-      T = 64 at once needs ~0.5 GiB per tensor.
+      all T at once on accelerators. The critic estimators hold a
+      [B, B, hidden] pair tensor per position while training (4 MiB at the
+      defaults) and, to score held-out pairs, an [M, M] score matrix (M ≤
+      `eval_size`: 25 MB for N = 5,000) built from 16 MiB chunks, so
+      T = 64 at once needs ~1–3 GiB.
     return_counts: also return the number of masked-in samples per position.
     **options: the method's options. k-NN and binning default `block_size`
       to keep the distance blocks of the positions estimated together within
@@ -312,6 +314,8 @@ _OPTION_RANGES = {
     "batch_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
     "block_size": (lambda v: v is None or (is_int(v) and v >= 1), "None or an integer >= 1"),
     "eval_every": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "eval_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+    "divergence_nats": (lambda v: is_real(v) and 0 < v < math.inf, "a finite number > 0"),
     "embed_dim": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
     "num_classes": (lambda v: v is None or (is_int(v) and v >= 1), "None or an integer >= 1"),
     "hidden": (lambda v: isinstance(v, (list, tuple)) and all(is_int(w) and w >= 1 for w in v),
