@@ -78,6 +78,9 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   assert len(cells_) == 3 + 2 + 1  # finding 1 (and v), + ablations, + Gumbel
   stamps = {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
             for c in cells_}
+  # Figures were checked above; the resumed and partial runs below test the caches (each
+  # figure set costs seconds of Matplotlib).
+  monkeypatch.setattr("attnjax.reproduce.write_figures", lambda *args: [])
   again = reproduce(tmp_path, **TINY)  # resumes: every cell is skipped
   assert {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
           for c in cells_} == stamps
