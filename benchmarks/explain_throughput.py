@@ -179,6 +179,7 @@ def main():
       "settings": settings,
       "machine": {"platform": platform.platform(), "processor": platform.processor(),
                   "cpu_count": os.cpu_count(), "jax_devices": [str(d) for d in jax.devices()],
+                  "device_kind": jax.devices()[0].device_kind,
                   "jax": jax.__version__},
   })
   print(f"written: {args.out}")

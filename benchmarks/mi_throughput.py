@@ -148,7 +148,7 @@ def throughput(args, data):
 
 def _resolved(method, y, options, args, together):
   from attnjax.mi import blocks, registry
-  options = registry._resolve_options(method, y, dict(options))
+  options = registry._resolve_options(method, y, dict(options), args.n)
   if "block_size" in registry._accepted_options(method):
     options["block_size"] = blocks.default_block_size(args.n, together)
   return options
@@ -333,6 +333,9 @@ def main():
   parser.add_argument("--sections", default="throughput,large_n,sklearn,bmi",
                       help="comma-separated subset to run; a subset updates the existing JSON")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--out", type=Path, default=None,
+                      help="write the JSON here (default: benchmarks/results/mi_throughput.json, "
+                      "merged with its earlier sections; --quick writes only with --out)")
   parser.add_argument("--bmi-peer", nargs=3, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.bmi_peer:
@@ -342,17 +345,20 @@ def main():
     args.large_n, args.features, args.peer_positions, args.peer_steps = 2000, 16, 2, 50
 
   import jax
-  import sklearn
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} CPUs; "
         f"N={args.n} T={args.positions} D={args.dim}", flush=True)
   sections = set(args.sections.split(",")) - ({"bmi"} if args.skip_bmi else set())
+  if "sklearn" in sections:
+    import sklearn
   data = _tasks(args) if sections & {"throughput", "bmi"} else None
   report = {
       "machine": {"platform": platform.platform(), "processor": platform.processor(),
                   "cpus": os.cpu_count(), "python": platform.python_version(),
                   "jax": jax.__version__, "device": jax.devices()[0].platform,
-                  "sklearn": sklearn.__version__},
-      "settings": {k: v for k, v in vars(args).items() if k != "bmi_peer"},
+                  "device_kind": jax.devices()[0].device_kind,
+                  "sklearn": sklearn.__version__ if "sklearn" in sections else None},
+      "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                   if k != "bmi_peer"},
   }
   if "throughput" in sections:
     print("per_position, vmapped vs loop over positions:")
@@ -366,11 +372,14 @@ def main():
   if "bmi" in sections:
     print("vs bmi (benchmark-mi), once per position:")
     report["bmi"] = versus_bmi(args, data)
-  if not args.quick:
+  from attnjax.io import write_json_atomic  # strict JSON: an undefined value is null
+  if args.out is not None:
+    write_json_atomic(args.out, report, indent=1, sort_keys=False)
+    print(f"wrote {args.out}")
+  elif not args.quick:
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if "throughput" in report:
       report["throughput"] = {**previous.get("throughput", {}), **report["throughput"]}
-    from attnjax.io import write_json_atomic  # strict JSON: an undefined value is null
     write_json_atomic(RESULTS, {**previous, **report}, indent=1, sort_keys=False)
     print(f"wrote {RESULTS}")
 

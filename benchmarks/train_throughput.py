@@ -184,6 +184,7 @@ def main():
       "seed_examples_per_second": rows, "ratios": ratios,
       "machine": {"platform": platform.platform(), "processor": platform.processor(),
                   "jax_devices": [str(d) for d in jax.devices()], "jax": jax.__version__,
+                  "device_kind": jax.devices()[0].device_kind,
                   "torch": torch_version},
   })
   print(f"written: {args.out}")
