@@ -56,11 +56,15 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
   tokens, lengths, target = check_inputs(model, params, tokens, lengths, target)
   check_choice("mode", mode, MODES)
   check_choice("distance", distance, DISTANCES)
+  return _leave_one_out(model, params, tokens, lengths, target, mode=mode, distance=distance,
+                        pad_id=int(pad_id), batch_copies=check_batch_copies(batch_copies))
+
+
+def check_batch_copies(batch_copies) -> int | None:
+  """`batch_copies` as an int ≥ 1 or None; `ValueError` otherwise."""
   if batch_copies is not None and (int(batch_copies) != batch_copies or batch_copies < 1):
     raise ValueError(f"batch_copies must be None or an integer >= 1, got {batch_copies!r}")
-  return _leave_one_out(model, params, tokens, lengths, target, mode=mode, distance=distance,
-                        pad_id=int(pad_id),
-                        batch_copies=None if batch_copies is None else int(batch_copies))
+  return None if batch_copies is None else int(batch_copies)
 
 
 def leave_one_out_copies(tokens, lengths, *, mode: str = "remove", pad_id: int = 0):
@@ -102,20 +106,40 @@ def leave_one_out_copies(tokens, lengths, *, mode: str = "remove", pad_id: int =
 
 
 def _copy_logits(model, params, copies_BxTxT, lengths_BxT, real_BxT, batch_copies):
-  """Logits <float32>[B, T, C] of the copies at real positions (0 at padded ones).
-
-  With `batch_copies` = K, the real copies are moved to the front and run K per
-  model call in a compiled loop of ⌈(number of real copies) / K⌉ iterations, so
-  copies of padded positions cost nothing and memory stays at K sequences.
-  Otherwise all B·T copies run in one call.
-  """
+  """Logits <float32>[B, T, C] of the copies at real positions (0 at padded ones)."""
   batch, max_length, _ = copies_BxTxT.shape
   count = batch * max_length
-  copies_NxT, lengths_N = copies_BxTxT.reshape(count, max_length), lengths_BxT.reshape(count)
+  logits_NxC = copies_logits(model, params, copies_BxTxT.reshape(count, max_length),
+                             lengths_BxT.reshape(count), real_BxT.reshape(count), batch_copies)
+  return logits_NxC.reshape(batch, max_length, -1)
+
+
+def copies_logits(model, params, copies_NxT, lengths_N, valid_N, batch_copies):
+  """Logits <float32>[N, C] of N perturbed copies, 0 where `valid_N` is False.
+
+  With `batch_copies` = K, the valid copies are moved to the front and run K
+  per model call in a compiled loop of ⌈(number of valid copies) / K⌉
+  iterations, so invalid copies (those of padded positions) cost nothing and
+  memory stays at K sequences. With `batch_copies=None` (or K ≥ N) all N
+  copies run in one call, invalid ones included (their logits are returned
+  as computed, not zeroed). Traceable; call it inside `jit`.
+
+  Args:
+    model: the classifier.
+    params: unstacked parameters.
+    copies_NxT: <int32>[N, T] token ids.
+    lengths_N: <int32>[N] lengths in [1, T] (invalid copies may hold any
+      valid input).
+    valid_N: <bool>[N] which copies are needed.
+    batch_copies: K ≥ 1, or None.
+
+  Returns:
+    <float32>[N, C].
+  """
+  count, max_length = copies_NxT.shape
   if batch_copies is None or batch_copies >= count:
-    return model.apply(params, copies_NxT, lengths_N)[0].reshape(batch, max_length, -1)
-  real_N = real_BxT.reshape(count)
-  order_N = jnp.argsort(~real_N, stable=True)
+    return model.apply(params, copies_NxT, lengths_N)[0]
+  order_N = jnp.argsort(~valid_N, stable=True)
   chunks = -(-count // batch_copies)
   filler = chunks * batch_copies - count  # all-padding copies of length 1: valid, discarded
   copies_NxT = jnp.pad(copies_NxT[order_N], ((0, filler), (0, 0)))
@@ -128,13 +152,12 @@ def _copy_logits(model, params, copies_BxTxT, lengths_BxT, real_BxT, batch_copie
     chunk_logits, _ = model.apply(params, chunk_KxT, chunk_K)
     return jax.lax.dynamic_update_slice_in_dim(logits_NxC, chunk_logits, start, axis=0)
 
-  num_real = jnp.sum(real_N)
+  num_valid = jnp.sum(valid_N)
   sorted_logits = jax.lax.fori_loop(
-      0, (num_real + batch_copies - 1) // batch_copies, run_chunk,
+      0, (num_valid + batch_copies - 1) // batch_copies, run_chunk,
       jnp.zeros((chunks * batch_copies, model.num_classes), jnp.float32))
-  logits_NxC = jnp.zeros((count, model.num_classes), jnp.float32).at[order_N].set(
+  return jnp.zeros((count, model.num_classes), jnp.float32).at[order_N].set(
       sorted_logits[:count])
-  return logits_NxC.reshape(batch, max_length, -1)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "mode", "distance", "pad_id",
