@@ -22,8 +22,6 @@ batches of 1, 4 and 16 examples; ERASER's bins; gradient scores.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 from pathlib import Path
 
 import jax
@@ -31,12 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from attnjax import explain
-from attnjax.data import planted
 from attnjax.data.planted import UNK_ID
 from attnjax.explain.faithfulness import BINS
 from attnjax.io import write_json_atomic
-from attnjax.models import AttentionClassifier, init_params
-from explain_throughput import SHAPES, _time, loo_loop  # benchmarks/ is the script's folder
+from explain_throughput import SHAPES, _time, loo_loop, machine, run_rows  # benchmarks/ is the script's folder
 
 RESULTS = Path(__file__).resolve().parent / "results" / "faithfulness.json"
 
@@ -100,29 +96,6 @@ def measure(model, params, data, batch: int, repeats: int) -> dict:
                          / times["leave_one_out: batched"]}}
 
 
-def run_setting(shapes: dict, args) -> dict:
-  """Every batch size of one model shape; prints its table."""
-  data = planted(jax.random.key(0), max(args.batches), seq_len=shapes["seq_len"],
-                 vocab_size=shapes["vocab"])
-  model = AttentionClassifier(vocab_size=shapes["vocab"], num_classes=2,
-                              embed_dim=shapes["embed"], hidden_dim=shapes["hidden"],
-                              attention_dim=shapes["hidden"])
-  params = jax.jit(init_params, static_argnums=0)(model, jax.random.key(0))
-  load_before = os.getloadavg()[0]
-  rows = [measure(model, params, data, batch, args.repeats) for batch in args.batches]
-  load_after = os.getloadavg()[0]
-  print(f"\n{shapes}")
-  print(f"{'B':>4} {'variant':<48} {'seconds':>9}")
-  for row in rows:
-    for name, value in row["seconds"].items():
-      print(f"{row['batch']:>4} {name:<48} {value:>9.3f}")
-    for name, value in row["ratios"].items():
-      print(f"{row['batch']:>4} {name:<48} {value:>8.2f}x")
-  print(f"load average (1 min) before/after: {load_before:.2f} / {load_after:.2f}")
-  return {"shapes": shapes, "results": rows,
-          "load_average_1min": {"before": load_before, "after": load_after}}
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true",
@@ -137,7 +110,10 @@ def main():
   args.repeats = args.repeats or (1 if args.quick else 3)
   out = args.out or (None if args.quick else RESULTS)
   names = ["quick"] if args.quick else ["reference", "small"]
-  settings = {name: run_setting(SHAPES[name], args) for name in names}
+  settings = {name: run_rows(SHAPES[name], args.batches,
+                             lambda model, params, data, batch: measure(model, params, data, batch,
+                                                                        args.repeats))
+              for name in names}
   if out is None:
     print("quick run: no results file written")
     return
@@ -147,9 +123,7 @@ def main():
                   "faithfulness": f"remove, bins {list(BINS)}, batch_copies 128",
                   "loo": "remove, tvd, batch_copies 128"},
       "settings": settings,
-      "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                  "cpu_count": os.cpu_count(), "jax_devices": [str(d) for d in jax.devices()],
-                  "jax": jax.__version__},
+      "machine": machine(),
   })
   print(f"written: {out}")
 
