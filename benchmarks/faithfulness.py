@@ -6,7 +6,9 @@ L-step deletion curve and one sufficiency copy per bin) in one jitted call,
 one per call of the jitted model, example after example, as a straightforward
 implementation would. Leave-one-out ("remove", TVD) is timed the same way
 against the loop of `explain_throughput.py` (one call per position, the batch's
-examples together). Same model, inputs and process; compilation excluded (a
+examples together), and with `reuse_states=True` (the LSTM recurrences start
+from the original's states; the share of the recurrence that saves is
+counted too). Same model, inputs and process; compilation excluded (a
 warm-up call first); the loops' results are checked against the batched ones.
 Prints a table and writes benchmarks/results/faithfulness.json (only from a
 full run; `--quick` writes nothing unless given `--out`).
@@ -77,14 +79,17 @@ def measure(model, params, data, batch: int, repeats: int) -> dict:
   batched = lambda: explain.faithfulness(model, params, tokens, lengths, scores)
   looped = faithfulness_loop(model, params, tokens, lengths, scores)
   loo_batched = lambda: explain.leave_one_out(model, params, tokens, lengths)
+  loo_reused = lambda: explain.leave_one_out(model, params, tokens, lengths, reuse_states=True)
   loo_looped = loo_loop(model, params, tokens, lengths)
   reference, result = looped(), batched()
   for name, values in reference.items():
     np.testing.assert_allclose(result[name], values, rtol=1e-3, atol=1e-5, err_msg=name)
   np.testing.assert_allclose(loo_looped(), loo_batched(), rtol=1e-3, atol=1e-6)
+  np.testing.assert_allclose(loo_reused(), loo_batched(), rtol=1e-3, atol=1e-6)
   times = {"faithfulness: batched": _time(batched, repeats),
            "faithfulness: loop over examples and copies": _time(looped, repeats),
            "leave_one_out: batched": _time(loo_batched, repeats),
+           "leave_one_out: batched, reuse_states": _time(loo_reused, repeats),
            "leave_one_out: loop over positions": _time(loo_looped, repeats)}
   copies = int(np.sum(data.lengths[:batch])) + batch * len(BINS)
   return {"batch": batch, "copies": copies, "seconds": times,
@@ -93,7 +98,32 @@ def measure(model, params, data, batch: int, repeats: int) -> dict:
                          / times["faithfulness: batched"],
                      "leave_one_out loop / batched":
                          times["leave_one_out: loop over positions"]
-                         / times["leave_one_out: batched"]}}
+                         / times["leave_one_out: batched"],
+                     "leave_one_out loop / batched, reuse_states":
+                         times["leave_one_out: loop over positions"]
+                         / times["leave_one_out: batched, reuse_states"],
+                     "leave_one_out batched / batched, reuse_states":
+                         times["leave_one_out: batched"]
+                         / times["leave_one_out: batched, reuse_states"]},
+          "recurrence_steps": recurrence_steps(data.lengths[:batch], tokens.shape[1])}
+
+
+def recurrence_steps(lengths, max_length: int, batch_copies: int = 128) -> dict:
+  """LSTM steps (both directions in lockstep) of leave-one-out's copies, with and without reuse.
+
+  Plain: every real copy runs T steps. Reused ("remove"): copy t of an example
+  of length L runs max(L − 1 − t, t) steps, and a chunk of K copies sorted by
+  that count runs as many as its longest; counted here as the plain path's
+  step-copies that the reuse path skips.
+  """
+  lengths = np.asarray(lengths)
+  work = np.sort(np.concatenate([np.maximum(length - 1 - np.arange(length), np.arange(length))
+                                 for length in lengths]))[::-1]
+  plain = len(work) * max_length
+  reused = sum(int(work[i]) * len(work[i:i + batch_copies])
+               for i in range(0, len(work), batch_copies))
+  return {"plain_step_copies": plain, "reused_step_copies": reused,
+          "share_saved": 1 - reused / plain}
 
 
 def main():
@@ -121,7 +151,7 @@ def main():
       "setting": {"batches": args.batches, "quick": args.quick, "repeats": args.repeats,
                   "model": "bilstm + additive attention", "scores": "gradient",
                   "faithfulness": f"remove, bins {list(BINS)}, batch_copies 128",
-                  "loo": "remove, tvd, batch_copies 128"},
+                  "loo": "remove, tvd, batch_copies 128 (plain and reuse_states)"},
       "settings": settings,
       "machine": machine(),
   })
