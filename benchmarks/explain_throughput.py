@@ -136,15 +136,25 @@ SHAPES = {
 
 def run_setting(shapes: dict, args) -> dict:
   """Every batch size of one model shape; prints its table."""
-  data = planted(jax.random.key(0), max(args.batches), seq_len=shapes["seq_len"],
+  return run_rows(shapes, args.batches, lambda model, params, data, batch: measure(
+      model, params, data, batch, args.steps, args.batch_copies, args.repeats))
+
+
+def run_rows(shapes: dict, batches, measure_batch) -> dict:
+  """`measure_batch(model, params, data, batch)` for every batch size of one model shape.
+
+  Builds the planted data and the BiLSTM + additive model of `shapes`, prints
+  the rows' seconds and ratios as a table, and returns them with the load
+  average before and after.
+  """
+  data = planted(jax.random.key(0), max(batches), seq_len=shapes["seq_len"],
                  vocab_size=shapes["vocab"])
   model = AttentionClassifier(vocab_size=shapes["vocab"], num_classes=2,
                               embed_dim=shapes["embed"], hidden_dim=shapes["hidden"],
                               attention_dim=shapes["hidden"])
   params = jax.jit(init_params, static_argnums=0)(model, jax.random.key(0))
   load_before = os.getloadavg()[0]
-  rows = [measure(model, params, data, batch, args.steps, args.batch_copies, args.repeats)
-          for batch in args.batches]
+  rows = [measure_batch(model, params, data, batch) for batch in batches]
   load_after = os.getloadavg()[0]
   print(f"\n{shapes}")
   print(f"{'B':>4} {'variant':<48} {'seconds':>9}")
@@ -156,6 +166,13 @@ def run_setting(shapes: dict, args) -> dict:
   print(f"load average (1 min) before/after: {load_before:.2f} / {load_after:.2f}")
   return {"shapes": shapes, "results": rows,
           "load_average_1min": {"before": load_before, "after": load_after}}
+
+
+def machine() -> dict:
+  """The platform, processor, CPU count, JAX devices and version, for a results file."""
+  return {"platform": platform.platform(), "processor": platform.processor(),
+          "cpu_count": os.cpu_count(), "jax_devices": [str(d) for d in jax.devices()],
+          "device_kind": jax.devices()[0].device_kind, "jax": jax.__version__}
 
 
 def main():
@@ -177,10 +194,7 @@ def main():
                   "model": "bilstm + additive attention", "loo": "remove, tvd",
                   "ig": "pad baseline, probability, batch_steps 16"},
       "settings": settings,
-      "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                  "cpu_count": os.cpu_count(), "jax_devices": [str(d) for d in jax.devices()],
-                  "device_kind": jax.devices()[0].device_kind,
-                  "jax": jax.__version__},
+      "machine": machine(),
   })
   print(f"written: {args.out}")
 

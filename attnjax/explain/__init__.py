@@ -11,12 +11,16 @@ and returns <float32>[B, T] scores, exactly 0 on padding; stacked parameters
 family: `gradients` (gradient, input × gradient, integrated gradients),
 `occlusion` (leave-one-out), `counterfactual` (adversarial attention, which
 returns weights rather than scores and so is not in `METHODS`).
+`faithfulness` scores any of them (or a ground truth, or `random_scores`) by
+ERASER's comprehensiveness and sufficiency, deletion curves and decision flips.
 `explain_in_buckets` runs a method over many examples in length-sorted chunks,
 each at its length bucket (`attnjax.data.buckets`).
 """
 
 from attnjax.explain.counterfactual import (CounterfactualAttention, counterfactual_attention,
                                             jensen_shannon, total_variation)
+from attnjax.explain.faithfulness import (faithfulness, random_baseline, random_scores,
+                                          rank_positions)
 from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
 from attnjax.explain.occlusion import leave_one_out
 from attnjax.explain.registry import (METHODS, attention, explain, explain_in_buckets,
@@ -24,6 +28,6 @@ from attnjax.explain.registry import (METHODS, attention, explain, explain_in_bu
 from attnjax.explain.target import OUTPUTS
 
 __all__ = ["METHODS", "OUTPUTS", "CounterfactualAttention", "attention",
-           "counterfactual_attention", "explain", "explain_in_buckets", "gradient",
+           "counterfactual_attention", "explain", "explain_in_buckets", "faithfulness", "gradient",
            "input_x_gradient", "instance_mi", "integrated_gradients", "jensen_shannon", "leave_one_out",
-           "total_variation"]
+           "random_baseline", "random_scores", "rank_positions", "total_variation"]

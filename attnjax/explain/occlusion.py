@@ -9,14 +9,16 @@ import jax.numpy as jnp
 
 from attnjax.explain.target import (check_choice, check_inputs, mask_padding, over_seeds,
                                     resolve_target)
-from attnjax.models.encoders import sequence_mask
+from attnjax.models import encoders
+from attnjax.models.encoders import flip_sequences, sequence_mask
 
 MODES = ("remove", "mask")
 DISTANCES = ("tvd", "logit")
 
 
 def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "remove",
-                  distance: str = "tvd", pad_id: int = 0, batch_copies: int | None = 128):
+                  distance: str = "tvd", pad_id: int = 0, batch_copies: int | None = 128,
+                  reuse_states: bool = False):
   """Leave-one-out importance of every real position.
 
   For each position t a perturbed copy of the example is built — with
@@ -44,6 +46,13 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
       the target).
     pad_id: the padding token id (0 by convention).
     batch_copies: K ≥ 1 copies per model call, or None for all B·T at once.
+    reuse_states: (LSTM encoders only) start each copy's recurrences from the
+      original's states: the forward states before the left-out position t
+      and the backward states after it are the original's (both modes), so
+      only the forward run from t on and the backward run from t down are
+      computed, for copies sorted by that work and run K at a time in a loop
+      that stops at each chunk's longest run (see `_reused_copy_logits`).
+      Equal to the default path to float round-off.
 
   Returns:
     <float32>[B, T] (or [S, B, T]) scores, exactly 0 on padding.
@@ -56,11 +65,19 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
   tokens, lengths, target = check_inputs(model, params, tokens, lengths, target)
   check_choice("mode", mode, MODES)
   check_choice("distance", distance, DISTANCES)
+  if reuse_states and model.encoder not in ("bilstm", "lstm"):
+    raise ValueError(f"reuse_states needs an LSTM encoder ('bilstm' or 'lstm'), got encoder "
+                     f"{model.encoder!r}")
+  return _leave_one_out(model, params, tokens, lengths, target, mode=mode, distance=distance,
+                        pad_id=int(pad_id), batch_copies=check_batch_copies(batch_copies),
+                        reuse_states=bool(reuse_states))
+
+
+def check_batch_copies(batch_copies) -> int | None:
+  """`batch_copies` as an int ≥ 1 or None; `ValueError` otherwise."""
   if batch_copies is not None and (int(batch_copies) != batch_copies or batch_copies < 1):
     raise ValueError(f"batch_copies must be None or an integer >= 1, got {batch_copies!r}")
-  return _leave_one_out(model, params, tokens, lengths, target, mode=mode, distance=distance,
-                        pad_id=int(pad_id),
-                        batch_copies=None if batch_copies is None else int(batch_copies))
+  return None if batch_copies is None else int(batch_copies)
 
 
 def leave_one_out_copies(tokens, lengths, *, mode: str = "remove", pad_id: int = 0):
@@ -102,20 +119,40 @@ def leave_one_out_copies(tokens, lengths, *, mode: str = "remove", pad_id: int =
 
 
 def _copy_logits(model, params, copies_BxTxT, lengths_BxT, real_BxT, batch_copies):
-  """Logits <float32>[B, T, C] of the copies at real positions (0 at padded ones).
-
-  With `batch_copies` = K, the real copies are moved to the front and run K per
-  model call in a compiled loop of ⌈(number of real copies) / K⌉ iterations, so
-  copies of padded positions cost nothing and memory stays at K sequences.
-  Otherwise all B·T copies run in one call.
-  """
+  """Logits <float32>[B, T, C] of the copies at real positions (0 at padded ones)."""
   batch, max_length, _ = copies_BxTxT.shape
   count = batch * max_length
-  copies_NxT, lengths_N = copies_BxTxT.reshape(count, max_length), lengths_BxT.reshape(count)
+  logits_NxC = copies_logits(model, params, copies_BxTxT.reshape(count, max_length),
+                             lengths_BxT.reshape(count), real_BxT.reshape(count), batch_copies)
+  return logits_NxC.reshape(batch, max_length, -1)
+
+
+def copies_logits(model, params, copies_NxT, lengths_N, valid_N, batch_copies):
+  """Logits <float32>[N, C] of N perturbed copies, 0 where `valid_N` is False.
+
+  With `batch_copies` = K, the valid copies are moved to the front and run K
+  per model call in a compiled loop of ⌈(number of valid copies) / K⌉
+  iterations, so invalid copies (those of padded positions) cost nothing and
+  memory stays at K sequences. With `batch_copies=None` (or K ≥ N) all N
+  copies run in one call, invalid ones included (their logits are returned
+  as computed, not zeroed). Traceable; call it inside `jit`.
+
+  Args:
+    model: the classifier.
+    params: unstacked parameters.
+    copies_NxT: <int32>[N, T] token ids.
+    lengths_N: <int32>[N] lengths in [1, T] (invalid copies may hold any
+      valid input).
+    valid_N: <bool>[N] which copies are needed.
+    batch_copies: K ≥ 1, or None.
+
+  Returns:
+    <float32>[N, C].
+  """
+  count, max_length = copies_NxT.shape
   if batch_copies is None or batch_copies >= count:
-    return model.apply(params, copies_NxT, lengths_N)[0].reshape(batch, max_length, -1)
-  real_N = real_BxT.reshape(count)
-  order_N = jnp.argsort(~real_N, stable=True)
+    return model.apply(params, copies_NxT, lengths_N)[0]
+  order_N = jnp.argsort(~valid_N, stable=True)
   chunks = -(-count // batch_copies)
   filler = chunks * batch_copies - count  # all-padding copies of length 1: valid, discarded
   copies_NxT = jnp.pad(copies_NxT[order_N], ((0, filler), (0, 0)))
@@ -128,26 +165,29 @@ def _copy_logits(model, params, copies_BxTxT, lengths_BxT, real_BxT, batch_copie
     chunk_logits, _ = model.apply(params, chunk_KxT, chunk_K)
     return jax.lax.dynamic_update_slice_in_dim(logits_NxC, chunk_logits, start, axis=0)
 
-  num_real = jnp.sum(real_N)
+  num_valid = jnp.sum(valid_N)
   sorted_logits = jax.lax.fori_loop(
-      0, (num_real + batch_copies - 1) // batch_copies, run_chunk,
+      0, (num_valid + batch_copies - 1) // batch_copies, run_chunk,
       jnp.zeros((chunks * batch_copies, model.num_classes), jnp.float32))
-  logits_NxC = jnp.zeros((count, model.num_classes), jnp.float32).at[order_N].set(
+  return jnp.zeros((count, model.num_classes), jnp.float32).at[order_N].set(
       sorted_logits[:count])
-  return logits_NxC.reshape(batch, max_length, -1)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "mode", "distance", "pad_id",
-                                             "batch_copies"))
+                                             "batch_copies", "reuse_states"))
 def _leave_one_out(model, params, tokens, lengths, target, *, mode, distance, pad_id,
-                   batch_copies):
+                   batch_copies, reuse_states):
   copies_BxTxT, copy_lengths_BxT = leave_one_out_copies(tokens, lengths, mode=mode, pad_id=pad_id)
   real_BxT = sequence_mask(lengths, tokens.shape[1])
 
   def one_seed(p):
     logits_BxC, _ = model.apply(p, tokens, lengths)
-    copy_logits_BxTxC = _copy_logits(model, p, copies_BxTxT, copy_lengths_BxT, real_BxT,
-                                     batch_copies)
+    if reuse_states:
+      copy_logits_BxTxC = _reused_copy_logits(model, p, tokens, lengths, copies_BxTxT,
+                                              copy_lengths_BxT, real_BxT, batch_copies)
+    else:
+      copy_logits_BxTxC = _copy_logits(model, p, copies_BxTxT, copy_lengths_BxT, real_BxT,
+                                       batch_copies)
     if distance == "tvd":
       probs_Bx1xC = jax.nn.softmax(logits_BxC, axis=-1)[:, None, :]
       scores_BxT = 0.5 * jnp.sum(jnp.abs(jax.nn.softmax(copy_logits_BxTxC, axis=-1) - probs_Bx1xC),
@@ -159,3 +199,126 @@ def _leave_one_out(model, params, tokens, lengths, target, *, mode, distance, pa
       scores_BxT = target_logit_B - copy_target_BxT
     return mask_padding(scores_BxT, lengths)
   return over_seeds(one_seed, params)
+
+
+def _reused_copy_logits(model, params, tokens, lengths, copies_BxTxT, lengths_BxT, real_BxT,
+                        batch_copies):
+  """`_copy_logits` of the leave-one-out copies, reusing the original's LSTM states.
+
+  Copy t (position t left out) of an example of length L agrees with the
+  original before t, and after t up to a shift of δ = 1 ("remove") or 0
+  ("mask", and "remove" of a length-1 example, which is masked). So its
+  forward states at copy positions j < t are the original's, and its
+  backward states at j > t − δ are the original's at j + δ. What is left is a
+  forward run over copy positions t … L' − 1 from the original's forward state
+  at t − 1, and a backward run over t − δ … 0 from the original's backward
+  state at t + 1: max(L' − t, t − δ + 1) steps for both directions in
+  lockstep instead of T. Copies are sorted by that count and run K at a time
+  (all at once for `batch_copies=None`); each chunk's loop stops at its
+  longest run, so a copy costs about ¾·L recurrence steps rather than T
+  (the lockstep makes it max(L − t, t), not L − 1; the attention and output
+  layers still run on [K, T]).
+
+  Returns:
+    <float32>[B, T, C] logits, 0 at padded positions.
+  """
+  batch, max_length, _ = copies_BxTxT.shape
+  count = batch * max_length
+  tree = params["params"]
+  encoder = tree["encoder"]
+  num_dirs = encoder["input_kernel"].shape[0]
+  hidden_size = encoder["recurrent_kernel"].shape[1]
+  kernels_DxKxG = jnp.concatenate([encoder["input_kernel"], encoder["recurrent_kernel"]], axis=1)
+  table_VxE = tree["embedding"]["embedding"]
+
+  # The original's states at every position, [B, T, H] per direction, backward ones at their
+  # original positions.
+  mask_BxT = sequence_mask(lengths, max_length)
+  embedded_TxBxE = jnp.transpose(table_VxE[tokens] * mask_BxT[..., None], (1, 0, 2))
+  directions = [embedded_TxBxE]
+  if num_dirs == 2:
+    directions.append(flip_sequences(embedded_TxBxE, lengths, time_axis=0))
+  hs, cs, _ = encoders._lstm_forward(tuple(directions), tuple(kernels_DxKxG),
+                                     tuple(encoder["bias"]), model.unroll)
+  states = [(hs[0], cs[0])]
+  if num_dirs == 2:
+    states.append(tuple(flip_sequences(x, lengths, time_axis=0) for x in (hs[1], cs[1])))
+  states = [tuple(jnp.transpose(x, (1, 0, 2)) for x in pair) for pair in states]
+
+  # Every copy n = (b, t): its runs' starts, lengths and initial states.
+  example_N = jnp.repeat(jnp.arange(batch), max_length)
+  left_out_N = jnp.tile(jnp.arange(max_length), batch)
+  copy_lengths_N = lengths_BxT.reshape(count)
+  shift_N = (copy_lengths_N < lengths[example_N]).astype(jnp.int32)  # δ: 1 where removed
+  forward_steps_N = copy_lengths_N - left_out_N
+  backward_steps_N = (left_out_N - shift_N + 1) * (num_dirs == 2)
+  valid_N = real_BxT.reshape(count)
+  work_N = jnp.where(valid_N, jnp.maximum(forward_steps_N, backward_steps_N), -1)
+
+  def initial(direction, position_N):
+    h_BxTxH, c_BxTxH = states[direction]
+    inside_N = (position_N >= 0) & (position_N < lengths[example_N])
+    at_N = jnp.clip(position_N, 0, max_length - 1)
+    return tuple(jnp.where(inside_N[:, None], x[example_N, at_N], 0.0) for x in (h_BxTxH,
+                                                                                c_BxTxH))
+
+  initial_N = [initial(0, left_out_N - 1)] + (
+      [initial(1, left_out_N + 1)] if num_dirs == 2 else [])
+  chunk = count if batch_copies is None else min(batch_copies, count)
+  chunks = -(-count // chunk)
+  order_N = jnp.argsort(-work_N, stable=True)
+  order_M = jnp.pad(order_N, (0, chunks * chunk - count))  # fillers: copy 0 again, discarded
+  work_M = jnp.pad(work_N[order_N], (0, chunks * chunk - count), constant_values=-1)
+  copies_NxT = copies_BxTxT.reshape(count, max_length)
+  rows_K = jnp.arange(chunk)
+
+  def run_chunk(i, logits_MxC):
+    n_K = jax.lax.dynamic_slice_in_dim(order_M, i * chunk, chunk)
+    tokens_KxT, t_K, shift_K = copies_NxT[n_K], left_out_N[n_K], shift_N[n_K]
+    steps_K = [forward_steps_N[n_K], backward_steps_N[n_K]]
+    carry = tuple((h[n_K], c[n_K]) for h, c in initial_N)
+    outputs = tuple(jnp.zeros((chunk, max_length, hidden_size), jnp.float32)
+                    for _ in range(num_dirs))
+
+    def step(s, state):
+      carry, outputs = state
+      new_carry, new_outputs = [], []
+      for d in range(num_dirs):
+        position_K = t_K + s if d == 0 else t_K - shift_K - s
+        active_K = s < steps_K[d]
+        x_KxE = table_VxE[tokens_KxT[rows_K, jnp.clip(position_K, 0, max_length - 1)]]
+        (h, c), out = carry[d], outputs[d]
+        act = encoders._gate_activations(jnp.concatenate([x_KxE, h], -1) @ kernels_DxKxG[d]
+                                         + encoder["bias"][d][None, :])
+        i_g, f_g, g_g, o_g = jnp.split(act, 4, axis=-1)
+        c = f_g * c + i_g * g_g
+        h = o_g * jnp.tanh(c)
+        new_carry.append((h, c))
+        new_outputs.append(out.at[rows_K, jnp.where(active_K, position_K, max_length)].set(
+            h, mode="drop"))
+      return tuple(new_carry), tuple(new_outputs)
+
+    steps = jnp.max(jax.lax.dynamic_slice_in_dim(work_M, i * chunk, chunk))
+    _, outputs = jax.lax.fori_loop(0, steps, step, (carry, outputs))
+    copy_lengths_K = copy_lengths_N[n_K]
+    positions_T = jnp.arange(max_length)[None, :]
+    example_K = example_N[n_K]
+    forward_KxTxH = jnp.where((positions_T < t_K[:, None])[..., None],
+                              states[0][0][example_K], outputs[0])
+    hidden = [forward_KxTxH]
+    if num_dirs == 2:
+      source_KxT = jnp.clip(positions_T + shift_K[:, None], 0, max_length - 1)
+      original_KxTxH = states[1][0][example_K[:, None], source_KxT]
+      hidden.append(jnp.where((positions_T > (t_K - shift_K)[:, None])[..., None],
+                              original_KxTxH, outputs[1]))
+    hidden_KxTxD = jnp.concatenate(hidden, axis=-1) * sequence_mask(
+        copy_lengths_K, max_length)[..., None]
+    logits_KxC, _ = model.apply(params, hidden_KxTxD, copy_lengths_K, method=model.attend)
+    return jax.lax.dynamic_update_slice_in_dim(logits_MxC, logits_KxC, i * chunk, axis=0)
+
+  num_valid = jnp.sum(valid_N)
+  sorted_logits = jax.lax.fori_loop(0, (num_valid + chunk - 1) // chunk, run_chunk,
+                                    jnp.zeros((chunks * chunk, model.num_classes), jnp.float32))
+  logits_NxC = jnp.zeros((count, model.num_classes), jnp.float32).at[order_M[:count]].set(
+      sorted_logits[:count])
+  return jnp.where(valid_N[:, None], logits_NxC, 0.0).reshape(batch, max_length, -1)

@@ -211,6 +211,24 @@ class AttentionClassifier(nn.Module):
 
     embedded = self.dropout_layer(embedded, deterministic=not train)
     hidden_BxTxD = self.encoder_module(embedded, lengths_B)
+    return self.attend(hidden_BxTxD, lengths_B, train=train, attention=attention)
+
+  def attend(self, hidden_BxTxD, lengths_B, *, train: bool = False, attention=None):
+    """The layers after the encoder: attention over `hidden`, context, logits.
+
+    `__call__` is `attend(encoder(embed(tokens)), lengths)`; leave-one-out's
+    state reuse (`attnjax.explain.occlusion`) calls it on hidden states it
+    assembles itself. Inputs are used as given (no checks).
+
+    Args:
+      hidden_BxTxD: <float32>[B, T, D] encoder outputs, 0 on padding.
+      lengths_B: <int32>[B] lengths in [0, T].
+      train, attention: as in `__call__`.
+
+    Returns:
+      (logits <float32>[B, C], aux: `Aux`).
+    """
+    max_length = hidden_BxTxD.shape[1]
     scores_BxT = self.scorer(hidden_BxTxD)
     sample = self.normalizer == "gumbel" and (train or self.gumbel_eval == "sample")
     # A length-0 example attends to position 0, where its `hidden` is 0, so its context is
