@@ -31,3 +31,12 @@ def check_int(name: str, value, minimum: int, extra: str = "") -> None:
   if not ok:
     raise ValueError(f"{name} must be an integer >= {minimum}{' ' + extra if extra else ''}, "
                      f"got {value!r}")
+
+
+def check_choice(what: str, value, allowed) -> None:
+  """`ValueError` unless `value` is one of `allowed`.
+
+  The message reads "unknown {what} {value!r}; allowed: {a}, {b}, ...".
+  """
+  if value not in allowed:
+    raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(str, allowed))}")

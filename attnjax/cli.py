@@ -425,6 +425,12 @@ def main(argv=None) -> int:
     return 2
 
 
+def finding_script(number: int, argv=None) -> int:
+  """Command line of `experiments/<finding>.py`: `attnjax reproduce --only NUMBER` with the
+  usual flags (`argv`, default `sys.argv[1:]`)."""
+  return main(["reproduce", "--only", str(number), *(sys.argv[1:] if argv is None else argv)])
+
+
 def _message(error: BaseException) -> str:
   """The one-line message of a user error."""
   if type(error) is KeyError:  # str() of a plain KeyError is just the key's repr

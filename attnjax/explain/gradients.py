@@ -24,8 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.explain.target import (OUTPUTS, check_choice, check_inputs, mask_padding,
-                                    over_seeds, resolve_target, target_output)
+from attnjax.checks import check_choice
+from attnjax.explain.target import (OUTPUTS, check_inputs, mask_padding, over_seeds,
+                                    resolve_target, target_output)
 from attnjax.models.encoders import sequence_mask
 
 BASELINES = ("pad", "zeros")

@@ -7,8 +7,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from attnjax.explain.target import (check_choice, check_inputs, mask_padding, over_seeds,
-                                    resolve_target)
+from attnjax.checks import check_choice
+from attnjax.explain.target import check_inputs, mask_padding, over_seeds, resolve_target
 from attnjax.models.encoders import sequence_mask
 
 MODES = ("remove", "mask")

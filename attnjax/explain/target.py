@@ -11,9 +11,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from attnjax.checks import check_choice
 from attnjax.models.classifier import AttentionClassifier, check_params
 from attnjax.models.encoders import sequence_mask
 from attnjax.training.collect import is_stacked
+
+__all__ = ["OUTPUTS", "check_choice", "check_inputs", "mask_padding", "over_seeds",
+           "resolve_target", "target_output"]
 
 OUTPUTS = ("probability", "logit")
 """What ŷ_target means for the gradient methods: softmax probability or raw logit."""
@@ -71,12 +75,6 @@ def check_inputs(model: AttentionClassifier, params, tokens, lengths, target=Non
                        f"[{int(target.min())}, {int(target.max())}]")
     target = jnp.broadcast_to(target, (batch,)).astype(jnp.int32)
   return tokens.astype(jnp.int32), lengths.astype(jnp.int32), target
-
-
-def check_choice(what: str, value, allowed):
-  """`ValueError` naming the allowed values unless `value` is one of them."""
-  if value not in allowed:
-    raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(repr, allowed))}")
 
 
 def resolve_target(target_B, logits_BxC):

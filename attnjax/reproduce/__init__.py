@@ -189,8 +189,3 @@ def _earlier_results(path: Path, meta: dict) -> dict:
     return {}
   return nan_for_null(earlier.get("results", {}))
 
-
-def finding_script(number: int, argv=None) -> int:
-  """Command line of `experiments/<finding>.py`: `reproduce(only=[number])` with the usual flags."""
-  from attnjax import cli
-  return cli.main(["reproduce", "--only", str(number), *(sys.argv[1:] if argv is None else argv)])

@@ -17,11 +17,12 @@ from typing import Callable
 import jax
 import numpy as np
 
-from attnjax import analysis
+from attnjax import analysis, explain
 from attnjax.analysis.summary import mean_ci, nanmean, seed_summary
 from attnjax.data.dataset import TextDataset
 from attnjax.models import ATTENTIONS, ENCODERS
 from attnjax.reproduce.cells import AnalysisSettings, named_key, run_cell
+from attnjax.reproduce.explanations import finding_6
 from attnjax.reproduce.verdicts import NEAR_TIE_UNDEFINED, judge, near_tie_quartiles
 from attnjax.training import TrainConfig, load_run
 
@@ -153,7 +154,7 @@ def finding_2(lab: Lab) -> dict:
   b = learned["instance_mi"].shape[1]
   mask = learned["mask"]
   for mode in ("uniform", "random", "permute"):
-    logits, aux = analysis.ablate(run.model, run.params, test.tokens, test.lengths, mode=mode,
+    logits, aux = explain.ablate(run.model, run.params, test.tokens, test.lengths, mode=mode,
                                   key=lab.cell_key("bilstm-additive", f"swapped {mode}"))
     accuracy = (np.asarray(logits).argmax(-1) == test.labels[None]).mean(-1)
     tau = np.asarray(analysis.rank_correlation(np.asarray(aux.attention)[:, :b],
@@ -221,7 +222,5 @@ def finding_5(lab: Lab) -> dict:
          "encoders": list(lab.encoders), "attentions": list(ATTENTIONS)}
   return {**out, **judge(5, out)}
 
-
-from attnjax.reproduce.explanations import finding_6  # noqa: E402  (it imports cells, not us)
 
 FINDINGS = {1: finding_1, 2: finding_2, 3: finding_3, 4: finding_4, 5: finding_5, 6: finding_6}

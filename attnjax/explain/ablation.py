@@ -1,4 +1,9 @@
-"""Running a trained model with its attention replaced (the ablations of finding ii)."""
+"""Running a trained model with its attention replaced (the ablations of finding ii).
+
+Models in, outputs out: `ablate` runs the classifier with uniform, frozen-random or
+permuted weights in place of its own (`attnjax.explain`, not `attnjax.analysis`, which
+takes arrays).
+"""
 
 from __future__ import annotations
 
