@@ -29,7 +29,7 @@ from attnjax.checks import check_choice, is_int, is_real
 from attnjax.models.classifier import AttentionClassifier
 from attnjax.explain.target import check_inputs
 from attnjax.models.encoders import sequence_mask
-from attnjax.training.collect import is_stacked
+from attnjax.models.seeds import map_seeds, split_over_seeds
 
 PERTURBATIONS = ("gaussian", "dropout")
 OUTPUTS = ("label", "probs", "confidence")
@@ -134,19 +134,17 @@ def instance_position_mi(model: AttentionClassifier, params, tokens, lengths, *,
   tokens, lengths = jnp.asarray(tokens), jnp.asarray(lengths)
   settings = (model, int(num_samples), perturbation, float(scale), float(rate), output, method,
               projection, int(components), int(batch_size))
-  stacked = is_stacked(params)
   try:
-    run = _instance_fn(settings, tuple(sorted(options.items())), stacked)
+    run = _instance_fn(settings, tuple(sorted(options.items())))
   except TypeError:  # an unhashable estimator option: build without the cache
-    run = _instance_fn.__wrapped__(settings, tuple(sorted(options.items())), stacked)
-  if stacked:
-    key = jax.random.split(key, jax.tree.leaves(params)[0].shape[0])
-  return run(params, key, tokens, lengths)
+    run = _instance_fn.__wrapped__(settings, tuple(sorted(options.items())))
+  return run(params, split_over_seeds(key, params, model), tokens, lengths)
 
 
 @functools.lru_cache(maxsize=32)
-def _instance_fn(settings: tuple, options: tuple, stacked: bool):
-  """jit (of vmap over seeds when `stacked`) of `instance_position_mi`, compiled once per setting."""
+def _instance_fn(settings: tuple, options: tuple):
+  """jit (of `map_seeds`: vmap over stacked params' seeds) of `instance_position_mi`, built once
+  per setting; `keys` is one key, or one per seed for stacked params."""
   (model, num_samples, perturbation, scale, rate, output, method, projection, components,
    batch_size) = settings
   options = dict(options)
@@ -169,9 +167,11 @@ def _instance_fn(settings: tuple, options: tuple, stacked: bool):
 
     return jax.lax.map(one_example, (tokens, lengths, mask, keys), batch_size=batch_size)
 
-  if stacked:
-    return jax.jit(jax.vmap(one_model, in_axes=(0, 0, None, None)))
-  return jax.jit(one_model)
+  def all_seeds(params, keys, tokens, lengths):
+    return map_seeds(lambda p, k: one_model(p, k, tokens, lengths), params, model=model,
+                     per_seed=(keys,))
+
+  return jax.jit(all_seeds)
 
 
 def instance_mi(model, params, tokens, lengths, *, target=None, key=None, num_samples: int = 128,

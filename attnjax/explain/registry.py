@@ -13,7 +13,8 @@ from attnjax.data import buckets as buckets_lib
 from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
 from attnjax.explain.instance import instance_mi
 from attnjax.explain.occlusion import leave_one_out
-from attnjax.explain.target import check_inputs, mask_padding, over_seeds
+from attnjax.explain.target import check_inputs, mask_padding
+from attnjax.models.seeds import map_seeds
 
 
 def attention(model, params, tokens, lengths, *, target=None):
@@ -43,7 +44,7 @@ def attention(model, params, tokens, lengths, *, target=None):
 def _attention(model, params, tokens, lengths):
   def one_seed(p):
     return mask_padding(model.apply(p, tokens, lengths)[1].attention, lengths)
-  return over_seeds(one_seed, params)
+  return map_seeds(one_seed, params, model=model)
 
 
 class UnknownMethodError(KeyError, ValueError):
