@@ -279,12 +279,17 @@ def _valid_rows(x, y, num_classes):
   return valid
 
 
-@functools.cache
+COMPILED_CACHE_SIZE = 64
+"""How many compiled estimators (per method, min_count and options) are kept; the least
+recently used one is dropped beyond that, so a long run's settings do not pile up."""
+
+
+@functools.lru_cache(maxsize=COMPILED_CACHE_SIZE)
 def _compiled_estimate(method, min_count, frozen_options):
   return jax.jit(_guarded(method, min_count, frozen_options))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=COMPILED_CACHE_SIZE)
 def _compiled_per_position(method, min_count, together, frozen_options):
   run = _guarded(method, min_count, frozen_options)
 
