@@ -20,6 +20,10 @@ from attnjax.data.vocab import Vocab
 
 NAMES = ("sst2", "imdb", "ag_news", "yelp", "planted", "custom")
 SOURCES = ("tfds", "files")
+DEFAULT_SOURCE = "files"
+"""The source of real corpora when none is given (library, `attnjax train`, `attnjax reproduce`):
+a folder of split files, which needs neither a network nor tensorflow; "tfds" downloads and
+prepares through tensorflow-datasets (`pip install "attnjax[tfds]"`)."""
 KEEPS = ("start", "end")
 PLANTED_SIZES = {"train": 10_000, "dev": 2_000, "test": 2_000}
 PLANTED_MAX_LEN = 40
@@ -27,8 +31,26 @@ PLANTED_VOCAB_SIZE = 1_000
 DEFAULT_VOCAB_SIZE = 30_000
 
 
+def default_splits(name: str, source: str = DEFAULT_SOURCE, *, train_size: int | None = None,
+                   planted_sizes: Sequence[int] = (10_000, 2_000, 2_000)) -> tuple[str, str, str]:
+  """The (train, dev, test) splits loaded when none are given: the one split policy.
+
+  - planted: "train[:n]", "dev[:m]", "test[:k]" for `planted_sizes` (n, m, k);
+  - ag_news from files: "dev[:90%]", "dev[90%:]", "test" (the offline copy has
+    no train file: its 10,000 training articles are in dev.tsv);
+  - otherwise "train" (or "train[:train_size]"), "dev", "test".
+  The vocabulary is built on the first (`vocab_split`).
+  """
+  if name == "planted":
+    train, dev, test = planted_sizes
+    return f"train[:{train}]", f"dev[:{dev}]", f"test[:{test}]"
+  if name == "ag_news" and source == "files":
+    return "dev[:90%]", "dev[90%:]", "test"
+  return ("train" if train_size is None else f"train[:{train_size}]"), "dev", "test"
+
+
 def load(name: str, *, split: str, max_len: int | None = None, vocab: Vocab | None = None,
-         vocab_size: int | None = None, min_freq: int = 1, source: str = "tfds",
+         vocab_size: int | None = None, min_freq: int = 1, source: str = DEFAULT_SOURCE,
          data_dir=None, **options) -> TextDataset:
   """One split of a corpus, tokenised, encoded and padded.
 
@@ -42,7 +64,7 @@ def load(name: str, *, split: str, max_len: int | None = None, vocab: Vocab | No
 
 def load_splits(name: str, splits: Sequence[str] = SPLITS, *, max_len: int | None = None,
                 vocab: Vocab | None = None, vocab_size: int | None = None, min_freq: int = 1,
-                source: str = "tfds", data_dir=None, keep: str = "start",
+                source: str = DEFAULT_SOURCE, data_dir=None, keep: str = "start",
                 vocab_split: str = "train", files_format: files_lib.FilesFormat | None = None,
                 download: bool = True, seed: int = 0, size: int | None = None,
                 planted_options: Mapping[str, Any] | None = None) -> dict[str, TextDataset]:
@@ -70,8 +92,9 @@ def load_splits(name: str, splits: Sequence[str] = SPLITS, *, max_len: int | Non
     vocab_size: cap on the vocabulary built, `<pad>` and `<unk>` included
       (None: 30,000); for planted, its V (None: 1,000). Unused with `vocab`.
     min_freq: keep only tokens seen this often in `vocab_split`. Unused with `vocab`.
-    source: "tfds" (tensorflow-datasets; downloads and prepares into
-      `data_dir`) or "files". Ignored for planted.
+    source: "files" (the default, `DEFAULT_SOURCE`: a folder of split files,
+      offline) or "tfds" (tensorflow-datasets; downloads and prepares into
+      `data_dir`). Ignored for planted.
     data_dir: tfds: its data directory (None: tfds' default). files: the folder
       of split files, or a folder with a subfolder `name` holding them (so the
       folder of all offline corpora works for every name).
@@ -180,7 +203,7 @@ class _FilesReader:
   def __init__(self, corpus: Corpus, data_dir, fmt: files_lib.FilesFormat, vocab_split: str):
     if data_dir is None:
       raise ValueError(f"source='files' needs data_dir: the folder holding {corpus.name}'s "
-                       f"train/dev/test files")
+                       f"train/dev/test files (or use source='tfds')")
     folder = Path(data_dir)
     self.folder = folder / corpus.name if (folder / corpus.name).is_dir() else folder
     self.fmt = fmt
