@@ -37,6 +37,7 @@ jax.config.update("jax_platforms", "cpu")
 
 import attnjax.io
 import attnjax.reproduce.cells
+import attnjax.reproduce.figures
 import attnjax.reproduce.report
 import attnjax.training.checkpoint
 import attnjax.training.loop
@@ -101,7 +102,7 @@ elif kill and kill["at"] == "write":
     return write_atomic(path, data)
 
   for module in (attnjax.io, attnjax.reproduce.cells, attnjax.reproduce.report,
-                 attnjax.training.checkpoint):
+                 attnjax.reproduce.figures, attnjax.training.checkpoint):
     module.write_atomic = patched_write_atomic
 
 reproduce(out, **TINY)
