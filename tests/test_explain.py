@@ -248,3 +248,30 @@ def test_ablate_modes(mode):
                                     key=jax.random.key(3))[0], (3, 6, 2))
   with pytest.raises(ValueError, match="unknown ablation mode 'zero'"):
     explain.ablate(model, params, data.tokens, data.lengths, mode="zero")
+
+
+def test_instance_mi_settings_are_one_validated_frozen_dataclass():
+  import dataclasses
+
+  settings = explain.InstanceMI(num_samples=24, scale=2, batch_size=2)
+  assert (settings.scale, type(settings.scale)) == (2.0, float) and settings.estimator == "ksg"
+  assert explain.InstanceMI(output="label").estimator == "mixed_ksg"
+  assert hash(settings) == hash(explain.InstanceMI(num_samples=24, scale=2.0, batch_size=2))
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    settings.scale = 3.0
+  for bad, message in ((dict(num_samples=1), "num_samples must be an integer >= 2"),
+                       (dict(projection="umap"), "unknown projection 'umap'"),
+                       (dict(rate=0.0), r"rate must be in \(0, 1\)")):
+    with pytest.raises(ValueError, match=message):
+      explain.InstanceMI(**bad)
+  with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+    dataclasses.replace(settings, batch_size=0)
+  data = planted(jax.random.key(0), 2, seq_len=6, vocab_size=30)
+  model = AttentionClassifier(30, 2, embed_dim=4, hidden_dim=4, attention_dim=4)
+  params = init_params(model, jax.random.key(1))
+  by_settings = explain.instance_position_mi(model, params, data.tokens, data.lengths,
+                                             key=jax.random.key(2), settings=settings)
+  by_keywords = explain.instance_position_mi(model, params, data.tokens, data.lengths,
+                                             key=jax.random.key(2), num_samples=24, scale=2.0,
+                                             batch_size=2)
+  np.testing.assert_array_equal(by_settings, by_keywords)

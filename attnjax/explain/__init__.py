@@ -22,12 +22,14 @@ from attnjax.explain.ablation import ABLATIONS, ablate, permute_attention, unifo
 from attnjax.explain.counterfactual import (CounterfactualAttention, counterfactual_attention,
                                             jensen_shannon, total_variation)
 from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
-from attnjax.explain.instance import PERTURBATIONS, instance_position_mi, perturbed_internals
+from attnjax.explain.instance import (PERTURBATIONS, InstanceMI, instance_position_mi,
+                                     perturbed_internals)
 from attnjax.explain.occlusion import leave_one_out
 from attnjax.explain.registry import METHODS, attention, explain, explain_in_buckets, instance_mi
 from attnjax.explain.target import OUTPUTS
 
-__all__ = ["ABLATIONS", "METHODS", "OUTPUTS", "PERTURBATIONS", "CounterfactualAttention", "ablate",
+__all__ = ["ABLATIONS", "METHODS", "OUTPUTS", "PERTURBATIONS", "CounterfactualAttention", "InstanceMI",
+           "ablate",
            "attention", "counterfactual_attention", "explain", "explain_in_buckets", "gradient",
            "input_x_gradient", "instance_mi", "instance_position_mi", "integrated_gradients",
            "jensen_shannon", "leave_one_out", "permute_attention", "perturbed_internals",

@@ -17,6 +17,7 @@ Output: "label" (predicted class; discrete estimators such as mixed_ksg),
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -36,25 +37,64 @@ OUTPUTS = ("label", "probs", "confidence")
 """The output variable of instance-level MI (see the module docstring)."""
 
 
-def _check_perturbation(num_samples, scale, rate, components=1, batch_size=1):
-  """`ValueError` naming a perturbation setting out of range."""
-  for name, value, minimum in (("num_samples", num_samples, 2), ("components", components, 1),
-                               ("batch_size", batch_size, 1)):
-    if not is_int(value) or value < minimum:
-      raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-  if not (is_real(scale) and 0 < scale < math.inf):
-    raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
-  if not (is_real(rate) and 0 < rate < 1):
-    raise ValueError(f"rate must be in (0, 1), got {rate!r}")
+@dataclasses.dataclass(frozen=True)
+class InstanceMI:
+  """How instance-level MI is measured, validated once (a `ValueError` naming the field).
+
+  Attributes:
+    num_samples: K perturbed copies per example, >= 2.
+    perturbation: "gaussian" (σ = `scale`) or "dropout" (rate `rate`), `PERTURBATIONS`.
+    scale: σ of the Gaussian noise, in units of the embedding init std, finite > 0.
+    rate: probability of replacing a real token by `<unk>`, in (0, 1).
+    output: the output variable, `OUTPUTS` (see the module docstring).
+    method: MI estimator (None: "mixed_ksg" for output="label", else "ksg").
+    projection: the view of h_t estimated on, `PROJECTIONS` (`project_hidden`).
+    components: principal components for projection="pca", >= 1.
+    batch_size: examples per `lax.map` step, >= 1.
+  Numbers are stored as Python int / float.
+  """
+  num_samples: int = 128
+  perturbation: str = "gaussian"
+  scale: float = 1.0
+  rate: float = 0.15
+  output: str = "probs"
+  method: str | None = None
+  projection: str = "readout"
+  components: int = 2
+  batch_size: int = 8
+
+  def __post_init__(self):
+    check_choice("perturbation", self.perturbation, PERTURBATIONS)
+    check_choice("output", self.output, OUTPUTS)
+    check_choice("projection", self.projection, PROJECTIONS)
+    for name, minimum in (("num_samples", 2), ("components", 1), ("batch_size", 1)):
+      value = getattr(self, name)
+      if not is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+      object.__setattr__(self, name, int(value))
+    if not (is_real(self.scale) and 0 < self.scale < math.inf):
+      raise ValueError(f"scale must be a finite number > 0, got {self.scale!r}")
+    if not (is_real(self.rate) and 0 < self.rate < 1):
+      raise ValueError(f"rate must be in (0, 1), got {self.rate!r}")
+    object.__setattr__(self, "scale", float(self.scale))
+    object.__setattr__(self, "rate", float(self.rate))
+
+  @property
+  def estimator(self) -> str:
+    """`method`, or the default for `output`: "mixed_ksg" for labels, else "ksg"."""
+    return self.method or ("mixed_ksg" if self.output == "label" else "ksg")
 
 
-def _perturb_one(model, params, tokens_T, length, key, *, num_samples, perturbation, scale,
-                 rate):
+FIELDS = tuple(f.name for f in dataclasses.fields(InstanceMI))
+
+
+def _perturb_one(model, params, tokens_T, length, key, settings: InstanceMI):
   """(logits [K, C], hidden [K, T, D]) of K perturbed copies of one example."""
+  num_samples, scale, rate = settings.num_samples, settings.scale, settings.rate
   tokens_KxT = jnp.broadcast_to(tokens_T, (num_samples,) + tokens_T.shape)
   lengths_K = jnp.full((num_samples,), length)
   mask_KxT = sequence_mask(lengths_K, tokens_T.shape[0])
-  if perturbation == "gaussian":
+  if settings.perturbation == "gaussian":
     embedded = model.apply(params, tokens_KxT, method=model.embed)
     noise = jax.random.normal(key, embedded.shape, embedded.dtype) * scale
     logits, aux = model.apply(params, tokens_KxT, lengths_K,
@@ -91,22 +131,17 @@ def perturbed_internals(model: AttentionClassifier, params, tokens, lengths, *, 
   Returns:
     (hidden <float32>[B, K, T, D], output [B, K] or [B, K, C] or [B, K, 1]).
   """
-  check_choice("perturbation", perturbation, PERTURBATIONS)
-  check_choice("output", output, OUTPUTS)
-  _check_perturbation(num_samples, scale, rate)
+  settings = InstanceMI(num_samples=num_samples, perturbation=perturbation, scale=scale,
+                        rate=rate, output=output)
   tokens, lengths = jnp.asarray(tokens), jnp.asarray(lengths)
   keys = jax.random.split(key, tokens.shape[0])
-  one = functools.partial(_perturb_one, model, params, num_samples=num_samples,
-                          perturbation=perturbation, scale=scale, rate=rate)
+  one = functools.partial(_perturb_one, model, params, settings=settings)
   logits, hidden = jax.vmap(one)(tokens, lengths, keys)
   return hidden, jax.vmap(functools.partial(_output_variable, output=output))(logits)
 
 
 def instance_position_mi(model: AttentionClassifier, params, tokens, lengths, *, key,
-                         num_samples: int = 128, perturbation: str = "gaussian",
-                         scale: float = 1.0, rate: float = 0.15, output: str = "probs",
-                         method: str | None = None, projection: str = "readout",
-                         components: int = 2, batch_size: int = 8, **options):
+                         settings: InstanceMI | None = None, **options):
   """Instance-level I(h_t ; output) of every example, memory-bounded.
 
   Examples are processed `batch_size` at a time with `lax.map` (each: K
@@ -117,36 +152,28 @@ def instance_position_mi(model: AttentionClassifier, params, tokens, lengths, *,
     model, params: the classifier; params optionally stacked [S, ...].
     tokens: <int32>[B, T]; lengths: <int32>[B].
     key: PRNG key.
-    num_samples, perturbation, scale, rate, output: see `perturbed_internals`.
-    method: MI estimator (default "mixed_ksg" for output="label", else "ksg").
-    projection, components: the view of h_t estimated on (`project_hidden`).
-    batch_size: examples per `lax.map` step.
-    **options: estimator options.
+    settings: an `InstanceMI` (default `InstanceMI()`).
+    **options: `InstanceMI` fields (num_samples=64, ...) replacing those of
+      `settings`; every other name is an option of the estimator.
 
   Returns:
     <float32>[B, T] (or [S, B, T] for stacked params); 0 on padding.
   """
-  check_choice("perturbation", perturbation, PERTURBATIONS)
-  check_choice("output", output, OUTPUTS)
-  check_choice("projection", projection, PROJECTIONS)
-  _check_perturbation(num_samples, scale, rate, components, batch_size)
-  method = method or ("mixed_ksg" if output == "label" else "ksg")
+  fields = {k: options.pop(k) for k in FIELDS if k in options}
+  settings = dataclasses.replace(settings or InstanceMI(), **fields)
   tokens, lengths = jnp.asarray(tokens), jnp.asarray(lengths)
-  settings = (model, int(num_samples), perturbation, float(scale), float(rate), output, method,
-              projection, int(components), int(batch_size))
   try:
-    run = _instance_fn(settings, tuple(sorted(options.items())))
+    run = _instance_fn(model, settings, tuple(sorted(options.items())))
   except TypeError:  # an unhashable estimator option: build without the cache
-    run = _instance_fn.__wrapped__(settings, tuple(sorted(options.items())))
+    run = _instance_fn.__wrapped__(model, settings, tuple(sorted(options.items())))
   return run(params, split_over_seeds(key, params, model), tokens, lengths)
 
 
 @functools.lru_cache(maxsize=32)
-def _instance_fn(settings: tuple, options: tuple):
+def _instance_fn(model, settings: InstanceMI, options: tuple):
   """jit (of `map_seeds`: vmap over stacked params' seeds) of `instance_position_mi`, built once
   per setting; `keys` is one key, or one per seed for stacked params."""
-  (model, num_samples, perturbation, scale, rate, output, method, projection, components,
-   batch_size) = settings
+  output, method, projection = settings.output, settings.estimator, settings.projection
   options = dict(options)
 
   def one_model(params, key, tokens, lengths):
@@ -156,16 +183,15 @@ def _instance_fn(settings: tuple, options: tuple):
     def one_example(args):
       tokens_T, length, mask_T, example_key = args
       perturb_key, mi_key = jax.random.split(example_key)
-      logits, hidden = _perturb_one(model, params, tokens_T, length, perturb_key,
-                                    num_samples=num_samples, perturbation=perturbation,
-                                    scale=scale, rate=rate)
-      hidden = project_hidden(hidden, params, projection, components)
+      logits, hidden = _perturb_one(model, params, tokens_T, length, perturb_key, settings)
+      hidden = project_hidden(hidden, params, projection, settings.components)
       values = mi.per_position(hidden, _output_variable(logits, output), method=method,
                                mask=jnp.broadcast_to(mask_T, hidden.shape[:2]), key=mi_key,
                                **options)
       return jnp.where(mask_T, values, 0.0)
 
-    return jax.lax.map(one_example, (tokens, lengths, mask, keys), batch_size=batch_size)
+    return jax.lax.map(one_example, (tokens, lengths, mask, keys),
+                       batch_size=settings.batch_size)
 
   def all_seeds(params, keys, tokens, lengths):
     return map_seeds(lambda p, k: one_model(p, k, tokens, lengths), params, model=model,
@@ -191,7 +217,7 @@ def instance_mi(model, params, tokens, lengths, *, target=None, key=None, num_sa
     model, params, tokens, lengths, target: as every explainer.
     key: PRNG key of the perturbations and the estimator (default key(0)).
     num_samples, perturbation, scale, rate, output, method, projection,
-      components, batch_size: see `instance_position_mi`.
+      components, batch_size: the fields of `InstanceMI`.
 
   Returns:
     <float32>[B, T] (or [S, B, T]) MI in nats, exactly 0 on padding.
@@ -202,7 +228,7 @@ def instance_mi(model, params, tokens, lengths, *, target=None, key=None, num_sa
   """
   tokens, lengths, _ = check_inputs(model, params, tokens, lengths, target)
   key = jax.random.key(0) if key is None else key
-  return instance_position_mi(
-      model, params, tokens, lengths, key=key, num_samples=num_samples,
-      perturbation=perturbation, scale=scale, rate=rate, output=output, method=method,
-      projection=projection, components=components, batch_size=batch_size)
+  settings = InstanceMI(num_samples=num_samples, perturbation=perturbation, scale=scale,
+                        rate=rate, output=output, method=method, projection=projection,
+                        components=components, batch_size=batch_size)
+  return instance_position_mi(model, params, tokens, lengths, key=key, settings=settings)

@@ -241,8 +241,9 @@ def analyze(config: TrainConfig, params, test: TextDataset, settings: AnalysisSe
   b = min(settings.explain_examples, n)
   instance = explain.instance_position_mi(
       model, params, subset.tokens[:b], subset.lengths[:b], key=k_instance,
-      num_samples=settings.num_samples, perturbation=settings.perturbation,
-      scale=settings.scale, method=settings.instance_method)
+      settings=explain.InstanceMI(num_samples=settings.num_samples,
+                                  perturbation=settings.perturbation, scale=settings.scale,
+                                  method=settings.instance_method))
   out["instance_mi"] = np.asarray(instance)
   attention_b = aux.attention[:, :b]
   out["tau"] = np.asarray(analysis.rank_correlation(attention_b, instance, mask[None, :b]))
