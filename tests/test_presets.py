@@ -78,7 +78,7 @@ def test_one_split_policy_and_one_default_source():
   import argparse
   import inspect
 
-  from attnjax.data import DEFAULT_SOURCE, default_splits, load, load_splits
+  from attnjax.data import DEFAULT_SOURCE, LoadOptions, default_splits
   from attnjax.reproduce.presets import data_options as options
 
   assert DEFAULT_SOURCE == "files"
@@ -86,8 +86,8 @@ def test_one_split_policy_and_one_default_source():
   train_args = parser.parse_args(["train"])
   reproduce_args = parser.parse_args(["reproduce"])
   assert train_args.source == reproduce_args.source == DEFAULT_SOURCE
-  for fn in (load, load_splits, reproduce):
-    assert inspect.signature(fn).parameters["source"].default == DEFAULT_SOURCE
+  assert LoadOptions().source == DEFAULT_SOURCE
+  assert inspect.signature(reproduce).parameters["source"].default == DEFAULT_SOURCE
   for preset in PRESETS:
     for dataset, source in (("sst2", "files"), ("ag_news", "files"), ("ag_news", "tfds")):
       splits = options(dataset, preset, source)["splits"]
