@@ -8,6 +8,8 @@ from __future__ import annotations
 import numbers
 import operator
 
+import jax
+
 
 def is_int(value) -> bool:
   """An integer (Python or NumPy), not a bool."""
@@ -31,3 +33,17 @@ def check_int(name: str, value, minimum: int, extra: str = "") -> None:
   if not ok:
     raise ValueError(f"{name} must be an integer >= {minimum}{' ' + extra if extra else ''}, "
                      f"got {value!r}")
+
+
+def is_concrete(x) -> bool:
+  """Whether `x` holds values (outside `jit` / `vmap`), so that its values can be checked."""
+  return not isinstance(x, jax.core.Tracer)
+
+
+def check_choice(what: str, value, allowed) -> None:
+  """`ValueError` unless `value` is one of `allowed`.
+
+  The message reads "unknown {what} {value!r}; allowed: {a}, {b}, ...".
+  """
+  if value not in allowed:
+    raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(str, allowed))}")

@@ -11,20 +11,25 @@ from pathlib import Path
 
 import numpy as np
 
-from attnjax.data.load import PLANTED_VOCAB_SIZE
+from attnjax.data.load import DEFAULT_SOURCE, PLANTED_VOCAB_SIZE, SOURCES
 from attnjax.models import ATTENTIONS, ENCODERS, NORMALIZERS
 
 DATA_OPTIONS = ("data", "source", "data_dir", "max_len", "vocab_size", "train_split", "dev_split",
                 "test_split", "train_size", "data_seed")
 
 
+SOURCE_HELP = ("real corpora: files (default; a folder of train/dev/test files, see --data-dir; "
+               "offline) or tfds (tensorflow-datasets, downloads; needs attnjax[tfds])")
+SPLITS_HELP = ("attnjax.data.default_splits: train, dev, test; for AG News from files, whose "
+               "offline copy has no train file, dev[:90%%], dev[90%%:], test")
+
+
 def _add_data_args(parser: argparse.ArgumentParser):
   group = parser.add_argument_group("data")
   group.add_argument("--data", default="planted",
                      help="planted (built in), sst2, imdb, ag_news, yelp or custom")
-  group.add_argument("--source", default="tfds", choices=("tfds", "files"),
-                     help="real corpora: tensorflow-datasets (needs attnjax[tfds]) or a folder "
-                     "of train/dev/test files")
+  group.add_argument("--source", default=DEFAULT_SOURCE, choices=SOURCES,
+                     help=SOURCE_HELP)
   group.add_argument("--data-dir", default=None,
                      help="tfds data_dir, or the folder of split files (or of <data>/ folders)")
   group.add_argument("--max-len", type=int, default=None,
@@ -32,11 +37,12 @@ def _add_data_args(parser: argparse.ArgumentParser):
                      "planted 40)")
   group.add_argument("--vocab-size", type=int, default=None,
                      help="vocabulary cap (planted: its V, default 1000)")
-  group.add_argument("--train-split", default="train",
-                     help="training split, e.g. 'train[:2000]' or, for the offline AG News "
-                     "copy (no train file), 'dev[:90%%]'; the vocabulary is built on it")
-  group.add_argument("--dev-split", default="dev", help="early-stopping split, e.g. 'dev[90%%:]'")
-  group.add_argument("--test-split", default="test", help="test split")
+  group.add_argument("--train-split", default=None,
+                     help="training split, e.g. 'train[:2000]'; the vocabulary is built on it "
+                     "(default: " + SPLITS_HELP + ")")
+  group.add_argument("--dev-split", default=None,
+                     help="early-stopping split, e.g. 'dev[90%%:]' (default: as --train-split)")
+  group.add_argument("--test-split", default=None, help="test split (default: test)")
   group.add_argument("--train-size", type=int, default=4000,
                      help="planted: training examples (dev and test get a quarter)")
   group.add_argument("--data-seed", type=int, default=0, help="planted: seed of the data")
@@ -116,21 +122,31 @@ def _check_model_and_train_args(args):
     _check_number(args, name, lambda v: v >= 0, lambda v: v < 1, "in [0, 1)")
 
 
+def _split_names(args) -> tuple[str, str, str]:
+  """The (train, dev, test) splits of `args`: those given, the others `default_splits`'."""
+  from attnjax.data import default_splits
+
+  if args.data == "planted":
+    n = args.train_size
+    return default_splits("planted", planted_sizes=(n, max(n // 4, 1), max(n // 4, 1)))
+  given = (args.train_split, args.dev_split, args.test_split)
+  return tuple(g if g is not None else d
+               for g, d in zip(given, default_splits(args.data, args.source)))
+
+
 def _load_splits(args, vocab=None):
   """{"train", "dev", "test"} `TextDataset`s for the data options in `args`."""
   from attnjax.data import load_splits
 
   _check_data_args(args)
+  names = _split_names(args)
   if args.data == "planted":
-    n = args.train_size
-    names = (f"train[:{n}]", f"dev[:{max(n // 4, 1)}]", f"test[:{max(n // 4, 1)}]")
     loaded = load_splits("planted", names, max_len=args.max_len, vocab_size=args.vocab_size,
-                         seed=args.data_seed, size=n)
+                         seed=args.data_seed, size=args.train_size)
   else:
-    names = (args.train_split, args.dev_split, args.test_split)
     loaded = load_splits(args.data, names, max_len=args.max_len, vocab_size=args.vocab_size,
                          vocab=vocab, source=args.source, data_dir=args.data_dir,
-                         vocab_split=args.train_split)
+                         vocab_split=names[0])
   for role, name in zip(SPLIT_ROLES, names):
     if len(loaded[name]) == 0:
       raise ValueError(f"--{role}-split {name!r} of {args.data!r} holds no examples; give a "
@@ -235,6 +251,8 @@ def cmd_train(args) -> int:
   result = train(config, seeds, splits["train"], splits["dev"], progress=not args.no_progress)
   test = evaluate(model, result.params, splits["test"], batch_size=config.eval_batch_size,
                   buckets=config.buckets)
+  for role, name in zip(SPLIT_ROLES, _split_names(args)):  # the run records what it loaded
+    setattr(args, f"{role}_split", name)
   data_options = {k: getattr(args, k) for k in DATA_OPTIONS}
   out = save_run(args.out, result, vocab=vocab, extra={"data": data_options,
                                           "test_accuracy": test["accuracy"].tolist()})
@@ -367,8 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "the preset's; the vocabulary is built on it)")
   rep.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the preset's)")
   rep.add_argument("--only", type=_int_list, default=None, help="findings to run, e.g. 1,4 (6: explainers side by side)")
-  rep.add_argument("--source", default="files", choices=("files", "tfds"),
-                   help="real corpora from a folder of files or tensorflow-datasets")
+  rep.add_argument("--source", default=DEFAULT_SOURCE, choices=SOURCES, help=SOURCE_HELP)
   rep.add_argument("--data-dir", default=None,
                    help="files: the folder holding <dataset>/train.tsv…; tfds: its data_dir")
   rep.add_argument("--dataset-method", default=None,
@@ -423,6 +440,12 @@ def main(argv=None) -> int:
       raise
     print(f"attnjax {args.command}: error: {_message(error)}", file=sys.stderr)
     return 2
+
+
+def finding_script(number: int, argv=None) -> int:
+  """Command line of `experiments/<finding>.py`: `attnjax reproduce --only NUMBER` with the
+  usual flags (`argv`, default `sys.argv[1:]`)."""
+  return main(["reproduce", "--only", str(number), *(sys.argv[1:] if argv is None else argv)])
 
 
 def _message(error: BaseException) -> str:

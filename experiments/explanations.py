@@ -15,7 +15,7 @@ OUT/report.md, OUT/results.json, OUT/figures/*_finding6.png and *_explanations_t
 
 import sys
 
-from attnjax.reproduce import finding_script
+from attnjax.cli import finding_script
 
 if __name__ == "__main__":
   sys.exit(finding_script(6))

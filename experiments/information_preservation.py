@@ -8,7 +8,7 @@ Writes OUT/report.md, OUT/results.json and OUT/figures/*_finding1.png (see attnj
 
 import sys
 
-from attnjax.reproduce import finding_script
+from attnjax.cli import finding_script
 
 if __name__ == "__main__":
   sys.exit(finding_script(1))

@@ -1,4 +1,4 @@
-"""Analysis: rank statistics vs scipy, attention statistics, precision@k, position MI, ablations."""
+"""Analysis: rank statistics vs scipy, attention statistics, precision@k, position MI."""
 
 import warnings
 
@@ -83,56 +83,6 @@ def test_position_mi_ranks_planted_informative_position_first():
   v = np.asarray(values[0])
   assert v[2] > v[4] > v[1] > max(v[0], v[3], v[5])
   np.testing.assert_allclose(values[0], truth, atol=0.06)
-
-
-def test_instance_position_mi_shapes_padding_and_signal():
-  data = planted(jax.random.key(0), 3, seq_len=10, vocab_size=60)
-  model = AttentionClassifier(60, 2, embed_dim=8, hidden_dim=8, attention_dim=8)
-  params = jax.tree.map(lambda x: jnp.stack([x, x]), init_params(model, jax.random.key(1)))
-  values = analysis.instance_position_mi(model, params, data.tokens, data.lengths,
-                                         key=jax.random.key(2), num_samples=32, batch_size=2)
-  chex.assert_shape(values, (2, 3, 10))
-  mask = np.asarray(sequence_mask(data.lengths, 10))
-  assert np.all(np.asarray(values)[:, ~mask] == 0.0)
-  assert np.all(np.isfinite(np.asarray(values)[:, mask]))
-  alone = analysis.instance_position_mi(model, jax.tree.map(lambda x: x[1], params), data.tokens,
-                                        data.lengths, key=jax.random.split(jax.random.key(2), 2)[1],
-                                        num_samples=32, batch_size=2)
-  np.testing.assert_allclose(values[1], alone, rtol=1e-4, atol=1e-5)
-  hidden, output = analysis.perturbed_internals(model, jax.tree.map(lambda x: x[0], params),
-                                                data.tokens, data.lengths, key=jax.random.key(2),
-                                                num_samples=32)
-  chex.assert_shape(hidden, (3, 32, 10, 16))
-  chex.assert_shape(output, (3, 32, 2))
-
-
-@pytest.mark.parametrize("mode", ["uniform", "random", "permute"])
-def test_ablate_modes(mode):
-  data = planted(jax.random.key(0), 6, seq_len=10, vocab_size=60)
-  model = AttentionClassifier(60, 2, embed_dim=8, hidden_dim=8, attention_dim=8)
-  params = init_params(model, jax.random.key(1))
-  mask = np.asarray(sequence_mask(data.lengths, 10))
-  _, own = model.apply(params, data.tokens, data.lengths)
-  logits, aux = analysis.ablate(model, params, data.tokens, data.lengths, mode=mode,
-                                key=jax.random.key(3))
-  weights = np.asarray(aux.attention)
-  np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
-  assert np.all(weights[~mask] == 0)
-  if mode == "uniform":
-    np.testing.assert_allclose(weights[mask], np.repeat(1 / data.lengths, data.lengths), rtol=1e-6)
-  if mode == "permute":
-    for b in range(6):
-      np.testing.assert_allclose(np.sort(weights[b][mask[b]]),
-                                 np.sort(np.asarray(own.attention)[b][mask[b]]), rtol=1e-6)
-  if mode == "random":
-    assert not np.allclose(weights, own.attention)
-  expected, _ = model.apply(params, data.tokens, data.lengths, attention=aux.attention)
-  np.testing.assert_allclose(logits, expected, rtol=1e-5)
-  stacked = jax.tree.map(lambda x: jnp.stack([x, x, x]), params)
-  chex.assert_shape(analysis.ablate(model, stacked, data.tokens, data.lengths, mode=mode,
-                                    key=jax.random.key(3))[0], (3, 6, 2))
-  with pytest.raises(ValueError, match="unknown ablation mode 'zero'"):
-    analysis.ablate(model, params, data.tokens, data.lengths, mode="zero")
 
 
 def test_mean_ci_matches_scipy_t_interval():

@@ -402,7 +402,7 @@ def test_bad_data_inputs_raise(tmp_path):
 
 
 def test_bad_seeds_and_perturbation_settings_raise(tiny):
-  from attnjax.analysis import instance_position_mi, perturbed_internals
+  from attnjax.explain import instance_position_mi, perturbed_internals
   from attnjax.data import planted
   from attnjax.training import train
 

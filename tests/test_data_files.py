@@ -159,3 +159,26 @@ def test_select_classes_keeps_and_relabels_in_the_given_order():
     data.select_classes(["World", "Politics"])
   with pytest.raises(ValueError, match=">= 2 distinct"):
     data.select_classes(["World"])
+
+
+def test_load_options_are_one_validated_frozen_dataclass():
+  import dataclasses
+
+  from attnjax.data import LoadOptions, load_splits
+
+  options = LoadOptions(max_len=7, size=12, seed=3)
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    options.max_len = 8
+  for bad, message in ((dict(max_len=0), "max_len must be an int >= 1"),
+                       (dict(source="hub"), "unknown source 'hub'"),
+                       (dict(keep="middle"), "unknown keep 'middle'"),
+                       (dict(seed=-1), "seed must be an integer >= 0"),
+                       (dict(planted_options={"colour": 1}), "unknown planted_options")):
+    with pytest.raises(ValueError, match=message):
+      LoadOptions(**bad)
+  by_options = load_splits("planted", ("train", "test"), options=options)
+  by_keywords = load_splits("planted", ("train", "test"), max_len=7, size=12, seed=3)
+  for split in ("train", "test"):
+    np.testing.assert_array_equal(by_options[split].tokens, by_keywords[split].tokens)
+  # Keywords replace the fields of `options`.
+  assert load_splits("planted", ("dev",), options=options, max_len=9)["dev"].max_length == 9

@@ -38,10 +38,15 @@ def test_vocab_build_rejects_bad_caps(kwargs):
     Vocab.build(["a"], **kwargs)
 
 
-def test_vocab_save_load_round_trip_is_atomic(tmp_path):
+def test_vocab_save_load_round_trip_is_atomic(tmp_path, monkeypatch):
+  import os
+  synced = []
+  real_fsync = os.fsync
+  monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
   vocab = Vocab.build(["héllo world", "world ."])
   path = tmp_path / "run" / "vocab.json"
   vocab.save(path)
+  assert synced  # written by attnjax.io.write_atomic: synced before it replaces the file
   vocab.save(path)  # overwriting goes through a temporary file too
   assert Vocab.load(path) == vocab
   assert sorted(p.name for p in path.parent.iterdir()) == ["vocab.json"]

@@ -15,7 +15,7 @@ HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 @pytest.mark.parametrize("name, num_classes", [("imdb", 2), ("ag_news", 4)])
 def test_mock_corpus_loads_through_data_source(name, num_classes):
   with tfds.testing.mock_data(num_examples=20):
-    out = load_splits(name, max_len=8)
+    out = load_splits(name, source="tfds", max_len=8)
   # "train"/"dev" are the first 90% / last 10% of tfds' train split (20 mock examples).
   assert {s: len(d) for s, d in out.items()} == {"train": 18, "dev": 2, "test": 20}
   for data in out.values():
@@ -39,7 +39,8 @@ def test_tfds_texts_labels_and_slices_are_read_as_given():
               {"text": b"", "label": np.int64(0)},  # tfds text with no tokens: one <unk>
               {"text": "great fun", "label": np.int64(1)}]
   with tfds.testing.mock_data(as_data_source_fn=_fake_source(examples)):
-    data = load("imdb", split="test[1:]", vocab=Vocab.build(["great film awful"]), max_len=4)
+    data = load("imdb", source="tfds", split="test[1:]", vocab=Vocab.build(["great film awful"]),
+                max_len=4)
   vocab = data.vocab
   np.testing.assert_array_equal(data.labels, [0, 0, 1])
   np.testing.assert_array_equal(data.lengths, [1, 1, 2])
@@ -53,9 +54,9 @@ def test_tfds_label_out_of_range_is_a_clear_error():
   examples = [{"text": "fine", "label": np.int64(-1)}]  # e.g. GLUE's hidden test labels
   with tfds.testing.mock_data(as_data_source_fn=_fake_source(examples)):
     with pytest.raises(ValueError, match=r"'imdb_reviews' split 'test' example 0: label -1"):
-      load("imdb", split="test", vocab=Vocab.build(["fine"]))
+      load("imdb", source="tfds", split="test", vocab=Vocab.build(["fine"]))
     with pytest.raises(ValueError, match="unknown split 'validation'"):
-      load("imdb", split="validation", vocab=Vocab.build(["fine"]))
+      load("imdb", source="tfds", split="validation", vocab=Vocab.build(["fine"]))
 
 
 @pytest.mark.skipif(HAS_TENSORFLOW, reason="checks the error shown when tensorflow is missing")
@@ -63,14 +64,14 @@ def test_tfds_label_out_of_range_is_a_clear_error():
 def test_builders_needing_tensorflow_name_the_install_command(name):
   with tfds.testing.mock_data(num_examples=4):
     with pytest.raises(ImportError, match=r'pip install "attnjax\[tfds\]"'):
-      load(name, split="train")
+      load(name, source="tfds", split="train")
 
 
 @pytest.mark.skipif(not HAS_TENSORFLOW, reason="glue and yelp register only with tensorflow")
 @pytest.mark.parametrize("name", ["sst2", "yelp"])
 def test_builders_needing_tensorflow_load_when_it_is_installed(name):
   with tfds.testing.mock_data(num_examples=10):
-    out = load_splits(name, max_len=6)
+    out = load_splits(name, source="tfds", max_len=6)
   assert [len(d) for d in out.values()] == [9, 1, 10]
   assert out["test"].label_names == ("negative", "positive")
 
@@ -78,7 +79,7 @@ def test_builders_needing_tensorflow_load_when_it_is_installed(name):
 def test_missing_tensorflow_datasets_names_the_install_command(monkeypatch):
   monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
   with pytest.raises(ImportError, match=r'needs tensorflow-datasets: pip install "attnjax\[tfds\]"'):
-    load("imdb", split="train")
+    load("imdb", source="tfds", split="train")
 
 
 def test_preparation_missing_a_module_names_it_and_the_install_command(monkeypatch):
@@ -87,4 +88,4 @@ def test_preparation_missing_a_module_names_it_and_the_install_command(monkeypat
   monkeypatch.setattr(tfds, "data_source", data_source)
   with pytest.raises(ImportError, match=r"'importlib_resources' is missing: pip install "
                                         r'"attnjax\[tfds\]"'):
-    load("imdb", split="train")
+    load("imdb", source="tfds", split="train")

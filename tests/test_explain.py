@@ -1,4 +1,5 @@
-"""Explainers against analytic truths: linear models, completeness, a one-token model."""
+"""Explainers against analytic truths: linear models, completeness, a one-token model; instance MI
+over perturbed copies and the ablations (models run with their attention replaced)."""
 
 import functools
 
@@ -12,7 +13,8 @@ import pytest
 from attnjax import explain
 from attnjax.explain.gradients import baseline_embedding, trapezoid_batches
 from attnjax.explain.occlusion import leave_one_out_copies
-from attnjax.models import AttentionClassifier, init_params
+from attnjax.data import planted
+from attnjax.models import AttentionClassifier, init_params, sequence_mask
 
 TOKENS = jnp.array([[3, 7, 2, 9, 0, 0],
                     [5, 1, 4, 4, 8, 6],
@@ -196,3 +198,80 @@ def test_leave_one_out_copies():
   masked, masked_lengths = leave_one_out_copies(tokens, lengths, mode="mask")
   np.testing.assert_array_equal(masked[0, :3], [[0, 6, 7, 0], [5, 0, 7, 0], [5, 6, 0, 0]])
   np.testing.assert_array_equal(masked_lengths, [[3] * 4, [1] * 4])
+
+
+def test_instance_position_mi_shapes_padding_and_signal():
+  data = planted(jax.random.key(0), 3, seq_len=10, vocab_size=60)
+  model = AttentionClassifier(60, 2, embed_dim=8, hidden_dim=8, attention_dim=8)
+  params = jax.tree.map(lambda x: jnp.stack([x, x]), init_params(model, jax.random.key(1)))
+  values = explain.instance_position_mi(model, params, data.tokens, data.lengths,
+                                         key=jax.random.key(2), num_samples=32, batch_size=2)
+  chex.assert_shape(values, (2, 3, 10))
+  mask = np.asarray(sequence_mask(data.lengths, 10))
+  assert np.all(np.asarray(values)[:, ~mask] == 0.0)
+  assert np.all(np.isfinite(np.asarray(values)[:, mask]))
+  alone = explain.instance_position_mi(model, jax.tree.map(lambda x: x[1], params), data.tokens,
+                                        data.lengths, key=jax.random.split(jax.random.key(2), 2)[1],
+                                        num_samples=32, batch_size=2)
+  np.testing.assert_allclose(values[1], alone, rtol=1e-4, atol=1e-5)
+  hidden, output = explain.perturbed_internals(model, jax.tree.map(lambda x: x[0], params),
+                                                data.tokens, data.lengths, key=jax.random.key(2),
+                                                num_samples=32)
+  chex.assert_shape(hidden, (3, 32, 10, 16))
+  chex.assert_shape(output, (3, 32, 2))
+
+
+@pytest.mark.parametrize("mode", ["uniform", "random", "permute"])
+def test_ablate_modes(mode):
+  data = planted(jax.random.key(0), 6, seq_len=10, vocab_size=60)
+  model = AttentionClassifier(60, 2, embed_dim=8, hidden_dim=8, attention_dim=8)
+  params = init_params(model, jax.random.key(1))
+  mask = np.asarray(sequence_mask(data.lengths, 10))
+  _, own = model.apply(params, data.tokens, data.lengths)
+  logits, aux = explain.ablate(model, params, data.tokens, data.lengths, mode=mode,
+                                key=jax.random.key(3))
+  weights = np.asarray(aux.attention)
+  np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
+  assert np.all(weights[~mask] == 0)
+  if mode == "uniform":
+    np.testing.assert_allclose(weights[mask], np.repeat(1 / data.lengths, data.lengths), rtol=1e-6)
+  if mode == "permute":
+    for b in range(6):
+      np.testing.assert_allclose(np.sort(weights[b][mask[b]]),
+                                 np.sort(np.asarray(own.attention)[b][mask[b]]), rtol=1e-6)
+  if mode == "random":
+    assert not np.allclose(weights, own.attention)
+  expected, _ = model.apply(params, data.tokens, data.lengths, attention=aux.attention)
+  np.testing.assert_allclose(logits, expected, rtol=1e-5)
+  stacked = jax.tree.map(lambda x: jnp.stack([x, x, x]), params)
+  chex.assert_shape(explain.ablate(model, stacked, data.tokens, data.lengths, mode=mode,
+                                    key=jax.random.key(3))[0], (3, 6, 2))
+  with pytest.raises(ValueError, match="unknown ablation mode 'zero'"):
+    explain.ablate(model, params, data.tokens, data.lengths, mode="zero")
+
+
+def test_instance_mi_settings_are_one_validated_frozen_dataclass():
+  import dataclasses
+
+  settings = explain.InstanceMI(num_samples=24, scale=2, batch_size=2)
+  assert (settings.scale, type(settings.scale)) == (2.0, float) and settings.estimator == "ksg"
+  assert explain.InstanceMI(output="label").estimator == "mixed_ksg"
+  assert hash(settings) == hash(explain.InstanceMI(num_samples=24, scale=2.0, batch_size=2))
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    settings.scale = 3.0
+  for bad, message in ((dict(num_samples=1), "num_samples must be an integer >= 2"),
+                       (dict(projection="umap"), "unknown projection 'umap'"),
+                       (dict(rate=0.0), r"rate must be in \(0, 1\)")):
+    with pytest.raises(ValueError, match=message):
+      explain.InstanceMI(**bad)
+  with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+    dataclasses.replace(settings, batch_size=0)
+  data = planted(jax.random.key(0), 2, seq_len=6, vocab_size=30)
+  model = AttentionClassifier(30, 2, embed_dim=4, hidden_dim=4, attention_dim=4)
+  params = init_params(model, jax.random.key(1))
+  by_settings = explain.instance_position_mi(model, params, data.tokens, data.lengths,
+                                             key=jax.random.key(2), settings=settings)
+  by_keywords = explain.instance_position_mi(model, params, data.tokens, data.lengths,
+                                             key=jax.random.key(2), num_samples=24, scale=2.0,
+                                             batch_size=2)
+  np.testing.assert_array_equal(by_settings, by_keywords)

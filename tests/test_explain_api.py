@@ -119,11 +119,11 @@ def test_registry_names_and_unknown_method():
     (lambda p: explain.counterfactual_attention(MODEL, p, TOKENS, LENGTHS, max_tvd=-0.1),
      "max_tvd must be >= 0"),
     (lambda p: explain.integrated_gradients(MODEL, p, TOKENS, LENGTHS, baseline="mean"),
-     "unknown baseline 'mean'; allowed: 'pad', 'zeros'"),
+     "unknown baseline 'mean'; allowed: pad, zeros"),
     (lambda p: explain.leave_one_out(MODEL, p, TOKENS, LENGTHS, mode="drop"),
-     "unknown mode 'drop'; allowed: 'remove', 'mask'"),
+     "unknown mode 'drop'; allowed: remove, mask"),
     (lambda p: explain.leave_one_out(MODEL, p, TOKENS, LENGTHS, distance="kl"),
-     "unknown distance 'kl'; allowed: 'tvd', 'logit'"),
+     "unknown distance 'kl'; allowed: tvd, logit"),
     (lambda p: explain.gradient(MODEL, p, TOKENS, LENGTHS, output="loss"),
      "unknown output 'loss'"),
     (lambda p: explain.attention(MODEL, p, TOKENS[0], LENGTHS),
@@ -151,8 +151,8 @@ def test_jensen_shannon_and_total_variation_truths():
   np.testing.assert_allclose(explain.total_variation(p, q), [1.0, 0.0, 0.5], atol=1e-7)
 
 
-def test_instance_mi_matches_analysis_and_zeroes_padding():
-  from attnjax.analysis import instance_position_mi
+def test_instance_mi_matches_instance_position_mi_and_zeroes_padding():
+  from attnjax.explain import instance_position_mi
   params = jax.tree.map(lambda x: x[0], _stacked_params())
   scores = explain.explain(MODEL, params, TOKENS, LENGTHS, method="instance_mi",
                            key=jax.random.key(3), num_samples=24)

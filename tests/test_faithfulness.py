@@ -372,7 +372,7 @@ def test_random_baseline_keeps_a_seed_axis_first():
     ({"bins": ()}, r"bins must be a non-empty sequence of fractions in \(0, 1\]"),
     ({"bins": 0.5}, r"bins must be a non-empty sequence"),
     ({"bins": ("a",)}, r"every bin must be a fraction in \(0, 1\], got 'a'"),
-    ({"mode": "drop"}, "unknown mode 'drop'; allowed: 'remove', 'mask'"),
+    ({"mode": "drop"}, "unknown mode 'drop'; allowed: remove, mask"),
     ({"unk_id": 20}, r"unk_id must be a token id in \[0, vocab_size=20\), got 20"),
     ({"mask_id": -1}, r"mask_id must be a token id in \[0, vocab_size=20\), got -1"),
     ({"batch_copies": 0}, "batch_copies must be None or an integer >= 1"),

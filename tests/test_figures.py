@@ -4,7 +4,8 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from attnjax.reproduce.report import explanation_tokens_figure, write_figures
+from attnjax.reproduce.explanations import explanation_tokens_figure
+from attnjax.reproduce.report import write_figures
 
 
 def _examples(rng, count=4, methods=("attention", "gradient", "leave_one_out")):
@@ -56,3 +57,41 @@ def test_figures_draw_intervals_and_leave_the_backend_alone(tmp_path):
   assert [p.name for p in paths] == [f"toy_finding{n}.png" for n in (1, 2, 4, 5)] + ["toy_tokens.png"]
   assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
   assert matplotlib.get_backend() == backend
+
+
+def test_every_experiment_draws_the_figures_it_registers():
+  """One table: each experiment's `draw` gives exactly the figures its entry names."""
+  import ast
+  from pathlib import Path
+
+  import attnjax
+  from attnjax.reproduce.findings import EXPERIMENTS, FINDINGS
+
+  assert set(FINDINGS) == set(EXPERIMENTS) and all(
+      FINDINGS[n] is e.measure for n, e in EXPERIMENTS.items())
+  summary = {"mean": 0.2, "ci": 0.05, "n": 3}
+  results = {
+      1: {"rows": {"additive": {"mi_profile": [0.1, 0.2], "mi_mean_over_positions": summary}}},
+      2: {"title": "Ablation", "rows": {"a": {"tau": summary}}},
+      3: {"rows": {"spread q1": {"spread_range": [0.1, 0.2], "tau": summary}},
+          "scatter": {"spread": [0.1, 0.2], "tau": [0.3, 0.1]}},
+      4: {"title": "Gumbel", "rows": {"softmax": {"tau": summary, "entropy": summary}}},
+      5: {"grid": [[0.2]], "encoders": ["bilstm"], "attentions": ["additive"],
+          "rows": {"bilstm + additive": {"tau": summary}}},
+      6: {"agreement": {"additive": {"methods": ["attention", "gradient"],
+                                     "mean": [[1.0, 0.3], [0.3, 1.0]]}},
+          "counterfactual": {"additive": {"jsd": [0.1], "max_attention": [0.5]}},
+          "examples": _examples(np.random.default_rng(1))},
+  }
+  for number, experiment in EXPERIMENTS.items():
+    drawn = experiment.draw(results[number])
+    assert list(drawn) == [name for name, _ in experiment.figures], number
+  # No backend switch anywhere in the library.
+  for path in Path(attnjax.__file__).parent.rglob("*.py"):
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        assert not (node.func.attr == "use" and getattr(node.func.value, "id", "") ==
+                    "matplotlib"), path
+      if isinstance(node, (ast.Import, ast.ImportFrom)):
+        names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+        assert not any(n.startswith("matplotlib.pyplot") for n in names), path

@@ -120,3 +120,8 @@ def test_no_retracing_for_new_data_of_the_same_shape(stack):
                                              registry._freeze(options))
   mi.per_position(hidden + 1.0, labels, mask=mask, method="binning", **options)
   assert compiled._cache_size() == 1
+
+
+def test_compiled_estimators_are_kept_in_a_bounded_cache():
+  for compiled in (registry._compiled_estimate, registry._compiled_per_position):
+    assert compiled.cache_info().maxsize == registry.COMPILED_CACHE_SIZE

@@ -72,3 +72,30 @@ def test_train_preset_fills_only_the_options_not_given():
       0.0, 3, 64, None, None)
   with pytest.raises(ValueError, match=r"--preset paper has no settings for --data 'custom'"):
     cli._apply_preset(parser.parse_args(["train", "--data", "custom", "--preset", "paper"]))
+
+
+def test_one_split_policy_and_one_default_source():
+  import argparse
+  import inspect
+
+  from attnjax.data import DEFAULT_SOURCE, LoadOptions, default_splits
+  from attnjax.reproduce.presets import data_options as options
+
+  assert DEFAULT_SOURCE == "files"
+  parser = cli.build_parser()
+  train_args = parser.parse_args(["train"])
+  reproduce_args = parser.parse_args(["reproduce"])
+  assert train_args.source == reproduce_args.source == DEFAULT_SOURCE
+  assert LoadOptions().source == DEFAULT_SOURCE
+  assert inspect.signature(reproduce).parameters["source"].default == DEFAULT_SOURCE
+  for preset in PRESETS:
+    for dataset, source in (("sst2", "files"), ("ag_news", "files"), ("ag_news", "tfds")):
+      splits = options(dataset, preset, source)["splits"]
+      assert splits == default_splits(dataset, source,
+                                      train_size=5000 if preset == "quick" else None)
+  assert default_splits("ag_news", "files") == ("dev[:90%]", "dev[90%:]", "test")
+  assert default_splits("planted", planted_sizes=(8, 2, 2)) == ("train[:8]", "dev[:2]", "test[:2]")
+  # `attnjax train` takes the same defaults for the splits not given.
+  args = argparse.Namespace(data="ag_news", source="files", train_split=None, dev_split="dev[95%:]",
+                            test_split=None)
+  assert cli._split_names(args) == ("dev[:90%]", "dev[95%:]", "test")

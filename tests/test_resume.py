@@ -37,6 +37,7 @@ jax.config.update("jax_platforms", "cpu")
 
 import attnjax.io
 import attnjax.reproduce.cells
+import attnjax.reproduce.figures
 import attnjax.reproduce.report
 import attnjax.training.checkpoint
 import attnjax.training.loop
@@ -101,7 +102,7 @@ elif kill and kill["at"] == "write":
     return write_atomic(path, data)
 
   for module in (attnjax.io, attnjax.reproduce.cells, attnjax.reproduce.report,
-                 attnjax.training.checkpoint):
+                 attnjax.reproduce.figures, attnjax.training.checkpoint):
     module.write_atomic = patched_write_atomic
 
 reproduce(out, **TINY)
@@ -114,7 +115,10 @@ RUN_FILES = ("config.json", "params.msgpack", "metrics.json")
 def _run(tmp_path, **args) -> subprocess.CompletedProcess:
   # One persistent compilation cache for all the runs of the test: only the first process
   # compiles (~1 min on 2 cores; every later one would too); same executables, same numbers.
-  env = {**os.environ, "JAX_PLATFORMS": "cpu",
+  # The checkout under test first on the path (not another attnjax installed in the environment).
+  root = str(Path(__file__).resolve().parents[1])
+  path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+  env = {**os.environ, "PYTHONPATH": path, "JAX_PLATFORMS": "cpu",
          "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax_cache"),
          "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}

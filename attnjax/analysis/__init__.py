@@ -1,14 +1,13 @@
-"""Analysis: per-position MI, rank agreement with attention, attention statistics, ablations,
-summaries over seeds and comparisons between them, an estimator's error at an operating point."""
+"""Analysis, arrays in and statistics out: per-position MI, rank agreement with attention,
+attention statistics, summaries over seeds and comparisons between them, an estimator's
+error at an operating point. Code that runs a model (ablations, instance-level perturbed
+copies) is in `attnjax.explain`."""
 
 from attnjax.analysis.agreement import agreement
-from attnjax.analysis.ablation import ABLATIONS, ablate, permute_attention, uniform_attention
 from attnjax.analysis.attention_stats import attention_statistics
 from attnjax.analysis.calibration import calibrate
 from attnjax.analysis.compare import holm, paired, welch, welch_from_summaries
-from attnjax.analysis.position_mi import (LEVELS, OUTPUTS, PERTURBATIONS, PROJECTIONS,
-                                          instance_position_mi, perturbed_internals,
-                                          position_mi, project_hidden)
+from attnjax.analysis.position_mi import LEVELS, PROJECTIONS, position_mi, project_hidden
 from attnjax.analysis.ranking import (RANK_CORRELATIONS, average_ranks, kendall_tau_b,
                                       precision_at_k, rank_correlation, spearman_rho)
 from attnjax.analysis.summary import (mean_ci, nanmean, seed_summary, student_t_cdf,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import numbers
 from pathlib import Path
@@ -20,6 +21,10 @@ from attnjax.data.vocab import Vocab
 
 NAMES = ("sst2", "imdb", "ag_news", "yelp", "planted", "custom")
 SOURCES = ("tfds", "files")
+DEFAULT_SOURCE = "files"
+"""The source of real corpora when none is given (library, `attnjax train`, `attnjax reproduce`):
+a folder of split files, which needs neither a network nor tensorflow; "tfds" downloads and
+prepares through tensorflow-datasets (`pip install "attnjax[tfds]"`)."""
 KEEPS = ("start", "end")
 PLANTED_SIZES = {"train": 10_000, "dev": 2_000, "test": 2_000}
 PLANTED_MAX_LEN = 40
@@ -27,25 +32,94 @@ PLANTED_VOCAB_SIZE = 1_000
 DEFAULT_VOCAB_SIZE = 30_000
 
 
-def load(name: str, *, split: str, max_len: int | None = None, vocab: Vocab | None = None,
-         vocab_size: int | None = None, min_freq: int = 1, source: str = "tfds",
-         data_dir=None, **options) -> TextDataset:
+def default_splits(name: str, source: str = DEFAULT_SOURCE, *, train_size: int | None = None,
+                   planted_sizes: Sequence[int] = (10_000, 2_000, 2_000)) -> tuple[str, str, str]:
+  """The (train, dev, test) splits loaded when none are given: the one split policy.
+
+  - planted: "train[:n]", "dev[:m]", "test[:k]" for `planted_sizes` (n, m, k);
+  - ag_news from files: "dev[:90%]", "dev[90%:]", "test" (the offline copy has
+    no train file: its 10,000 training articles are in dev.tsv);
+  - otherwise "train" (or "train[:train_size]"), "dev", "test".
+  The vocabulary is built on the first (`vocab_split`).
+  """
+  if name == "planted":
+    train, dev, test = planted_sizes
+    return f"train[:{train}]", f"dev[:{dev}]", f"test[:{test}]"
+  if name == "ag_news" and source == "files":
+    return "dev[:90%]", "dev[90%:]", "test"
+  return ("train" if train_size is None else f"train[:{train_size}]"), "dev", "test"
+
+
+def load(name: str, *, split: str, vocab: Vocab | None = None,
+         options: LoadOptions | None = None, **fields) -> TextDataset:
   """One split of a corpus, tokenised, encoded and padded.
 
   `load_splits(name, [split], ...)[split]`; see `load_splits` for every argument.
   Loading several splits of one corpus? Pass `vocab=train.vocab` here, or use
   `load_splits`, so that the vocabulary is built once.
   """
-  return load_splits(name, (split,), max_len=max_len, vocab=vocab, vocab_size=vocab_size,
-                     min_freq=min_freq, source=source, data_dir=data_dir, **options)[split]
+  return load_splits(name, (split,), vocab=vocab, options=options, **fields)[split]
 
 
-def load_splits(name: str, splits: Sequence[str] = SPLITS, *, max_len: int | None = None,
-                vocab: Vocab | None = None, vocab_size: int | None = None, min_freq: int = 1,
-                source: str = "tfds", data_dir=None, keep: str = "start",
-                vocab_split: str = "train", files_format: files_lib.FilesFormat | None = None,
-                download: bool = True, seed: int = 0, size: int | None = None,
-                planted_options: Mapping[str, Any] | None = None) -> dict[str, TextDataset]:
+@dataclasses.dataclass(frozen=True)
+class LoadOptions:
+  """How `load_splits` reads and encodes a corpus, validated once (a `ValueError` on a bad value).
+
+  Attributes:
+    max_len: padded length T ≥ 1 (None: the corpus default, `CORPORA[name].max_len`;
+      planted: 40).
+    vocab_size: cap on the vocabulary built, `<pad>` and `<unk>` included
+      (None: 30,000); for planted, its V (None: 1,000). Unused with `vocab`.
+    min_freq: keep only tokens seen this often in `vocab_split`. Unused with `vocab`.
+    source: "files" (the default, `DEFAULT_SOURCE`: a folder of split files,
+      offline) or "tfds" (tensorflow-datasets; downloads and prepares into
+      `data_dir`). Ignored for planted.
+    data_dir: tfds: its data directory (None: tfds' default). files: the folder
+      of split files, or a folder with a subfolder `name` holding them (so the
+      folder of all offline corpora works for every name).
+    keep: "start" or "end", the part of a long text kept.
+    vocab_split: the split the vocabulary (and, for files without
+      `label_values`, the label set) is built on.
+    files_format: the layout of the files (None: the corpus default, see
+      `CORPORA`); "custom" without it reads a header with `sentence`, `label`.
+    download: tfds: download and prepare a corpus not yet in `data_dir`.
+    seed: planted: an integer >= 0; train/dev/test are drawn with
+      `fold_in(PRNGKey(seed), i)`, i = 0, 1, 2, so they differ and are reproducible.
+    size: planted: examples per split (None: 10,000 train, 2,000 dev/test).
+    planted_options: planted: other keyword arguments of `planted`
+      (num_classes, label_noise, ...).
+  """
+  max_len: int | None = None
+  vocab_size: int | None = None
+  min_freq: int = 1
+  source: str = DEFAULT_SOURCE
+  data_dir: Any = None
+  keep: str = "start"
+  vocab_split: str = "train"
+  files_format: files_lib.FilesFormat | None = None
+  download: bool = True
+  seed: int = 0
+  size: int | None = None
+  planted_options: Mapping[str, Any] | None = None
+
+  def __post_init__(self):
+    if self.max_len is not None and (isinstance(self.max_len, bool)
+                                     or not isinstance(self.max_len, int) or self.max_len < 1):
+      raise ValueError(f"max_len must be an int >= 1, got {self.max_len!r}")
+    if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
+      raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+    allowed = set(inspect.signature(planted).parameters) - {"key", "n", "seq_len", "vocab_size"}
+    unknown = sorted(set(self.planted_options or {}) - allowed)
+    if unknown:
+      raise ValueError(f"unknown planted_options {unknown}; allowed: {sorted(allowed)}")
+    if self.source not in SOURCES:
+      raise ValueError(f"unknown source {self.source!r}; known: {', '.join(SOURCES)}")
+    if self.keep not in KEEPS:
+      raise ValueError(f"unknown keep {self.keep!r}; known: {', '.join(KEEPS)}")
+
+
+def load_splits(name: str, splits: Sequence[str] = SPLITS, *, vocab: Vocab | None = None,
+                options: LoadOptions | None = None, **fields) -> dict[str, TextDataset]:
   """Splits of a corpus, encoded with one vocabulary built on the training split.
 
   Splits are "train", "dev" and "test", optionally sliced: "train[:2000]",
@@ -63,29 +137,11 @@ def load_splits(name: str, splits: Sequence[str] = SPLITS, *, max_len: int | Non
     name: "sst2", "imdb", "ag_news", "yelp", "planted" (the synthetic task) or
       "custom" (your own files; `source="files"` only).
     splits: the splits to return.
-    max_len: padded length T ≥ 1 (None: the corpus default, `CORPORA[name].max_len`;
-      planted: 40).
     vocab: encode with this vocabulary (e.g. `Vocab.load` of a run's
       vocab.json); None builds one on `vocab_split`.
-    vocab_size: cap on the vocabulary built, `<pad>` and `<unk>` included
-      (None: 30,000); for planted, its V (None: 1,000). Unused with `vocab`.
-    min_freq: keep only tokens seen this often in `vocab_split`. Unused with `vocab`.
-    source: "tfds" (tensorflow-datasets; downloads and prepares into
-      `data_dir`) or "files". Ignored for planted.
-    data_dir: tfds: its data directory (None: tfds' default). files: the folder
-      of split files, or a folder with a subfolder `name` holding them (so the
-      folder of all offline corpora works for every name).
-    keep: "start" or "end", the part of a long text kept.
-    vocab_split: the split the vocabulary (and, for files without
-      `label_values`, the label set) is built on.
-    files_format: the layout of the files (None: the corpus default, see
-      `CORPORA`); "custom" without it reads a header with `sentence`, `label`.
-    download: tfds: download and prepare a corpus not yet in `data_dir`.
-    seed: planted: an integer >= 0; train/dev/test are drawn with
-      `fold_in(PRNGKey(seed), i)`, i = 0, 1, 2, so they differ and are reproducible.
-    size: planted: examples per split (None: 10,000 train, 2,000 dev/test).
-    planted_options: planted: other keyword arguments of `planted`
-      (num_classes, label_noise, ...).
+    options: a `LoadOptions` (default `LoadOptions()`).
+    **fields: `LoadOptions` fields (max_len=64, source="tfds", data_dir=...,
+      ...) replacing those of `options`.
 
   Returns:
     {split: `TextDataset`} with tokens <int32>[N, T], lengths <int32>[N] in
@@ -100,39 +156,27 @@ def load_splits(name: str, splits: Sequence[str] = SPLITS, *, max_len: int | Non
   """
   if name not in NAMES:
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(NAMES)}")
-  if max_len is not None and (isinstance(max_len, bool) or not isinstance(max_len, int)
-                              or max_len < 1):
-    raise ValueError(f"max_len must be an int >= 1, got {max_len!r}")
+  o = dataclasses.replace(options or LoadOptions(), **fields)
   if name == "planted":
     if vocab is not None:
       raise ValueError("planted data have fixed token ids and no Vocab; pass vocab=None")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-      raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    allowed = set(inspect.signature(planted).parameters) - {"key", "n", "seq_len", "vocab_size"}
-    unknown = sorted(set(planted_options or {}) - allowed)
-    if unknown:
-      raise ValueError(f"unknown planted_options {unknown}; allowed: {sorted(allowed)}")
-    return {s: _planted_split(s, max_len=max_len or PLANTED_MAX_LEN,
-                              vocab_size=vocab_size or PLANTED_VOCAB_SIZE, seed=seed,
-                              size=size, options=planted_options or {}) for s in splits}
-  if source not in SOURCES:
-    raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
-  if keep not in KEEPS:
-    raise ValueError(f"unknown keep {keep!r}; known: {', '.join(KEEPS)}")
+    return {s: _planted_split(s, max_len=o.max_len or PLANTED_MAX_LEN,
+                              vocab_size=o.vocab_size or PLANTED_VOCAB_SIZE, seed=o.seed,
+                              size=o.size, options=o.planted_options or {}) for s in splits}
   corpus = CORPORA[name]
-  if source == "files":
-    reader = _FilesReader(corpus, data_dir, files_format or corpus.files, vocab_split)
+  if o.source == "files":
+    reader = _FilesReader(corpus, o.data_dir, o.files_format or corpus.files, o.vocab_split)
   else:
-    reader = _TfdsReader(corpus, data_dir, download)
+    reader = _TfdsReader(corpus, o.data_dir, o.download)
   if vocab is None:
-    vocab = Vocab.build(reader.read(vocab_split).texts,
-                        vocab_size=DEFAULT_VOCAB_SIZE if vocab_size is None else vocab_size,
-                        min_freq=min_freq)
+    vocab = Vocab.build(reader.read(o.vocab_split).texts,
+                        vocab_size=DEFAULT_VOCAB_SIZE if o.vocab_size is None else o.vocab_size,
+                        min_freq=o.min_freq)
   out = {}
   for split in splits:
     texts, labels = reader.read(split)
     out[split] = encode(texts, labels, vocab=vocab, label_names=reader.label_names(),
-                        max_len=max_len or corpus.max_len, keep=keep)
+                        max_len=o.max_len or corpus.max_len, keep=o.keep)
   return out
 
 
@@ -180,7 +224,7 @@ class _FilesReader:
   def __init__(self, corpus: Corpus, data_dir, fmt: files_lib.FilesFormat, vocab_split: str):
     if data_dir is None:
       raise ValueError(f"source='files' needs data_dir: the folder holding {corpus.name}'s "
-                       f"train/dev/test files")
+                       f"train/dev/test files (or use source='tfds')")
     folder = Path(data_dir)
     self.folder = folder / corpus.name if (folder / corpus.name).is_dir() else folder
     self.fmt = fmt

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import collections
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from attnjax.data.planted import PAD_ID, UNK_ID
 from attnjax.data.tokenize import TOKENIZER, tokenize
+from attnjax.io import write_atomic
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -112,17 +111,9 @@ class Vocab:
     return cls(data["tokens"], data.get("counts"), data["tokenizer"])
 
   def save(self, path) -> None:
-    """Writes the vocabulary as JSON to `path`, atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-      with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(self.to_dict(), f, ensure_ascii=False)
-      os.replace(tmp, path)
-    except BaseException:
-      Path(tmp).unlink(missing_ok=True)
-      raise
+    """Writes the vocabulary as UTF-8 JSON to `path` (`attnjax.io.write_atomic`: a reader never
+    sees half a file, and the file is synced to disk before it replaces the old one)."""
+    write_atomic(path, json.dumps(self.to_dict(), ensure_ascii=False).encode("utf-8"))
 
   @classmethod
   def load(cls, path) -> "Vocab":

@@ -9,9 +9,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from attnjax.explain.target import check_inputs, over_seeds
+from attnjax.explain.target import check_inputs
 from attnjax.models.attention import masked_softmax
 from attnjax.models.encoders import sequence_mask
+from attnjax.models.seeds import map_seeds
 
 
 class CounterfactualAttention(NamedTuple):
@@ -156,4 +157,4 @@ def _counterfactual(model, params, tokens, lengths, key, *, max_tvd, steps, lear
     (scores_BxT, _, best), _ = jax.lax.scan(
         step, (start_BxT, optimizer.init(start_BxT), learned), None, length=steps)
     return keep_best(best, measure(scores_BxT)[1])
-  return over_seeds(one_seed, params)
+  return map_seeds(one_seed, params, model=model)

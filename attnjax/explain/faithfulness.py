@@ -23,13 +23,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.checks import check_int, is_int, is_real
+from attnjax.checks import check_choice, check_int, is_concrete, is_int, is_real
 from attnjax.data.planted import PAD_ID, UNK_ID
 from attnjax.explain.occlusion import MODES, check_batch_copies, copies_logits
-from attnjax.explain.target import _is_concrete, check_choice, check_inputs
+from attnjax.explain.target import check_inputs
 from attnjax.models.classifier import check_params
 from attnjax.models.encoders import sequence_mask
-from attnjax.training.collect import is_stacked
+from attnjax.models.seeds import map_seeds
 
 BINS = (0.01, 0.05, 0.1, 0.2, 0.5)
 """ERASER's bins: the fractions of each example's real tokens removed or kept."""
@@ -298,7 +298,7 @@ def check_scores(scores, lengths_B, tokens_shape, seeds: int | None):
                      f"{', or [S, B, T] for stacked params' if seeds else ''}: {allowed}; "
                      f"got {scores.dtype} {scores.shape}")
   scores = scores.astype(jnp.promote_types(scores.dtype, jnp.float32))
-  if _is_concrete(scores) and _is_concrete(lengths_B):
+  if is_concrete(scores) and is_concrete(lengths_B):
     real = np.broadcast_to(np.asarray(sequence_mask(lengths_B, tokens_shape[1])), scores.shape)
     bad = np.argwhere(real & ~np.isfinite(np.asarray(scores)))
     if len(bad):
@@ -361,6 +361,6 @@ def _faithfulness(model, params, tokens, lengths, scores, *, bins, mode, pad_id,
         "predicted": predicted_B.astype(jnp.int32),
     }
 
-  if is_stacked(params):
-    return jax.vmap(one_seed, in_axes=(0, 0 if scores.ndim == 3 else None))(params, scores)
-  return one_seed(params, scores)
+  if scores.ndim == 3:  # one ranking per seed (stacked params only: `check_scores`)
+    return map_seeds(one_seed, params, model=model, per_seed=(scores,))
+  return map_seeds(one_seed, params, scores, model=model)

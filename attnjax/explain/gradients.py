@@ -24,9 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.explain.target import (OUTPUTS, check_choice, check_inputs, mask_padding,
-                                    over_seeds, resolve_target, target_output)
+from attnjax.checks import check_choice
+from attnjax.explain.target import (OUTPUTS, check_inputs, mask_padding, resolve_target,
+                                    target_output)
 from attnjax.models.encoders import sequence_mask
+from attnjax.models.seeds import map_seeds
 
 BASELINES = ("pad", "zeros")
 
@@ -158,7 +160,7 @@ def _gradient(model, params, tokens, lengths, target, *, detach_attention, outpu
       scores_BxT = jnp.sum(embedded_BxTxE * grads_BxTxE, axis=-1)
       scores_BxT = jnp.abs(scores_BxT) if kind == "absolute" else scores_BxT
     return mask_padding(scores_BxT, lengths)
-  return over_seeds(one_seed, params)
+  return map_seeds(one_seed, params, model=model)
 
 
 def trapezoid_batches(steps: int, batch_steps: int):
@@ -211,7 +213,7 @@ def _integrated_gradients(model, params, tokens, lengths, target, *, steps, base
                                       (alphas_NxK, weights_NxK))
     scores_BxT = jnp.sum(delta_BxTxE * mean_grad_BxTxE, axis=-1)
     return mask_padding(jnp.abs(scores_BxT) if absolute else scores_BxT, lengths)
-  return over_seeds(one_seed, params)
+  return map_seeds(one_seed, params, model=model)
 
 
 def baseline_embedding(model, params, tokens, lengths, baseline: str = "pad", pad_id: int = 0):

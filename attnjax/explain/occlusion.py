@@ -7,10 +7,11 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from attnjax.explain.target import (check_choice, check_inputs, mask_padding, over_seeds,
-                                    resolve_target)
+from attnjax.checks import check_choice
+from attnjax.explain.target import check_inputs, mask_padding, resolve_target
 from attnjax.models import encoders
 from attnjax.models.encoders import flip_sequences, sequence_mask
+from attnjax.models.seeds import map_seeds
 
 MODES = ("remove", "mask")
 DISTANCES = ("tvd", "logit")
@@ -198,7 +199,7 @@ def _leave_one_out(model, params, tokens, lengths, target, *, mode, distance, pa
       copy_target_BxT = jnp.take_along_axis(copy_logits_BxTxC, target_B[:, None, None], axis=2)[..., 0]
       scores_BxT = target_logit_B - copy_target_BxT
     return mask_padding(scores_BxT, lengths)
-  return over_seeds(one_seed, params)
+  return map_seeds(one_seed, params, model=model)
 
 
 def _reused_copy_logits(model, params, tokens, lengths, copies_BxTxT, lengths_BxT, real_BxT,

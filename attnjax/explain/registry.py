@@ -11,8 +11,10 @@ import numpy as np
 
 from attnjax.data import buckets as buckets_lib
 from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
+from attnjax.explain.instance import instance_mi
 from attnjax.explain.occlusion import leave_one_out
-from attnjax.explain.target import check_inputs, mask_padding, over_seeds
+from attnjax.explain.target import check_inputs, mask_padding
+from attnjax.models.seeds import map_seeds
 
 
 def attention(model, params, tokens, lengths, *, target=None):
@@ -42,43 +44,7 @@ def attention(model, params, tokens, lengths, *, target=None):
 def _attention(model, params, tokens, lengths):
   def one_seed(p):
     return mask_padding(model.apply(p, tokens, lengths)[1].attention, lengths)
-  return over_seeds(one_seed, params)
-
-
-def instance_mi(model, params, tokens, lengths, *, target=None, key=None, num_samples: int = 128,
-                perturbation: str = "gaussian", scale: float = 1.0, rate: float = 0.15,
-                output: str = "probs", method: str | None = None, projection: str = "readout",
-                components: int = 2, batch_size: int = 8):
-  """Instance-level MI importance: I(h_t ; output) over K perturbed copies of each example.
-
-  The explainers' signature around `attnjax.analysis.instance_position_mi`
-  (Gaussian noise on the input embeddings by default; see
-  `attnjax.analysis.position_mi` for the perturbation, projection and
-  estimator choices). The output variable is the whole class-probability
-  vector (`output="probs"`), so `target` is checked but does not change the
-  result: MI is about the output distribution, not one class.
-
-  Args:
-    model, params, tokens, lengths, target: as every explainer.
-    key: PRNG key of the perturbations and the estimator (default key(0)).
-    num_samples, perturbation, scale, rate, output, method, projection,
-      components, batch_size: see `attnjax.analysis.instance_position_mi`.
-
-  Returns:
-    <float32>[B, T] (or [S, B, T]) MI in nats, exactly 0 on padding.
-
-  References:
-    Kraskov, Stögbauer & Grassberger (2004), "Estimating mutual information",
-    Physical Review E.
-  """
-  from attnjax.analysis.position_mi import instance_position_mi
-
-  tokens, lengths, _ = check_inputs(model, params, tokens, lengths, target)
-  key = jax.random.key(0) if key is None else key
-  return instance_position_mi(
-      model, params, tokens, lengths, key=key, num_samples=num_samples,
-      perturbation=perturbation, scale=scale, rate=rate, output=output, method=method,
-      projection=projection, components=components, batch_size=batch_size)
+  return map_seeds(one_seed, params, model=model)
 
 
 class UnknownMethodError(KeyError, ValueError):

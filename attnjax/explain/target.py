@@ -3,7 +3,8 @@
 Every explainer takes the arguments `model.apply(params, tokens, lengths)` takes
 plus `target`, checks them here (eagerly, with clear `ValueError`s), and runs
 one example-batched computation per seed; stacked parameters (a leading seed
-axis) go through `over_seeds`, a `jax.vmap`.
+axis) go through `attnjax.models.seeds.map_seeds`, a `jax.vmap` (`over_seeds`
+here is the same function, under its earlier name).
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from attnjax.checks import check_choice, is_concrete
 from attnjax.models.classifier import AttentionClassifier, check_params
 from attnjax.models.encoders import sequence_mask
-from attnjax.training.collect import is_stacked
+from attnjax.models.seeds import map_seeds as over_seeds, num_seeds
+
+__all__ = ["OUTPUTS", "check_choice", "check_inputs", "mask_padding", "over_seeds",
+           "resolve_target", "target_output"]
 
 OUTPUTS = ("probability", "logit")
 """What ŷ_target means for the gradient methods: softmax probability or raw logit."""
@@ -41,7 +46,7 @@ def check_inputs(model: AttentionClassifier, params, tokens, lengths, target=Non
   if not isinstance(model, AttentionClassifier):
     raise ValueError(f"model must be an AttentionClassifier, got {type(model).__name__}")
   try:
-    is_stacked(params)
+    num_seeds(params)  # reads the embedding table: a {'params': {...}} tree
   except (KeyError, TypeError) as error:
     raise ValueError("params must be the classifier's parameters {'params': {...}}") from error
   check_params(model, params)
@@ -51,11 +56,11 @@ def check_inputs(model: AttentionClassifier, params, tokens, lengths, target=Non
   batch, max_length = tokens.shape
   if lengths.shape != (batch,) or not jnp.issubdtype(lengths.dtype, jnp.integer):
     raise ValueError(f"lengths must be integer [B]={batch,}, got {lengths.dtype} {lengths.shape}")
-  if _is_concrete(lengths) and batch and not (
+  if is_concrete(lengths) and batch and not (
       1 <= int(lengths.min()) and int(lengths.max()) <= max_length):
     raise ValueError(f"lengths must lie in [1, T={max_length}], got range "
                      f"[{int(lengths.min())}, {int(lengths.max())}]")
-  if _is_concrete(tokens) and tokens.size and not (
+  if is_concrete(tokens) and tokens.size and not (
       0 <= int(tokens.min()) and int(tokens.max()) < model.vocab_size):
     raise ValueError(f"tokens must be ids in [0, vocab_size={model.vocab_size}), got range "
                      f"[{int(tokens.min())}, {int(tokens.max())}]")
@@ -65,18 +70,12 @@ def check_inputs(model: AttentionClassifier, params, tokens, lengths, target=Non
         target.ndim == 1 and target.shape != (batch,)):
       raise ValueError(f"target must be None or integer class ids [B]={batch,}, got "
                        f"{target.dtype} {target.shape}")
-    if _is_concrete(target) and target.size and not (
+    if is_concrete(target) and target.size and not (
         0 <= int(target.min()) and int(target.max()) < model.num_classes):
       raise ValueError(f"target class ids must lie in [0, C={model.num_classes}), got range "
                        f"[{int(target.min())}, {int(target.max())}]")
     target = jnp.broadcast_to(target, (batch,)).astype(jnp.int32)
   return tokens.astype(jnp.int32), lengths.astype(jnp.int32), target
-
-
-def check_choice(what: str, value, allowed):
-  """`ValueError` naming the allowed values unless `value` is one of them."""
-  if value not in allowed:
-    raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(map(repr, allowed))}")
 
 
 def resolve_target(target_B, logits_BxC):
@@ -104,18 +103,3 @@ def mask_padding(scores_BxT, lengths_B):
   """`scores` with padded positions set to exactly 0."""
   mask_BxT = sequence_mask(lengths_B, scores_BxT.shape[1])
   return jnp.where(mask_BxT, scores_BxT, 0.0).astype(jnp.float32)
-
-
-def over_seeds(fn, params, *args):
-  """`fn(params, *args)`, or `jax.vmap` of it over stacked params' seed axis.
-
-  Returns the result of `fn`, with a leading seed axis S when `params` are
-  stacked ([S, ...] leaves); `args` are shared by every seed.
-  """
-  if is_stacked(params):
-    return jax.vmap(lambda p: fn(p, *args))(params)
-  return fn(params, *args)
-
-
-def _is_concrete(x) -> bool:
-  return not isinstance(x, jax.core.Tracer)

@@ -36,6 +36,44 @@ def train_eval_split(key, data, weights, train_fraction: float):
   return take(order[:n_train]), take(order[n_train:])
 
 
+def require_key(key, method: str, trains: str) -> None:
+  """`ValueError` when a trained estimator gets no PRNG key."""
+  if key is None:
+    raise ValueError(f"method {method!r} trains {trains}: pass key=jax.random.key(...)")
+
+
+class FitSplits(NamedTuple):
+  """The samples of a trained estimator, split three ways (`fit_splits`), and its keys."""
+  train: Any
+  train_w: jax.Array
+  validation: Any
+  validation_w: jax.Array | None
+  held_out: Any
+  held_out_w: jax.Array
+  key_init: jax.Array
+  key_train: jax.Array
+
+
+def fit_splits(key, data, mask, train_fraction: float, validation_fraction: float) -> FitSplits:
+  """The preamble every trained estimator shares (probe, critic): keys and splits.
+
+  `key` splits into (split, init, train) keys; the samples (`data`, a pytree
+  with leading axis N, usable where `mask`) split into a training part
+  (`train_fraction`) and a held-out part the estimate is measured on; with
+  `validation_fraction` > 0 that share of the training part is set aside to
+  choose the early-stopping step (else `validation` and `validation_w` are None).
+  """
+  key_split, key_init, key_train = jax.random.split(key, 3)
+  (train, train_w), (held_out, held_out_w) = train_eval_split(
+      key_split, data, mask.astype(jnp.float32), train_fraction)
+  validation = validation_w = None
+  if validation_fraction > 0:
+    (train, train_w), (validation, validation_w) = train_eval_split(
+        jax.random.fold_in(key_split, 1), train, train_w, 1 - validation_fraction)
+  return FitSplits(train, train_w, validation, validation_w, held_out, held_out_w, key_init,
+                   key_train)
+
+
 def draw_batch(key, weights, batch_size: int):
   """Indices of `batch_size` distinct samples, usable ones (weight > 0) first.
 

@@ -71,8 +71,7 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
     Information Maximization", NeurIPS; Poole et al. (2019), "On Variational
     Bounds of Mutual Information", ICML.
   """
-  if key is None:
-    raise ValueError("method 'probe' trains a classifier: pass key=jax.random.key(...)")
+  fit.require_key(key, "probe", "a classifier")
   if not inputs.is_discrete(y):
     raise ValueError("method 'probe' needs integer labels y")
   if not 0 <= validation_fraction < 1:
@@ -82,9 +81,8 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
   x = jnp.asarray(x, jnp.float32)
   if standardize:
     x = inputs.standardize(x, mask)
-  key_split, key_init, key_train = jax.random.split(key, 3)
-  (train, train_w), (held_out, held_out_w) = fit.train_eval_split(
-      key_split, (x, y), mask.astype(jnp.float32), train_fraction)
+  (train, train_w, validation, validation_w, held_out, held_out_w, key_init,
+   key_train) = fit.fit_splits(key, (x, y), mask, train_fraction, validation_fraction)
 
   model = MLP((*hidden, classes))
   params = _start_at_prior(model.init(key_init, x[:1]), train[1], train_w, classes)
@@ -99,9 +97,7 @@ def probe(x, y, *, mask=None, key=None, num_classes: int | None = None,
     return ce, (ce, state)
 
   select = None
-  if validation_fraction > 0:
-    (train, train_w), (validation, validation_w) = fit.train_eval_split(
-        jax.random.fold_in(key_split, 1), train, train_w, 1 - validation_fraction)
+  if validation is not None:
     select = lambda params, _: cross_entropy(params, validation, validation_w)
   fitted = fit.minimize(loss, params, (), train, train_w, key_train, steps=steps,
                         batch_size=batch_size, select=select, eval_every=eval_every,

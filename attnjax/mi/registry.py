@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.checks import check_int, is_int, is_real
+from attnjax.checks import check_int, is_concrete, is_int, is_real
 from attnjax.mi import binning, crossfit, inputs, knn, probe, variational
 from attnjax.mi.blocks import default_block_size
 from attnjax.mi.result import MIResult
@@ -84,7 +84,7 @@ def estimate(x, y, *, method: str, key=None, mask=None, min_count: int = MIN_COU
   options = _resolve_options(method, y, options, x.shape[0])
   _raise_if_bad_values(x[:, None], y, mask[:, None], method, options, per_position=False)
   result = _compiled_estimate(method, min_count, _freeze(options))(x, y, mask, key)
-  if _is_concrete(mask):
+  if is_concrete(mask):
     _warn_if_few(jnp.sum(mask, keepdims=True), min_count, f"{method}: the input has")
   return result
 
@@ -158,7 +158,7 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
     options["block_size"] = default_block_size(n, together)
   values = _compiled_per_position(method, min_count, together, _freeze(options))(h, y, mask, key)
   counts = jnp.sum(mask, axis=0, dtype=jnp.int32)
-  if _is_concrete(mask):
+  if is_concrete(mask):
     _warn_if_few(counts, min_count, f"{method}: positions {{}} have")
   return (values, counts) if return_counts else values
 
@@ -279,12 +279,17 @@ def _valid_rows(x, y, num_classes):
   return valid
 
 
-@functools.cache
+COMPILED_CACHE_SIZE = 64
+"""How many compiled estimators (per method, min_count and options) are kept; the least
+recently used one is dropped beyond that, so a long run's settings do not pile up."""
+
+
+@functools.lru_cache(maxsize=COMPILED_CACHE_SIZE)
 def _compiled_estimate(method, min_count, frozen_options):
   return jax.jit(_guarded(method, min_count, frozen_options))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=COMPILED_CACHE_SIZE)
 def _compiled_per_position(method, min_count, together, frozen_options):
   run = _guarded(method, min_count, frozen_options)
 
@@ -297,10 +302,6 @@ def _compiled_per_position(method, min_count, together, frozen_options):
       return jax.vmap(one)(args)
     return jax.lax.map(one, args, batch_size=together)
   return jax.jit(all_positions)
-
-
-def _is_concrete(array) -> bool:
-  return not isinstance(array, jax.core.Tracer)
 
 
 def _check_min_count(min_count):
@@ -352,7 +353,7 @@ def _raise_if_bad_values(h, y, mask, method, options, *, per_position, shown=5):
   """
   name = "h" if per_position else "x"
   bad_x = ~jnp.isfinite(h) & mask[..., None]
-  if _is_concrete(bad_x):
+  if is_concrete(bad_x):
     bad_x = np.asarray(bad_x)
     if bad_x.any():
       cells = np.argwhere(bad_x.any(-1))  # (row, position) pairs
@@ -367,7 +368,7 @@ def _raise_if_bad_values(h, y, mask, method, options, *, per_position, shown=5):
   used_rows = jnp.any(mask, axis=-1)
   if not inputs.is_discrete(y):
     bad_y = ~jnp.isfinite(y) & used_rows[:, None]
-    if _is_concrete(bad_y):
+    if is_concrete(bad_y):
       bad_y = np.asarray(bad_y)
       if bad_y.any():
         rows = np.flatnonzero(bad_y.any(-1))
@@ -381,7 +382,7 @@ def _raise_if_bad_values(h, y, mask, method, options, *, per_position, shown=5):
   elif options.get("num_classes") is not None:
     classes = options["num_classes"]
     bad = ((y < 0) | (y >= classes)) & used_rows
-    if _is_concrete(bad):
+    if is_concrete(bad):
       bad = np.asarray(bad)
       if bad.any():
         rows = np.flatnonzero(bad)

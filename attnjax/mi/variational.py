@@ -325,8 +325,7 @@ def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | Non
     validation bound at step 0, every `eval_every` steps and the last),
     `best_step` (0: no checkpoint beat the zero critic) and `diverged`.
   """
-  if key is None:
-    raise ValueError(f"method {bound!r} trains a critic: pass key=jax.random.key(...)")
+  fit.require_key(key, bound, "a critic")
   if not 0 < validation_fraction < 1:
     raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction!r}")
   mask = inputs.full_mask(x, mask)
@@ -336,11 +335,8 @@ def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | Non
     x = inputs.rank_gauss(x, mask)
   elif standardize:
     x = inputs.standardize(x, mask)
-  key_split, key_init, key_train = jax.random.split(key, 3)
-  (train, train_w), (held_out, held_out_w) = fit.train_eval_split(
-      key_split, (x, y), mask.astype(jnp.float32), train_fraction)
-  (train, train_w), (validation, validation_w) = fit.train_eval_split(
-      jax.random.fold_in(key_split, 1), train, train_w, 1 - validation_fraction)
+  (train, train_w, validation, validation_w, held_out, held_out_w, key_init,
+   key_train) = fit.fit_splits(key, (x, y), mask, train_fraction, validation_fraction)
 
   model = make_critic(critic, hidden, embed_dim)
   params = _zero_output(model.init(key_init, x[:2], y[:2]))

@@ -5,5 +5,7 @@ from attnjax.models.attention import (ATTENTIONS, NORMALIZERS, AdditiveAttention
                                       masked_softmax, normalize)
 from attnjax.models.classifier import (AttentionClassifier, Aux, check_params, init_params,
                                        model_from_dict, model_to_dict)
+from attnjax.models.seeds import (SEED_AXIS, is_stacked, map_seeds, num_seeds, select_seed,
+                                   split_over_seeds, stack_seeds)
 from attnjax.models.encoders import (ENCODERS, CNNEncoder, EmbeddingEncoder, LSTMEncoder,
                                      flip_sequences, make_encoder, sequence_mask)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.checks import check_int, is_real
+from attnjax.checks import check_choice, check_int, is_real
 from attnjax.models import attention as attention_lib
 from attnjax.models import encoders
 
@@ -99,11 +99,11 @@ class AttentionClassifier(nn.Module):
   lstm_autodiff: bool = False
 
   def __post_init__(self):
-    _check_choice("encoder", self.encoder, encoders.ENCODERS)
-    _check_choice("attention", self.attention, attention_lib.ATTENTIONS)
-    _check_choice("normalizer", self.normalizer, attention_lib.NORMALIZERS)
-    _check_choice("gumbel_eval", self.gumbel_eval, attention_lib.GUMBEL_EVAL_MODES)
-    _check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
+    check_choice("encoder", self.encoder, encoders.ENCODERS)
+    check_choice("attention", self.attention, attention_lib.ATTENTIONS)
+    check_choice("normalizer", self.normalizer, attention_lib.NORMALIZERS)
+    check_choice("gumbel_eval", self.gumbel_eval, attention_lib.GUMBEL_EVAL_MODES)
+    check_choice("attention_mode", self.attention_mode, ATTENTION_MODES)
     for field in ("vocab_size", "embed_dim", "hidden_dim", "attention_dim", "cnn_kernel_size",
                   "unroll"):
       check_int(field, getattr(self, field), 1)
@@ -249,11 +249,6 @@ class AttentionClassifier(nn.Module):
         (lengths_B > 0)[:, None], weights_BxT, 0.0)
     return logits_BxC, Aux(attention=attention_BxT, scores=scores_BxT, hidden=hidden_BxTxD,
                            context=context_BxD)
-
-
-def _check_choice(what: str, value, allowed):
-  if value not in allowed:
-    raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
 
 
 def _as_float(what: str, value) -> float:

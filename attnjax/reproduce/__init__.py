@@ -21,7 +21,7 @@ from typing import Sequence
 import jax
 
 from attnjax.data import load_splits
-from attnjax.data.load import PLANTED_VOCAB_SIZE
+from attnjax.data.load import DEFAULT_SOURCE, PLANTED_VOCAB_SIZE
 from attnjax.io import nan_for_null, read_json, remove_stale_temporaries, write_json_atomic
 from attnjax.models import ENCODERS
 from attnjax.reproduce.cells import AnalysisSettings, analysis_stamp, run_code
@@ -37,7 +37,7 @@ DATASETS = ("planted", "sst2", "ag_news", "ag_news_2class", "imdb", "yelp")
 
 def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
               only: Sequence[int] | None = None, preset: str | None = None,
-              quick: bool = False, source: str = "files",
+              quick: bool = False, source: str = DEFAULT_SOURCE,
               data_dir=None, progress: bool = True, analysis: AnalysisSettings | None = None,
               config_changes: dict | None = None, data_overrides: dict | None = None,
               encoders: Sequence[str] = ENCODERS, temperatures: Sequence[float] = TEMPERATURES,
@@ -189,8 +189,3 @@ def _earlier_results(path: Path, meta: dict) -> dict:
     return {}
   return nan_for_null(earlier.get("results", {}))
 
-
-def finding_script(number: int, argv=None) -> int:
-  """Command line of `experiments/<finding>.py`: `reproduce(only=[number])` with the usual flags."""
-  from attnjax import cli
-  return cli.main(["reproduce", "--only", str(number), *(sys.argv[1:] if argv is None else argv)])

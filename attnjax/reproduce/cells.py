@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax import analysis, mi
+from attnjax import analysis, explain, mi
 from attnjax.compiled import release_if_crowded
 from attnjax.data.dataset import TextDataset
 from attnjax.fingerprint import fingerprint, module_closure
@@ -61,7 +61,7 @@ class AnalysisSettings:
     explain_examples: test examples given instance-level MI (costly: K forward
       passes and T estimates each).
     num_samples: K perturbed copies per explained example.
-    perturbation, scale: see `attnjax.analysis.perturbed_internals`.
+    perturbation, scale: see `attnjax.explain.perturbed_internals`.
     dataset_method: estimator of dataset-level I(h_t ; ŷ).
     instance_method: estimator of instance-level I(h_t ; output).
     robustness_method: a second dataset-level estimator (None: skip), so the
@@ -109,7 +109,7 @@ def run_code() -> str:
 def analysis_code() -> str:
   """Fingerprint of the code of `analyze`: it and its helpers here, the MI estimators,
   models, the calibration and `collect`."""
-  closure = module_closure("attnjax.analysis.position_mi", "attnjax.analysis.attention_stats",
+  closure = module_closure("attnjax.explain.instance", "attnjax.analysis.attention_stats",
                            "attnjax.analysis.ranking", "attnjax.analysis.calibration",
                            "attnjax.training.collect")
   return fingerprint((analyze, class_options, calibration_position, calibrate_cell, *closure))
@@ -239,10 +239,11 @@ def analyze(config: TrainConfig, params, test: TextDataset, settings: AnalysisSe
       lambda c, y, k: mi.estimate(c, y, method=settings.dataset_method, key=k, **classes).value)(
           jnp.asarray(aux.context), jnp.asarray(predicted), keys))
   b = min(settings.explain_examples, n)
-  instance = analysis.instance_position_mi(
+  instance = explain.instance_position_mi(
       model, params, subset.tokens[:b], subset.lengths[:b], key=k_instance,
-      num_samples=settings.num_samples, perturbation=settings.perturbation,
-      scale=settings.scale, method=settings.instance_method)
+      settings=explain.InstanceMI(num_samples=settings.num_samples,
+                                  perturbation=settings.perturbation, scale=settings.scale,
+                                  method=settings.instance_method))
   out["instance_mi"] = np.asarray(instance)
   attention_b = aux.attention[:, :b]
   out["tau"] = np.asarray(analysis.rank_correlation(attention_b, instance, mask[None, :b]))

@@ -8,7 +8,7 @@ is tabulated (`attnjax.analysis.agreement`), and Jain & Wallace's adversarial
 `cells/<name>/explanations.npz`, written atomically, and reused only while
 `explanations.json` (its stamp: the cell's analysis stamp, the PRNG key, the
 explainer options and `explanation_code()`) matches, so a killed run resumes
-and changed explainer code recomputes.
+and changed explainer code recomputes. `finding_6` measures, `figures` draws.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from attnjax.fingerprint import fingerprint, module_closure
 from attnjax.io import read_cache_json, write_json_atomic
 from attnjax.models.encoders import sequence_mask
 from attnjax.reproduce.cells import key_stamp, load_arrays, save_arrays
+from attnjax.reproduce.figures import figure
 from attnjax.reproduce.verdicts import judge
 from attnjax.training import load_run
 
@@ -192,3 +193,62 @@ def _reference_row(dataset: str, attention: str) -> dict:
     if value is not None:
       row[column] = {"mean": value, "ci": nan, "n": 0, "published": True}
   return row
+
+
+def figures(finding: dict) -> dict:
+  """Experiment 6's figures: {"finding6": agreement heat maps + counterfactual JSD,
+  "explanations_tokens": a token heat map per method (`explanation_tokens_figure`)}."""
+  agreement, counterfactual = finding["agreement"], finding["counterfactual"]
+  fig, axes = figure(5.2 * (len(agreement) + 1), 4.4, 1, len(agreement) + 1)
+  axes = axes[0]
+  for index, (ax, (attention, table)) in enumerate(zip(axes, agreement.items())):
+    grid = np.asarray(table["mean"], float)
+    image = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1)
+    labels = [m.replace("_", " ") for m in table["methods"]]
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels if index == 0 else [], fontsize=8)
+    for (i, j), value in np.ndenumerate(grid):
+      ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+              color="w" if abs(value) > 0.6 else "k")
+    ax.set_title(f"Kendall τ-b, BiLSTM + {attention}", fontsize=9)
+  fig.colorbar(image, ax=list(axes[:-1]), shrink=0.8)
+  ax = axes[-1]
+  for attention, points in counterfactual.items():
+    ax.scatter(points["max_attention"], points["jsd"], s=8, alpha=0.5, label=attention)
+  ax.set(xlabel="max learned attention weight", ylabel="JSD reached (nats)",
+         title="Counterfactual attention (TVD ≤ 0.01)", ylim=(0, np.log(2) * 1.05))
+  ax.legend(fontsize=8)
+  return {"finding6": fig, "explanations_tokens": explanation_tokens_figure(finding["examples"])}
+
+
+def explanation_tokens_figure(examples: dict):
+  """Experiment 6's token heat maps: one panel per example, one row per explainer.
+
+  Args:
+    examples: {"lengths": [E], "rows": {method: [E][T] scores scaled to [0, 1]},
+      "words": [E][L_e] (optional)}.
+
+  Returns:
+    a Matplotlib `Figure` (every word whole under its own panel).
+  """
+  count = len(examples["lengths"])
+  names = list(examples["rows"])
+  words = examples.get("words") or [[]] * count
+  longest = max([len(w) for row in words for w in row] or [0])
+  # Each example's words sit under its own heat map, rotated, with the height they need
+  # (constrained layout reserves it), so no word is cut at the next example's edge.
+  label_height = 0.045 * min(longest, 20) if any(words) else 0.0  # inches, 6 pt at 60°
+  width = min(max(9.0, 0.17 * max(examples["lengths"] or [1])), 24.0)
+  fig, axes = figure(width, (0.3 * len(names) + 0.6 + label_height) * count + 0.6, count, 1)
+  for e, ax in enumerate(axes[:, 0]):
+    length = examples["lengths"][e]
+    ax.imshow(np.array([examples["rows"][m][e][:length] for m in names]), aspect="auto",
+              cmap="magma", vmin=0, vmax=1)
+    ax.set_yticks(range(len(names)), [m.replace("_", " ") for m in names], fontsize=7)
+    if words[e] and length <= 120:
+      ax.set_xticks(range(length), words[e], rotation=60, ha="right", rotation_mode="anchor",
+                    fontsize=6)
+    else:
+      ax.set_xticks([])
+  axes[0, 0].set_title("seed 0, BiLSTM + additive: every explainer (rows scaled to their max)")
+  return fig

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from attnjax.data.load import default_splits
 from attnjax.models import AttentionClassifier
 from attnjax.training import TrainConfig
 
@@ -80,16 +81,12 @@ def data_options(dataset: str, preset: str, source: str) -> dict:
   quick = preset == "quick"
   if dataset == "planted":
     sizes = (1500, 300, 400) if quick else (10_000, 2_000, 2_000)
-    return {"splits": (f"train[:{sizes[0]}]", f"dev[:{sizes[1]}]", f"test[:{sizes[2]}]"),
+    return {"splits": default_splits("planted", planted_sizes=sizes),
             "max_len": 30 if quick else 40}
   corpus = corpus_of(dataset)
   max_len = PAPER[corpus].max_len if preset == "paper" else _MAX_LEN[corpus]
-  if corpus == "ag_news" and source == "files":  # the offline copy has 10k training articles
-    train, dev = "dev[:90%]", "dev[90%:]"   # in dev.tsv and no train file
-  else:
-    train, dev = ("train[:5000]" if quick else "train"), "dev"
-  return {"splits": (train, dev, "test"), "max_len": max_len, "vocab_size": 20_000,
-          "vocab_split": train}
+  splits = default_splits(corpus, source, train_size=5000 if quick else None)
+  return {"splits": splits, "max_len": max_len, "vocab_size": 20_000, "vocab_split": splits[0]}
 
 
 def base_config(dataset: str, preset: str, vocab_size: int, num_classes: int) -> TrainConfig:

@@ -1,4 +1,5 @@
-"""report.md and one PNG figure per experiment, from the findings' JSON-able results."""
+"""report.md and each experiment's PNG figures (`attnjax.reproduce.findings.EXPERIMENTS`), from
+the findings' JSON-able results."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from attnjax.io import write_atomic
+from attnjax.reproduce import figures
+from attnjax.reproduce.findings import EXPERIMENTS
 
 
 def _number(value) -> float:
@@ -181,41 +184,19 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
         dropped = finding["dropped"]
         lines += [f"Left out: {dropped['count']} of {dropped['of']} values "
                   f"({dropped['reason']}).", ""]
-      figure = f"figures/{dataset}_finding{number}.png"
-      if (out / figure).is_file():
-        lines += [f"![finding {number}]({figure})", ""]
-      explained = f"figures/{dataset}_explanations_tokens.png"
-      if int(number) == 6 and (out / explained).is_file():
-        lines += [f"![explainers on a few examples]({explained})", ""]
+      for name, caption in EXPERIMENTS[int(number)].figures:
+        figure = f"figures/{dataset}_{name}.png"
+        if (out / figure).is_file():
+          lines += [f"![{caption}]({figure})", ""]
     tokens = f"figures/{dataset}_tokens.png"
     if (out / tokens).is_file():
       lines += ["### Attention vs instance MI on a few examples", "", f"![tokens]({tokens})", ""]
   return write_atomic(out / "report.md", "\n".join(lines))
 
 
-def _save(fig, path: Path):
-  import io
-  buffer = io.BytesIO()
-  fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-  write_atomic(path, buffer.getvalue())
-
-
-def _figure(width: float, height: float, rows: int = 1, columns: int = 1):
-  """A Matplotlib `Figure` with a grid of axes [rows, columns], laid out so that no label
-  is clipped. Object-oriented: no pyplot state, no backend switch (a notebook's
-  backend is left alone); `Figure.savefig` renders PNG with Agg by itself."""
-  from matplotlib.figure import Figure
-  fig = Figure(figsize=(width, height), layout="constrained")
-  return fig, fig.subplots(rows, columns, squeeze=False)
-
-
-def _errors(summaries: list[dict]) -> np.ndarray:
-  """95% half-widths of summaries for `yerr` (0 where undefined, e.g. one seed)."""
-  return np.nan_to_num(np.array([s.get("ci", np.nan) for s in summaries], float))
-
-
 def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | None) -> list[Path]:
-  """One PNG per finding (+ a token heat map); returns the paths written.
+  """The figures of every experiment in `findings` (`EXPERIMENTS[n].draw`) and a token heat
+  map of `example_cell` (`figures.token_figure`); returns the paths written.
 
   Every mean over seeds is drawn with its 95% interval over seeds (a band for
   per-position MI curves, error bars for per-cell values).
@@ -223,145 +204,9 @@ def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | 
   written = []
   folder = out / "figures"
   for number, finding in findings.items():
-    number = int(number)
-    rows = finding["rows"]
-    if number == 6:
-      written += _explanation_figures(folder, dataset, finding)
-      continue
-    fig, axes = _figure(6.5, 3.6)
-    ax = axes[0, 0]
-    if number == 1:
-      for name, row in rows.items():
-        profile = np.asarray(row["mi_profile"], float)
-        summary = row["mi_mean_over_positions"]
-        line, = ax.plot(profile, label=f"{name} (mean {summary['mean']:.3f} ± "
-                        f"{np.nan_to_num(summary['ci']):.3f})")
-        if "mi_profile_ci" in row:  # results before the band was stored draw the line only
-          half = np.nan_to_num(np.asarray(row["mi_profile_ci"], float))
-          ax.fill_between(np.arange(len(profile)), profile - half, profile + half,
-                          color=line.get_color(), alpha=0.2, linewidth=0)
-      ax.set(xlabel="position t", ylabel="I(h_t ; ŷ) [nats]",
-             title="Information preservation (band: 95% CI over seeds)")
-      ax.legend(fontsize=8)
-    elif number in (2, 4):
-      names = list(rows)
-      means = [rows[n]["tau"]["mean"] for n in names]
-      ax.bar(range(len(names)), np.nan_to_num(means), yerr=_errors([rows[n]["tau"] for n in names]),
-             capsize=3, color="tab:blue")
-      ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
-      ax.set(ylabel="Kendall τ (attention, MI)", title=finding["title"])
-      if number == 4:
-        ax2 = ax.twinx()
-        entropy = [rows[n]["entropy"] for n in names]
-        ax2.errorbar(range(len(names)), [e["mean"] for e in entropy], yerr=_errors(entropy),
-                     fmt="o-", capsize=3, color="tab:red")
-        ax2.set_ylabel("attention entropy [nats]", color="tab:red")
-    elif number == 3:
-      scatter = finding["scatter"]
-      ax.scatter(scatter["spread"], scatter["tau"], s=6, alpha=0.4)
-      centres = [np.mean(r["spread_range"]) for r in rows.values()]
-      ax.plot(centres, [r["tau"]["mean"] for r in rows.values()], "o-", color="tab:red",
-              label="quartile mean")
-      ax.set(xlabel="attention spread (max − min)", ylabel="Kendall τ (attention, MI)",
-             title="Near-ties", xscale="log")
-      ax.legend(fontsize=8)
-    elif number == 5:
-      grid = np.asarray(finding["grid"], float)
-      image = ax.imshow(grid, cmap="viridis")
-      ax.set_xticks(range(grid.shape[1]), finding["attentions"])
-      ax.set_yticks(range(grid.shape[0]), finding["encoders"])
-      for (i, j), value in np.ndenumerate(grid):
-        tau = rows.get(f"{finding['encoders'][i]} + {finding['attentions'][j]}", {}).get("tau", {})
-        half = f"\n± {tau['ci']:.2f}" if np.isfinite(tau.get("ci", np.nan)) else ""
-        ax.text(j, i, f"{value:.2f}{half}", ha="center", va="center", color="w", fontsize=8)
-      fig.colorbar(image, ax=ax, label="Kendall τ (attention, MI)")
-      ax.set_title("Encoder × attention (mean ± 95% CI over seeds)")
-    path = folder / f"{dataset}_finding{number}.png"
-    _save(fig, path)
-    written.append(path)
+    for name, fig in EXPERIMENTS[int(number)].draw(finding).items():
+      written.append(figures.save(fig, folder / f"{dataset}_{name}.png"))
   if example_cell is not None:
-    written.append(_token_figure(folder / f"{dataset}_tokens.png", example_cell))
+    written.append(figures.save(figures.token_figure(example_cell),
+                                folder / f"{dataset}_tokens.png"))
   return written
-
-
-def _explanation_figures(folder: Path, dataset: str, finding: dict) -> list[Path]:
-  """Experiment 6: agreement heat maps + counterfactual JSD, and a token heat map per method."""
-  agreement, counterfactual = finding["agreement"], finding["counterfactual"]
-  fig, axes = _figure(5.2 * (len(agreement) + 1), 4.4, 1, len(agreement) + 1)
-  axes = axes[0]
-  for index, (ax, (attention, table)) in enumerate(zip(axes, agreement.items())):
-    grid = np.asarray(table["mean"], float)
-    image = ax.imshow(grid, cmap="RdBu_r", vmin=-1, vmax=1)
-    labels = [m.replace("_", " ") for m in table["methods"]]
-    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(len(labels)), labels if index == 0 else [], fontsize=8)
-    for (i, j), value in np.ndenumerate(grid):
-      ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-              color="w" if abs(value) > 0.6 else "k")
-    ax.set_title(f"Kendall τ-b, BiLSTM + {attention}", fontsize=9)
-  fig.colorbar(image, ax=list(axes[:-1]), shrink=0.8)
-  ax = axes[-1]
-  for attention, points in counterfactual.items():
-    ax.scatter(points["max_attention"], points["jsd"], s=8, alpha=0.5, label=attention)
-  ax.set(xlabel="max learned attention weight", ylabel="JSD reached (nats)",
-         title="Counterfactual attention (TVD ≤ 0.01)", ylim=(0, np.log(2) * 1.05))
-  ax.legend(fontsize=8)
-  path = folder / f"{dataset}_finding6.png"
-  _save(fig, path)
-  tokens = folder / f"{dataset}_explanations_tokens.png"
-  _save(explanation_tokens_figure(finding["examples"]), tokens)
-  return [path, tokens]
-
-
-def explanation_tokens_figure(examples: dict):
-  """Experiment 6's token heat maps: one panel per example, one row per explainer.
-
-  Args:
-    examples: {"lengths": [E], "rows": {method: [E][T] scores scaled to [0, 1]},
-      "words": [E][L_e] (optional)}.
-
-  Returns:
-    a Matplotlib `Figure` (every word whole under its own panel).
-  """
-  count = len(examples["lengths"])
-  names = list(examples["rows"])
-  words = examples.get("words") or [[]] * count
-  longest = max([len(w) for row in words for w in row] or [0])
-  # Each example's words sit under its own heat map, rotated, with the height they need
-  # (constrained layout reserves it), so no word is cut at the next example's edge.
-  label_height = 0.045 * min(longest, 20) if any(words) else 0.0  # inches, 6 pt at 60°
-  width = min(max(9.0, 0.17 * max(examples["lengths"] or [1])), 24.0)
-  fig, axes = _figure(width, (0.3 * len(names) + 0.6 + label_height) * count + 0.6, count, 1)
-  for e, ax in enumerate(axes[:, 0]):
-    length = examples["lengths"][e]
-    ax.imshow(np.array([examples["rows"][m][e][:length] for m in names]), aspect="auto",
-              cmap="magma", vmin=0, vmax=1)
-    ax.set_yticks(range(len(names)), [m.replace("_", " ") for m in names], fontsize=7)
-    if words[e] and length <= 120:
-      ax.set_xticks(range(length), words[e], rotation=60, ha="right", rotation_mode="anchor",
-                    fontsize=6)
-    else:
-      ax.set_xticks([])
-  axes[0, 0].set_title("seed 0, BiLSTM + additive: every explainer (rows scaled to their max)")
-  return fig
-
-
-def _token_figure(path: Path, cell: dict, examples: int = 4) -> Path:
-  """Seed 0's attention vs instance MI (and planted tokens) on the first explained examples."""
-  mi = cell["instance_mi"][0]
-  attention = cell["attention"][0]
-  mask = cell["mask"]
-  importance = cell.get("importance")
-  examples = min(examples, mi.shape[0])
-  fig, axes = _figure(8, 1.3 * examples, examples, 1)
-  for row, ax in enumerate(axes[:, 0]):
-    length = int(mask[row].sum())
-    a = attention[row, :length] / max(attention[row, :length].max(), 1e-12)
-    m = mi[row, :length] / max(np.nanmax(mi[row, :length]), 1e-12)
-    rows = [a, m] + ([importance[row, :length].astype(float)] if importance is not None else [])
-    ax.imshow(np.stack(rows), aspect="auto", cmap="magma", vmin=0, vmax=1)
-    ax.set_yticks(range(len(rows)), ["attention", "MI", "planted"][:len(rows)], fontsize=7)
-    ax.set_xticks([])
-  axes[0, 0].set_title("seed 0: attention vs instance MI (each row scaled to its max)")
-  _save(fig, path)
-  return path

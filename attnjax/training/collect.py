@@ -13,18 +13,9 @@ import optax
 from attnjax.data import buckets as buckets_lib
 from attnjax.data.dataset import TextDataset
 from attnjax.models.classifier import AttentionClassifier, Aux
+from attnjax.models.seeds import map_seeds, stack_seeds
 
 AUX_FIELDS = Aux._fields
-
-
-def is_stacked(params) -> bool:
-  """Whether `params` carry a leading seed axis (the embedding table is [S, V, E])."""
-  return jnp.ndim(params["params"]["embedding"]["embedding"]) == 3
-
-
-def stack_seeds(params):
-  """Adds a leading seed axis of size 1 to unstacked params (no-op when stacked)."""
-  return params if is_stacked(params) else jax.tree.map(lambda x: x[None], params)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "keep"))
@@ -32,7 +23,7 @@ def _apply_seeds(model, params, tokens, lengths, keep):
   def one(p):
     logits, aux = model.apply(p, tokens, lengths)
     return logits, {k: getattr(aux, k) for k in keep}
-  return jax.vmap(one)(params)
+  return map_seeds(one, params, model=model)
 
 
 def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size: int = 256,
@@ -64,7 +55,7 @@ def collect(model: AttentionClassifier, params, data: TextDataset, *, batch_size
   if unknown:
     raise ValueError(f"unknown aux fields {unknown}; allowed: {list(AUX_FIELDS)}")
   buckets = buckets_lib.resolve(buckets, np.asarray(data.lengths), batch_size)
-  params = stack_seeds(params)
+  params = stack_seeds(params, model)
   if buckets is not None:
     return _collect_bucketed(model, params, data, batch_size, keep, buckets)
   n = len(data)

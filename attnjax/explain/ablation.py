@@ -1,4 +1,9 @@
-"""Running a trained model with its attention replaced (the ablations of finding ii)."""
+"""Running a trained model with its attention replaced (the ablations of finding ii).
+
+Models in, outputs out: `ablate` runs the classifier with uniform, frozen-random or
+permuted weights in place of its own (`attnjax.explain`, not `attnjax.analysis`, which
+takes arrays).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import jax.numpy as jnp
 
 from attnjax.models.classifier import AttentionClassifier, init_params
 from attnjax.models.encoders import sequence_mask
-from attnjax.training.collect import is_stacked
+from attnjax.models.seeds import map_seeds, split_over_seeds
 
 ABLATIONS = ("uniform", "random", "permute")
 
@@ -81,8 +86,5 @@ def ablate(model: AttentionClassifier, params, tokens, lengths, *, mode: str, ke
     raise ValueError(f"ablation mode {mode!r} needs a PRNG key")
   key = jax.random.key(0) if key is None else key
   tokens, lengths = jnp.asarray(tokens), jnp.asarray(lengths)
-  if not is_stacked(params):
-    return _ablate_one(model, params, tokens, lengths, mode, key)
-  seeds = jax.tree.leaves(params)[0].shape[0]
-  return jax.vmap(lambda p, k: _ablate_one(model, p, tokens, lengths, mode, k))(
-      params, jax.random.split(key, seeds))
+  return map_seeds(lambda p, k: _ablate_one(model, p, tokens, lengths, mode, k), params,
+                   model=model, per_seed=(split_over_seeds(key, params, model),))

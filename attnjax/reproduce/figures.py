@@ -1,0 +1,73 @@
+"""Figure helpers of the report: a backend-free Matplotlib `Figure`, PNG writes, error bars.
+
+Object-oriented Matplotlib only: no pyplot state and no `matplotlib.use` (a
+notebook's backend is left alone); `Figure.savefig` renders PNG with Agg by itself.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from attnjax.io import write_atomic
+
+
+def save(fig, path: Path) -> Path:
+  """Writes `fig` as a PNG to `path`, atomically."""
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+  return write_atomic(path, buffer.getvalue())
+
+
+def figure(width: float, height: float, rows: int = 1, columns: int = 1):
+  """A Matplotlib `Figure` with a grid of axes [rows, columns], laid out so that no label
+  is clipped. Object-oriented: no pyplot state, no backend switch (a notebook's
+  backend is left alone); `Figure.savefig` renders PNG with Agg by itself."""
+  from matplotlib.figure import Figure
+  fig = Figure(figsize=(width, height), layout="constrained")
+  return fig, fig.subplots(rows, columns, squeeze=False)
+
+
+def panel(width: float = 6.5, height: float = 3.6):
+  """(Figure, its one axes): the single-panel figure of findings 1–5."""
+  fig, axes = figure(width, height)
+  return fig, axes[0, 0]
+
+
+def errors(summaries: list[dict]) -> np.ndarray:
+  """95% half-widths of summaries for `yerr` (0 where undefined, e.g. one seed)."""
+  return np.nan_to_num(np.array([s.get("ci", np.nan) for s in summaries], float))
+
+
+def tau_bars(ax, rows: dict, title: str) -> list[str]:
+  """Bars of each row's mean Kendall τ (attention, MI) with its 95% interval; returns the names."""
+  names = list(rows)
+  means = [rows[n]["tau"]["mean"] for n in names]
+  ax.bar(range(len(names)), np.nan_to_num(means), yerr=errors([rows[n]["tau"] for n in names]),
+         capsize=3, color="tab:blue")
+  ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
+  ax.set(ylabel="Kendall τ (attention, MI)", title=title)
+  return names
+
+
+def token_figure(cell: dict, examples: int = 4):
+  """Seed 0's attention vs instance MI (and planted tokens) on the first explained examples
+  of a cell's analysis (`attnjax.reproduce.cells.analyze`): a `Figure`."""
+  mi = cell["instance_mi"][0]
+  attention = cell["attention"][0]
+  mask = cell["mask"]
+  importance = cell.get("importance")
+  examples = min(examples, mi.shape[0])
+  fig, axes = figure(8, 1.3 * examples, examples, 1)
+  for row, ax in enumerate(axes[:, 0]):
+    length = int(mask[row].sum())
+    a = attention[row, :length] / max(attention[row, :length].max(), 1e-12)
+    m = mi[row, :length] / max(np.nanmax(mi[row, :length]), 1e-12)
+    rows = [a, m] + ([importance[row, :length].astype(float)] if importance is not None else [])
+    ax.imshow(np.stack(rows), aspect="auto", cmap="magma", vmin=0, vmax=1)
+    ax.set_yticks(range(len(rows)), ["attention", "MI", "planted"][:len(rows)], fontsize=7)
+    ax.set_xticks([])
+  axes[0, 0].set_title("seed 0: attention vs instance MI (each row scaled to its max)")
+  return fig

@@ -1,0 +1,102 @@
+"""What every finding measures with: the `Lab` (cells of one dataset) and shared summaries.
+
+Each finding of `attnjax.reproduce.findings.EXPERIMENTS` is one module with its
+measurement (`Lab` in, JSON-able dict out) and its figure (that dict in,
+Matplotlib figures out); this module holds what they share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import jax
+import numpy as np
+
+from attnjax.analysis.summary import seed_summary
+from attnjax.data.dataset import TextDataset
+from attnjax.models import ENCODERS
+from attnjax.reproduce.cells import AnalysisSettings, named_key, run_cell
+from attnjax.training import TrainConfig
+
+TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+@dataclasses.dataclass
+class Lab:
+  """Trains and caches the cells of one dataset.
+
+  Attributes:
+    directory: this dataset's output folder (cells go in `cells/<name>`).
+    base: the `TrainConfig` every cell starts from (BiLSTM + additive).
+    seeds: seeds trained together in every cell.
+    splits: "train", "dev", "test" `TextDataset`s.
+    settings: how cells are analysed.
+    key: PRNG key of the analysis (`cell_key` folds in a stable hash of the cell name).
+    progress: show training progress bars.
+    on_cell: called with each cell name before it runs (progress reporting).
+    encoders: the encoders of finding v; temperatures: the Gumbel τ of finding iv.
+    data_id: names the data (load options); cached cells on other data are refused.
+  """
+  directory: Path
+  base: TrainConfig
+  seeds: tuple[int, ...]
+  splits: dict[str, TextDataset]
+  settings: AnalysisSettings
+  key: jax.Array
+  progress: bool = True
+  on_cell: Callable[[str], None] | None = None
+  encoders: tuple[str, ...] = ENCODERS
+  temperatures: tuple[float, ...] = TEMPERATURES
+  data_id: str | None = None
+
+  def cell_key(self, name: str, *purpose: str):
+    """The PRNG key of cell `name`'s analysis (or of another `purpose` of that cell)."""
+    return named_key(self.key, name, *purpose)
+
+  def cell(self, name: str, **changes) -> dict:
+    if self.on_cell is not None:
+      self.on_cell(name)
+    return run_cell(self.directory / "cells" / name, self.base.replace(**changes), self.seeds,
+                    self.splits, self.settings, self.cell_key(name), progress=self.progress,
+                    data_id=self.data_id)
+
+
+TAU_UNDEFINED = ("τ is undefined for an example whose attention or MI ranking is constant "
+                 "(e.g. uniform attention) or that has fewer than 2 tokens")
+MI_UNDEFINED = ("a position with fewer than min_count = 20 real examples (or a non-finite "
+                "hidden state) has no estimate; the mean is over the estimable positions")
+PRECISION_UNDEFINED = "precision@k is undefined for an example without planted tokens"
+
+
+def precision(cell: dict) -> dict:
+  """precision@k of attention and of instance MI against planted tokens (planted data only)."""
+  if "precision_attention" not in cell:
+    return {}
+  return {"precision_attention": seed_summary(cell["precision_attention"],
+                                             undefined=PRECISION_UNDEFINED),
+          "precision_mi": seed_summary(cell["precision_mi"], undefined=PRECISION_UNDEFINED)}
+
+
+def nanmax(values, axis) -> np.ndarray:
+  """Max over `axis` ignoring NaN; NaN, without a warning, where every value is NaN."""
+  values = np.asarray(values, np.float64)
+  finite = np.isfinite(values).any(axis)
+  return np.where(finite, np.max(np.where(np.isfinite(values), values, -np.inf), axis), np.nan)
+
+
+def estimable(mi_SxT) -> dict:
+  """How many positions have an MI estimate: per seed (min and max over seeds) and in all."""
+  per_seed = np.isfinite(mi_SxT).sum(1)
+  return {"min_over_seeds": int(per_seed.min()), "max_over_seeds": int(per_seed.max()),
+          "positions": int(mi_SxT.shape[1])}
+
+
+CALIBRATION_KEYS = ("method", "position", "seed", "n", "d", "classes", "truth", "truth_se",
+                    "bias", "spread", "null", "estimates", "null_values", "shrunk")
+
+
+def calibration_row(calibration: dict) -> dict:
+  """A cell's calibration as finding i stores it (`attnjax.reproduce.cells.calibrate_cell`)."""
+  return {k: calibration[k] for k in CALIBRATION_KEYS if k in calibration}
