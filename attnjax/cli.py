@@ -384,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training split of every dataset, e.g. 'train[:20000]' (default: "
                    "the preset's; the vocabulary is built on it)")
   rep.add_argument("--epochs", type=int, default=None, help="epochs per cell (default: the preset's)")
-  rep.add_argument("--only", type=_int_list, default=None, help="findings to run, e.g. 1,4 (6: explainers side by side)")
+  rep.add_argument("--only", type=_int_list, default=None, help="experiments to run, e.g. 1,4 (1-5: the paper's findings; 6: explainers side by side; 7: faithfulness)")
   rep.add_argument("--source", default=DEFAULT_SOURCE, choices=SOURCES, help=SOURCE_HELP)
   rep.add_argument("--data-dir", default=None,
                    help="files: the folder holding <dataset>/train.tsv…; tfds: its data_dir")

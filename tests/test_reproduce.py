@@ -37,17 +37,18 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   for title in ("Information preservation (finding i)", "Ablation (finding ii)",
                 "Near-ties (finding iii)", "Gumbel-softmax (finding iv)",
                 "Building blocks (finding v)", "Explainers side by side (experiment 6)",
-                "Jain & Wallace"):
+                "Jain & Wallace", "decision flips (experiment 7)", "In words:"):
     assert title in report
-  for name in ([f"planted_finding{i}.png" for i in range(1, 7)] +
+  for name in ([f"planted_finding{i}.png" for i in range(1, 8)] +
                ["planted_tokens.png", "planted_explanations_tokens.png"]):
     assert (tmp_path / "figures" / name).stat().st_size > 1000, name
   saved = json.loads((tmp_path / "results.json").read_text(), parse_constant=_reject)
   assert saved["meta"]["code"]["run"] == cells.run_code()
   assert saved["meta"]["analysis"]["code"] == cells.analysis_code()
-  assert set(saved["results"]["planted"]) == {"1", "2", "3", "4", "5", "6"}
+  assert set(saved["results"]["planted"]) == {"1", "2", "3", "4", "5", "6", "7"}
   for number, finding in results["planted"].items():
-    allowed = verdicts.EXPLAINER_VERDICTS if number == "6" else verdicts.VERDICTS
+    allowed = {"6": verdicts.EXPLAINER_VERDICTS,
+               "7": verdicts.FAITHFULNESS_VERDICTS}.get(number, verdicts.VERDICTS)
     assert finding["verdict"] in allowed
     assert strict_json(finding["comparisons"]) == saved["results"]["planted"][number]["comparisons"]
   assert "Comparisons (difference of means, its 95% interval" in report
@@ -71,6 +72,12 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   assert -1 <= row["τ gradient–leave_one_out"]["mean"] <= 1
   assert 0 <= row["counterfactual JSD"]["mean"] <= np.log(2)
   assert 0 <= row["p@k gradient"]["mean"] <= 1  # planted data: precision@k of every method
+  faithful = results["planted"]["7"]["rows"]
+  assert set(faithful) == {f"{a}: {m}" for a in ("additive", "scaled_dot")
+                           for m in ("planted", *explanations.METHODS, "random")}
+  for row in faithful.values():
+    assert -1 <= row["comprehensiveness (AOPC)"]["mean"] <= 1
+    assert 0 < row["flip fraction"]["mean"] <= 1
   means = list(_finite_means(results["planted"]["1"])) + list(_finite_means(results["planted"]["4"]))
   assert means and np.all(np.isfinite(means))
   assert 0.0 <= results["planted"]["4"]["rows"]["softmax"]["entropy"]["mean"] <= np.log(12)
@@ -81,12 +88,15 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   # Figures were checked above; the resumed and partial runs below test the caches (each
   # figure set costs seconds of Matplotlib).
   monkeypatch.setattr("attnjax.reproduce.write_figures", lambda *args: [])
+  faithful_path = tmp_path / "planted" / "cells" / "bilstm-additive" / "faithfulness.npz"
+  faithful_stamp = faithful_path.stat().st_mtime_ns
   again = reproduce(tmp_path, **TINY)  # resumes: every cell is skipped
+  assert faithful_path.stat().st_mtime_ns == faithful_stamp  # experiment 7's arrays reused
   assert {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
           for c in cells_} == stamps
   assert json.dumps(again["planted"]["1"]) == json.dumps(results["planted"]["1"])
   partial = reproduce(tmp_path, **{**TINY, "only": (3,)})  # adds to the report, keeps the rest
-  assert set(partial["planted"]) == {"1", "2", "3", "4", "5", "6"}
+  assert set(partial["planted"]) == {"1", "2", "3", "4", "5", "6", "7"}
   assert "Explainers side by side" in (tmp_path / "report.md").read_text()
   # Changed explainer code: the cached explanation scores are recomputed, nothing else.
   scores = tmp_path / "planted" / "cells" / "bilstm-additive" / "explanations.npz"
@@ -96,6 +106,9 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   monkeypatch.setattr(explanations, "explanation_code", lambda: "0123456789abcdef")
   reproduce(tmp_path, **{**TINY, "only": (6,)})
   assert scores.stat().st_mtime_ns != scores_stamp
+  # Experiment 7's arrays are keyed on the explanations they rank: recomputed after them.
+  reproduce(tmp_path, **{**TINY, "only": (7,)})
+  assert faithful_path.stat().st_mtime_ns != faithful_stamp
   assert {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
           for c in cells_} == stamps
   # Other analysis settings: the cached run is re-analysed, not retrained, and the files

@@ -1,4 +1,5 @@
-"""`attnjax reproduce`: the paper's five findings, cell by cell, with a report and figures.
+"""`attnjax reproduce`: the paper's five findings and experiments 6–7, cell by cell, with a report
+and figures.
 
     from attnjax.reproduce import reproduce
     reproduce("runs/reproduce", data=("planted",), quick=True)
@@ -26,6 +27,7 @@ from attnjax.io import nan_for_null, read_json, remove_stale_temporaries, write_
 from attnjax.models import ENCODERS
 from attnjax.reproduce.cells import AnalysisSettings, analysis_stamp, run_code
 from attnjax.reproduce.explanations import explanation_code
+from attnjax.reproduce.faithfulness import faithfulness_code
 from attnjax.reproduce.findings import FINDINGS, TEMPERATURES, Lab
 from attnjax.reproduce.presets import (PRESETS, TWO_CLASS, analysis_settings, base_config,
                                        check_preset, data_options)
@@ -49,8 +51,9 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     data: dataset names (`DATASETS`); real corpora load with `source`/`data_dir`
       (see `attnjax.data.load_splits`; for files, the folder holding `<name>/`).
     seeds: S seeds per cell, trained together in one program.
-    only: finding numbers to run (default all: 1–5 and experiment 6, the
-      explainers side by side, `attnjax.reproduce.explanations`).
+    only: experiment numbers to run (default all: findings 1–5, experiment 6,
+      the explainers side by side, `attnjax.reproduce.explanations`, and
+      experiment 7, their faithfulness, `attnjax.reproduce.faithfulness`).
     preset: model, training and data settings, one of `PRESETS` (see
       `attnjax.reproduce.presets`): "quick" (minutes on 2 CPU cores), "full"
       (the default) or "paper" (per-corpus settings at published accuracy).
@@ -90,7 +93,8 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
   analysis = analysis or analysis_settings(preset)
   results_path = out / "results.json"
   meta = {"seeds": seeds, "quick": quick, "preset": preset, "only": only, "analysis": analysis_stamp(analysis),
-          "code": {"run": run_code(), "explanations": explanation_code()},
+          "code": {"run": run_code(), "explanations": explanation_code(),
+                   "faithfulness": faithfulness_code()},
           "environment": _environment()}
   for folder in (out, out / "figures"):
     remove_stale_temporaries(folder)  # left by a killed run's atomic writes

@@ -102,7 +102,7 @@ def explanation_code() -> str:
   return fingerprint((explanation_scores, *module_closure("attnjax.explain")))
 
 
-def _explained_cell(lab, attention: str) -> dict:
+def explained_cell(lab, attention: str) -> dict:
   """The cell's explanation scores, computed once and cached next to its analysis."""
   name = f"bilstm-{attention}"
   cell = lab.cell(name, **{"model.attention": attention})
@@ -139,7 +139,7 @@ def finding_6(lab) -> dict:
   dataset = lab.directory.name
   rows, agreements, counterfactual = {}, {}, {}
   for attention in ATTENTIONS:
-    scores = _explained_cell(lab, attention)
+    scores = explained_cell(lab, attention)
     row = {"accuracy": seed_summary(scores["accuracy"])}
     for a, b in PAIRS:
       row[f"τ {a}–{b}"] = seed_summary(_tau(scores, a, b), undefined=TAU_UNDEFINED)

@@ -1,5 +1,6 @@
 """The experiments of `attnjax reproduce`, in one table: the five findings of Wen, Subbalakshmi &
-Yang (2022) and experiment 6 (the explainers side by side).
+Yang (2022), experiment 6 (the explainers side by side) and experiment 7 (which explanation
+is faithful: ERASER's comprehensiveness / sufficiency, decision flips).
 
 Each experiment is one module with its measurement and its figures:
 
@@ -12,8 +13,9 @@ Each experiment is one module with its measurement and its figures:
   `figures/<dataset>_<name>.png` and shown in the report with the caption
   of `Experiment.figures`.
 
-Adding experiment 7 is one new module (its `finding_7` and `figures`) and one
-entry in `EXPERIMENTS` (and its verdict rule, `attnjax.reproduce.verdicts`).
+Adding an experiment is one new module (its `finding_<n>` and `figures`) and one
+entry in `EXPERIMENTS` (and its verdict rule, `attnjax.reproduce.verdicts`), as
+experiment 7 (`attnjax.reproduce.faithfulness`) was added.
 """
 
 from __future__ import annotations
@@ -21,18 +23,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from attnjax.reproduce import (ablation, building_blocks, explanations, gumbel,
+from attnjax.reproduce import (ablation, building_blocks, explanations, faithfulness, gumbel,
                                information_preservation, near_ties)
 from attnjax.reproduce.ablation import finding_2
 from attnjax.reproduce.building_blocks import finding_5
 from attnjax.reproduce.explanations import finding_6
+from attnjax.reproduce.faithfulness import finding_7
 from attnjax.reproduce.gumbel import finding_4
 from attnjax.reproduce.information_preservation import finding_1
 from attnjax.reproduce.lab import TEMPERATURES, Lab
 from attnjax.reproduce.near_ties import finding_3
 
 __all__ = ["EXPERIMENTS", "FINDINGS", "TEMPERATURES", "Experiment", "Lab", "finding_1",
-           "finding_2", "finding_3", "finding_4", "finding_5", "finding_6"]
+           "finding_2", "finding_3", "finding_4", "finding_5", "finding_6", "finding_7"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +64,8 @@ EXPERIMENTS = {
     5: Experiment(finding_5, building_blocks.figures, _one_figure(5)),
     6: Experiment(finding_6, explanations.figures,
                   _one_figure(6) + (("explanations_tokens", "explainers on a few examples"),)),
+    7: Experiment(finding_7, faithfulness.figures,
+                  (("finding7", "deletion curves: p(ŷ) as the best-ranked tokens go"),)),
 }
 """Experiment number → its measurement and figures."""
 

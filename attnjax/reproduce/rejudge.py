@@ -25,7 +25,8 @@ from attnjax.reproduce.explanations import REFERENCE_NOTE
 from attnjax.reproduce.report import write_report
 from attnjax.reproduce.verdicts import judge
 
-JUDGED = ("verdict", "rule", "comparisons", "robustness", "order")
+JUDGED = ("verdict", "rule", "comparisons", "robustness", "order", "comparisons_attention",
+          "summary")
 """The keys of a finding that `judge` recomputes (the rest is kept as stored)."""
 
 

@@ -91,6 +91,8 @@ def _comparisons(finding: dict) -> list[str]:
   """The comparisons behind a verdict (and finding i's robustness check), one bullet each."""
   lines = []
   for title, comparisons in (("Comparisons", finding.get("comparisons")),
+                             ("Comparisons with attention, a second family",
+                              finding.get("comparisons_attention")),
                              ("Robustness comparisons, not part of the verdict",
                               finding.get("robustness", {}).get("comparisons"))):
     if comparisons:
@@ -173,6 +175,8 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
       lines += [f"### {finding['title']}: **{finding['verdict']}**", "",
                 f"Rule: {finding['rule']}.", ""]
       lines += _comparisons(finding)
+      if finding.get("summary"):
+        lines += ["In words:", ""] + [f"- {sentence}." for sentence in finding["summary"]] + [""]
       if finding.get("rejudged"):
         lines += [f"Re-judged from the stored summaries without re-running anything "
                   f"(`attnjax.reproduce.rejudge`); the verdict was "

@@ -26,7 +26,11 @@ Every verdict is decided from comparisons of per-seed values
   reproduced" or "inconclusive" by the rule in its `judge_*` function (printed
   in the report). Experiment 6 asks a question rather than testing a
   prediction; its outcomes are "MI agrees better", "attention agrees better",
-  "mixed" and "inconclusive".
+  "mixed" and "inconclusive". Experiment 7 asks whether attention ranks the
+  tokens the prediction rests on better than chance ("attention beats random",
+  "attention below random", "mixed", "inconclusive") and, in a second family
+  with its own Holm adjustment, which explainers do better or worse than
+  attention (stated in words under "summary").
 
 `judge(number, finding, ...)` takes a finding's JSON-able dict (as `findings`
 builds it or as `results.json` stores it) and returns its "verdict", "rule"
@@ -400,7 +404,77 @@ def judge_6(finding: dict) -> dict:
                    "between two classic explainers, for scale")}
 
 
-JUDGES = {1: judge_1, 2: judge_2, 3: judge_3, 4: judge_4, 5: judge_5, 6: judge_6}
+FAITHFULNESS_VERDICTS = ("attention beats random", "attention below random", "mixed",
+                         "inconclusive")
+"""Experiment 7's outcomes: is attention's ranking more faithful than chance?"""
+
+RANDOM_METHOD = "random"
+
+
+def _split_row(name: str) -> tuple[str, str]:
+  cell, _, method = name.partition(": ")
+  return cell, method
+
+
+def judge_7(finding: dict) -> dict:
+  """Experiment 7: each method's comprehensiveness against random and against attention.
+
+  Two families, each Holm-adjusted on its own: every method − random (is it
+  better than chance?) and every other explainer − attention (is it more
+  faithful than attention?), per attention type, paired t over seeds (the
+  same seed's model, examples and random rankings). The verdict answers the
+  first question for attention; "summary" states both in words.
+
+  Returns:
+    {"verdict", "rule", "comparisons" (against random), "comparisons_attention"
+    (against attention), "summary" (one sentence per attention type)}.
+  """
+  measure = "comprehensiveness (AOPC)"
+  cells: dict[str, dict] = {}
+  for name, row in finding["rows"].items():
+    cell, method = _split_row(name)
+    if measure in row:
+      cells.setdefault(cell, {})[method] = row[measure]
+  versus_random, versus_attention = [], []
+  for cell, methods in cells.items():
+    for method, summary in methods.items():
+      if method in (RANDOM_METHOD, "planted"):
+        continue
+      if RANDOM_METHOD in methods:
+        versus_random.append(comparison(method, summary, RANDOM_METHOD, methods[RANDOM_METHOD],
+                                        measure=f"{cell}: {measure}", predicted=">", paired=True))
+      if method != "attention" and "attention" in methods:
+        versus_attention.append(comparison(method, summary, "attention", methods["attention"],
+                                           measure=f"{cell}: {measure}", paired=True))
+  decide(versus_random)
+  decide(versus_attention)
+  attention = [c["direction"] for c in versus_random if c["a"] == "attention"]
+  verdict = ("inconclusive" if not any(attention) else
+             "attention below random" if any(d < 0 for d in attention) else
+             "attention beats random" if all(d > 0 for d in attention) else "mixed")
+  summary = []
+  for cell in cells:
+    def named(comparisons, direction):
+      return [c["a"] for c in comparisons
+              if c["measure"].startswith(f"{cell}:") and c["direction"] == direction]
+    parts = [f"above random: {', '.join(named(versus_random, 1)) or 'none'}",
+             f"below random: {', '.join(named(versus_random, -1)) or 'none'}",
+             f"above attention: {', '.join(named(versus_attention, 1)) or 'none'}",
+             f"below attention: {', '.join(named(versus_attention, -1)) or 'none'}"]
+    summary.append(f"{cell}: " + "; ".join(parts))
+  return {"verdict": verdict, "comparisons": versus_random,
+          "comparisons_attention": versus_attention, "summary": summary,
+          "rule": ("comprehensiveness AOPC, paired t over seeds (the same seed's model and "
+                   "examples); two families, each Holm-adjusted: every method − random "
+                   f"({len(versus_random)}) and every other method − attention "
+                   f"({len(versus_attention)}). 'attention beats random' when attention is "
+                   "significantly above random in every attention type, 'attention below "
+                   "random' when it is significantly below in any, inconclusive when in none, "
+                   "mixed otherwise; the summary names, per attention type, the methods "
+                   "significantly above / below random and attention")}
+
+
+JUDGES = {1: judge_1, 2: judge_2, 3: judge_3, 4: judge_4, 5: judge_5, 6: judge_6, 7: judge_7}
 
 
 def judge(number: int, finding: dict, *, robustness_method: str | None = None,
@@ -408,7 +482,7 @@ def judge(number: int, finding: dict, *, robustness_method: str | None = None,
   """The verdict, rule and comparisons of finding `number` from its JSON-able dict.
 
   Args:
-    number: 1–6.
+    number: 1–7.
     finding: the finding's dict (its "rows", and finding iii's "scatter").
     robustness_method: finding i's robustness estimator (named in the rule).
     seeds, explain_examples: S and B of the run, which let finding iii recover
