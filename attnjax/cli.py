@@ -312,10 +312,31 @@ def cmd_reproduce(args) -> int:
   if args.epochs is not None and args.epochs < 1:
     raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
   _check_out_dir(args.out)
-  reproduce(args.out, data=data, seeds=args.seeds, only=args.only, preset=_preset(args),
-            source=args.source, data_dir=args.data_dir, progress=not args.no_progress,
-            train_split=args.train_split, analysis=_analysis_settings(args),
-            config_changes=None if args.epochs is None else {"epochs": args.epochs})
+  ray = None
+  if args.executor == "ray":
+    from attnjax.reproduce.cluster import RayOptions
+    ray = RayOptions(address=args.ray_address, cell_cpus=args.cell_cpus,
+                     cell_gpus=args.cell_gpus, retries=args.cell_retries,
+                     ship=args.ray_ship_results, cpu_devices=args.cpu_devices,
+                     workers=args.ray_workers)
+  else:
+    ray_flags = [flag for flag, value in (("--ray-address", args.ray_address),
+                                          ("--ray-ship-results", args.ray_ship_results),
+                                          ("--ray-workers", args.ray_workers))
+                 if value not in (None, False)]
+    if ray_flags:
+      raise ValueError(f"{', '.join(ray_flags)} {'needs' if len(ray_flags) == 1 else 'need'} "
+                       "--executor ray")
+  from attnjax.reproduce.cluster import CellsFailed
+  try:
+    reproduce(args.out, data=data, seeds=args.seeds, only=args.only, preset=_preset(args),
+              source=args.source, data_dir=args.data_dir, progress=not args.no_progress,
+              train_split=args.train_split, analysis=_analysis_settings(args),
+              config_changes=None if args.epochs is None else {"epochs": args.epochs},
+              executor=args.executor, ray=ray)
+  except CellsFailed as error:
+    print(f"attnjax reproduce: {error}", file=sys.stderr)
+    return 1
   print(f"report: {Path(args.out) / 'report.md'}")
   return 0
 
@@ -395,6 +416,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="finding i's second estimator, or 'none' (default: the preset's)")
   rep.add_argument("--out", default="runs/reproduce")
   rep.add_argument("--no-progress", action="store_true")
+  rep.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local (default: cells one after another here) or ray (every cell a "
+                   "Ray task, then the same report; needs attnjax[ray])")
+  rep.add_argument("--ray-address", default=None,
+                   help="ray: the cluster to join ('auto': the one this machine belongs to; "
+                   "'ray://HOST:10001': a remote one); default: start a local cluster")
+  rep.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                   help="ray, local cluster only: its CPUs (default: all cores)")
+  rep.add_argument("--cell-cpus", type=float, default=1.0,
+                   help="ray: CPUs each cell reserves (default 1)")
+  rep.add_argument("--cell-gpus", type=float, default=0.0,
+                   help="ray: GPUs each cell reserves (default 0)")
+  rep.add_argument("--cell-retries", type=int, default=1,
+                   help="ray: re-runs of a cell whose worker died (default 1)")
+  rep.add_argument("--ray-ship-results", action="store_true",
+                   help="ray: cells travel back to the driver through Ray (workers without "
+                   "the driver's file system); default: workers write the shared --out")
   rep.set_defaults(func=cmd_reproduce)
   rejudge_parser = sub.add_parser(
       "rejudge", help="recompute the verdicts of stored reproduce results (no re-training)",

@@ -147,6 +147,15 @@ CLI_CASES = [
      r"no_data_options/config.json has no data options"),
     ("reproduce out is a file", lambda w: ["reproduce", "--out", str(w["file"])],
      r"--out '.*train.tsv' exists and is not a directory"),
+    ("ray flag without the ray executor", lambda w: ["reproduce", "--ray-address", "auto",
+                                                     "--out", str(w["out"])],
+     r"--ray-address needs --executor ray"),
+    ("negative cell CPUs", lambda w: ["reproduce", "--executor", "ray", "--cell-cpus", "-1",
+                                      "--out", str(w["out"])],
+     r"cell_cpus must be a number >= 0, got -1.0"),
+    ("negative cell retries", lambda w: ["reproduce", "--executor", "ray", "--cell-retries",
+                                         "-2", "--out", str(w["out"])],
+     r"retries must be an integer >= 0, got -2"),
 ]
 
 

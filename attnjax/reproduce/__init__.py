@@ -13,6 +13,7 @@ Verdicts come from comparisons over seeds (`attnjax.reproduce.verdicts`);
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -23,12 +24,14 @@ import jax
 
 from attnjax.data import load_splits
 from attnjax.data.load import DEFAULT_SOURCE, PLANTED_VOCAB_SIZE
+from attnjax.checks import check_choice
 from attnjax.io import nan_for_null, read_json, remove_stale_temporaries, write_json_atomic
 from attnjax.models import ENCODERS
 from attnjax.reproduce.cells import AnalysisSettings, analysis_stamp, run_code
 from attnjax.reproduce.explanations import explanation_code
 from attnjax.reproduce.faithfulness import faithfulness_code
-from attnjax.reproduce.findings import FINDINGS, TEMPERATURES, Lab
+from attnjax.reproduce.cluster import EXECUTORS, CellsFailed, RayOptions, RaySession, run_cells
+from attnjax.reproduce.findings import EXPERIMENTS, FINDINGS, TEMPERATURES, Lab, plan_cells
 from attnjax.reproduce.presets import (PRESETS, TWO_CLASS, analysis_settings, base_config,
                                        check_preset, data_options)
 from attnjax.reproduce.report import write_figures, write_report
@@ -43,7 +46,8 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
               data_dir=None, progress: bool = True, analysis: AnalysisSettings | None = None,
               config_changes: dict | None = None, data_overrides: dict | None = None,
               encoders: Sequence[str] = ENCODERS, temperatures: Sequence[float] = TEMPERATURES,
-              train_split: str | None = None) -> dict:
+              train_split: str | None = None, executor: str = "local",
+              ray: RayOptions | None = None) -> dict:
   """Runs the findings on each dataset; returns {dataset: {finding: result}}.
 
   Args:
@@ -67,8 +71,18 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
       "dev[:50]", "test[:60]"), "max_len": 12} (tests).
     train_split: the training split of every dataset (e.g. "train[:20000]"),
       replacing the mode's default; the vocabulary is built on it too.
+    executor: "local" (cells one after another in this process) or "ray"
+      (every cell a Ray task first, `attnjax.reproduce.cluster`; same results).
+    ray: `RayOptions` of the "ray" executor (default: a local cluster).
+
+  Raises:
+    CellsFailed: (a RuntimeError) with the Ray executor, some cells failed (after the report
+      of everything else is written; a re-run resumes).
   """
   out = Path(out)
+  check_choice("executor", executor, EXECUTORS)
+  if ray is not None and executor != "ray":
+    raise ValueError(f"Ray options were given but executor={executor!r}; pass executor='ray'")
   only = sorted(FINDINGS) if only is None else sorted(set(only))
   unknown = [n for n in only if n not in FINDINGS]
   if unknown:
@@ -109,6 +123,28 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
     if progress:
       print(f"[reproduce {time.time() - start:6.0f}s] {message}", file=sys.stderr, flush=True)
 
+  with contextlib.ExitStack() as stack:
+    if executor == "ray":
+      stack.enter_context(RaySession(ray or RayOptions()))
+    failed = _run_datasets(out, results, results_path, meta, say, data=data, preset=preset,
+                           source=source, data_dir=data_dir, data_overrides=data_overrides,
+                           train_split=train_split, config_changes=config_changes,
+                           seeds=seeds, analysis=analysis, progress=progress, encoders=encoders,
+                           temperatures=temperatures, only=only, executor=executor,
+                           ray=ray or RayOptions())
+  if failed:
+    cells = ", ".join(f"{dataset}/{name}" for dataset, names in failed.items() for name in names)
+    raise CellsFailed(f"cells failed on Ray: {cells} (tracebacks above); the report holds "
+                       "the rest; re-run the same command to resume")
+  say(f"done: {out / 'report.md'}")
+  return results
+
+
+def _run_datasets(out, results, results_path, meta, say, *, data, preset, source, data_dir,
+                  data_overrides, train_split, config_changes, seeds, analysis, progress,
+                  encoders, temperatures, only, executor, ray) -> dict:
+  """`reproduce`'s loop over datasets; returns {dataset: [failed cell names]} (Ray only)."""
+  failed_cells = {}
   for dataset in data:
     options = {**data_options(dataset, preset, source), **(data_overrides or {})}
     if train_split is not None:
@@ -133,18 +169,38 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
               settings=analysis, key=jax.random.key(0), progress=progress,
               on_cell=lambda name, d=dataset: say(f"{d}: cell {name}"),
               encoders=tuple(encoders), temperatures=tuple(float(t) for t in temperatures))
+    plan = plan_cells(lab, only)
+    lab.planned = frozenset(plan)
+    failed = run_cells(lab, plan, ray, say=lambda m, d=dataset: say(f"{d}: {m}")) \
+        if executor == "ray" else {}
     findings = results.setdefault(dataset, {})
+    missing = {}
     for number in only:
+      lost = [name for name in EXPERIMENTS[number].cells(lab) if name in failed]
+      if lost:
+        missing[str(number)] = lost
+        findings.pop(str(number), None)
+        say(f"{dataset}: finding {number} left out: cells {', '.join(lost)} failed")
+        continue
       say(f"{dataset}: finding {number}")
       findings[str(number)] = FINDINGS[number](lab)
       # Keys in insertion order: a report rewritten from the file (resume, rejudge) keeps
       # the tables' row and column order.
       write_json_atomic(results_path, {"meta": meta, "results": results}, sort_keys=False)
-    example = lab.cell("bilstm-additive", **{"model.attention": "additive"})
+    meta.setdefault("missing", {}).pop(dataset, None)
+    if missing:
+      meta["missing"][dataset] = missing
+    if failed:
+      failed_cells[dataset] = sorted(failed)
+    if not meta["missing"]:
+      meta.pop("missing")
+    write_json_atomic(results_path, {"meta": meta, "results": results}, sort_keys=False)
+    example = None
+    if "bilstm-additive" in plan and "bilstm-additive" not in failed:
+      example = lab.cell("bilstm-additive", **plan["bilstm-additive"])
     write_figures(out, dataset, findings, example)
     write_report(out, results, meta)
-  say(f"done: {out / 'report.md'}")
-  return results
+  return failed_cells
 
 
 def default_analysis(preset: str | bool) -> AnalysisSettings:

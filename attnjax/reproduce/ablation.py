@@ -15,13 +15,21 @@ from attnjax.reproduce.verdicts import judge
 from attnjax.training import load_run
 
 
+def cells(lab: Lab) -> dict[str, dict]:
+  """The cells finding ii reads: {name: `TrainConfig` changes}."""
+  return {"bilstm-additive": {"model.attention": "additive"},
+          "bilstm-additive-uniform": {"model.attention_mode": "uniform"},
+          "bilstm-additive-frozen": {"frozen": ("attention",)}}
+
+
 def finding_2(lab: Lab) -> dict:
   """(ii) Learned additive attention tracks MI; frozen-random and uniform do not."""
-  learned = lab.cell("bilstm-additive", **{"model.attention": "additive"})
+  plan = cells(lab)
+  learned = lab.cell("bilstm-additive", **plan["bilstm-additive"])
   variants = {
       "learned": learned,
-      "trained uniform": lab.cell("bilstm-additive-uniform", **{"model.attention_mode": "uniform"}),
-      "trained frozen-random": lab.cell("bilstm-additive-frozen", frozen=("attention",)),
+      "trained uniform": lab.cell("bilstm-additive-uniform", **plan["bilstm-additive-uniform"]),
+      "trained frozen-random": lab.cell("bilstm-additive-frozen", **plan["bilstm-additive-frozen"]),
   }
   rows = {name: {"accuracy": seed_summary(c["accuracy"]),
                  "tau": seed_summary(c["tau"], undefined=TAU_UNDEFINED),

@@ -14,13 +14,19 @@ from attnjax.reproduce.lab import TAU_UNDEFINED, Lab, precision
 from attnjax.reproduce.verdicts import judge
 
 
+def cells(lab: Lab) -> dict[str, dict]:
+  """The cells finding v reads: {name: `TrainConfig` changes}, encoder-major."""
+  return {f"{encoder}-{attention}": {"model.encoder": encoder, "model.attention": attention}
+          for encoder in lab.encoders for attention in ATTENTIONS}
+
+
 def finding_5(lab: Lab) -> dict:
   """(v) Some encoder + attention pairs (BiLSTM + Additive) keep attention and MI order aligned."""
   rows, grid = {}, np.full((len(lab.encoders), len(ATTENTIONS)), np.nan)
   for i, encoder in enumerate(lab.encoders):
     for j, attention in enumerate(ATTENTIONS):
-      cell = lab.cell(f"{encoder}-{attention}",
-                      **{"model.encoder": encoder, "model.attention": attention})
+      name = f"{encoder}-{attention}"
+      cell = lab.cell(name, **cells(lab)[name])
       summary = seed_summary(cell["tau"], undefined=TAU_UNDEFINED)
       rows[f"{encoder} + {attention}"] = {"tau": summary,
                                           "accuracy": seed_summary(cell["accuracy"]),

@@ -258,6 +258,23 @@ def analyze(config: TrainConfig, params, test: TextDataset, settings: AnalysisSe
   return out
 
 
+def cell_done(directory: Path, config: TrainConfig, seeds, settings: AnalysisSettings, key, *,
+              data_id: str | None = None) -> bool:
+  """True when `run_cell` with these arguments would only reload the cell: trained by
+  today's training code on these data with this config and seeds, and analysed with
+  these settings, key and analysis code."""
+  directory = Path(directory)
+  saved = read_cache_json(directory / "run" / CONFIG_FILE)
+  if saved is None:
+    return False
+  run_stamp = {"code": run_code(), "data_id": data_id}
+  stamp = {**analysis_stamp(settings), "key": key_stamp(key), "run": run_stamp}
+  return (saved.get("extra", {}).get("stamp") == run_stamp and saved.get("seeds") == list(seeds)
+          and TrainConfig.from_dict(saved["train"]) == config
+          and read_cache_json(directory / "analysis.json") == stamp
+          and (directory / "analysis.npz").is_file())
+
+
 def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, TextDataset],
              settings: AnalysisSettings, key, *, progress: bool = True,
              data_id: str | None = None) -> dict:

@@ -102,10 +102,15 @@ def explanation_code() -> str:
   return fingerprint((explanation_scores, *module_closure("attnjax.explain")))
 
 
+def cells(lab) -> dict[str, dict]:
+  """The cells experiments 6 and 7 read: {name: `TrainConfig` changes}."""
+  return {f"bilstm-{attention}": {"model.attention": attention} for attention in ATTENTIONS}
+
+
 def explained_cell(lab, attention: str) -> dict:
   """The cell's explanation scores, computed once and cached next to its analysis."""
   name = f"bilstm-{attention}"
-  cell = lab.cell(name, **{"model.attention": attention})
+  cell = lab.cell(name, **cells(lab)[name])
   folder = lab.directory / "cells" / name
   path, stamp_path = folder / "explanations.npz", folder / "explanations.json"
   quick = lab.settings.num_samples < 128

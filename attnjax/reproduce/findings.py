@@ -34,7 +34,7 @@ from attnjax.reproduce.information_preservation import finding_1
 from attnjax.reproduce.lab import TEMPERATURES, Lab
 from attnjax.reproduce.near_ties import finding_3
 
-__all__ = ["EXPERIMENTS", "FINDINGS", "TEMPERATURES", "Experiment", "Lab", "finding_1",
+__all__ = ["EXPERIMENTS", "FINDINGS", "TEMPERATURES", "Experiment", "Lab", "plan_cells", "finding_1",
            "finding_2", "finding_3", "finding_4", "finding_5", "finding_6", "finding_7"]
 
 
@@ -46,10 +46,14 @@ class Experiment:
     measure: `Lab` → JSON-able result (numbers, verdict, what the figures need).
     draw: result → {name: Figure}; each is written as `<dataset>_<name>.png`.
     figures: (name, caption) of each figure, in the report's order.
+    cells: `Lab` → {cell name: `TrainConfig` changes}, every cell `measure`
+      reads (so an executor can train them all before measuring, in parallel;
+      a cell read but not declared raises).
   """
   measure: Callable[[Lab], dict]
   draw: Callable[[dict], dict]
   figures: tuple[tuple[str, str], ...]
+  cells: Callable[[Lab], dict]
 
 
 def _one_figure(number: int) -> tuple[tuple[str, str], ...]:
@@ -57,17 +61,30 @@ def _one_figure(number: int) -> tuple[tuple[str, str], ...]:
 
 
 EXPERIMENTS = {
-    1: Experiment(finding_1, information_preservation.figures, _one_figure(1)),
-    2: Experiment(finding_2, ablation.figures, _one_figure(2)),
-    3: Experiment(finding_3, near_ties.figures, _one_figure(3)),
-    4: Experiment(finding_4, gumbel.figures, _one_figure(4)),
-    5: Experiment(finding_5, building_blocks.figures, _one_figure(5)),
+    1: Experiment(finding_1, information_preservation.figures, _one_figure(1),
+                  information_preservation.cells),
+    2: Experiment(finding_2, ablation.figures, _one_figure(2), ablation.cells),
+    3: Experiment(finding_3, near_ties.figures, _one_figure(3), near_ties.cells),
+    4: Experiment(finding_4, gumbel.figures, _one_figure(4), gumbel.cells),
+    5: Experiment(finding_5, building_blocks.figures, _one_figure(5), building_blocks.cells),
     6: Experiment(finding_6, explanations.figures,
-                  _one_figure(6) + (("explanations_tokens", "explainers on a few examples"),)),
+                  _one_figure(6) + (("explanations_tokens", "explainers on a few examples"),),
+                  explanations.cells),
     7: Experiment(finding_7, faithfulness.figures,
-                  (("finding7", "deletion curves: p(ŷ) as the best-ranked tokens go"),)),
+                  (("finding7", "deletion curves: p(ŷ) as the best-ranked tokens go"),),
+                  explanations.cells),
 }
 """Experiment number → its measurement and figures."""
 
 FINDINGS = {number: experiment.measure for number, experiment in EXPERIMENTS.items()}
 """Experiment number → its measurement (`EXPERIMENTS[number].measure`)."""
+
+
+def plan_cells(lab: Lab, numbers) -> dict[str, dict]:
+  """{cell name: `TrainConfig` changes} of every cell the experiments `numbers` read,
+  in first-use order (finding 1's first), each once."""
+  plan: dict[str, dict] = {}
+  for number in numbers:
+    for name, changes in EXPERIMENTS[number].cells(lab).items():
+      plan.setdefault(name, changes)
+  return plan

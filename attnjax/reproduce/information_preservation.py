@@ -17,11 +17,16 @@ from attnjax.reproduce.lab import (MI_UNDEFINED, Lab, calibration_row, estimable
 from attnjax.reproduce.verdicts import judge
 
 
+def cells(lab: Lab) -> dict[str, dict]:
+  """The cells finding i reads: {name: `TrainConfig` changes}."""
+  return {f"bilstm-{attention}": {"model.attention": attention} for attention in ATTENTIONS}
+
+
 def finding_1(lab: Lab) -> dict:
   """(i) Additive and Deep attention preserve more I(h ; output) than Scaled Dot-product."""
   rows = {}
-  for attention in ATTENTIONS:
-    cell = lab.cell(f"bilstm-{attention}", **{"model.attention": attention})
+  for attention, (name, changes) in zip(ATTENTIONS, cells(lab).items()):
+    cell = lab.cell(name, **changes)
     dataset_mi = cell["dataset_mi"]
     rows[attention] = {
         "accuracy": seed_summary(cell["accuracy"]),

@@ -18,6 +18,7 @@ from attnjax.analysis.summary import seed_summary
 from attnjax.data.dataset import TextDataset
 from attnjax.models import ENCODERS
 from attnjax.reproduce.cells import AnalysisSettings, named_key, run_cell
+from attnjax.reproduce.claims import claim
 from attnjax.training import TrainConfig
 
 TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0)
@@ -38,6 +39,8 @@ class Lab:
     on_cell: called with each cell name before it runs (progress reporting).
     encoders: the encoders of finding v; temperatures: the Gumbel τ of finding iv.
     data_id: names the data (load options); cached cells on other data are refused.
+    planned: the names of the cells the experiments declared (`plan_cells`), or
+      None to allow any.
   """
   directory: Path
   base: TrainConfig
@@ -50,17 +53,33 @@ class Lab:
   encoders: tuple[str, ...] = ENCODERS
   temperatures: tuple[float, ...] = TEMPERATURES
   data_id: str | None = None
+  planned: frozenset[str] | None = None
 
   def cell_key(self, name: str, *purpose: str):
     """The PRNG key of cell `name`'s analysis (or of another `purpose` of that cell)."""
     return named_key(self.key, name, *purpose)
 
+  def folder(self, name: str) -> Path:
+    """Cell `name`'s folder."""
+    return self.directory / "cells" / name
+
   def cell(self, name: str, **changes) -> dict:
+    """Cell `name`'s analysis (`run_cell`), trained with `base.replace(**changes)` if not
+    cached, under the cell's claim (`attnjax.reproduce.claims`: one writer at a time).
+
+    Raises:
+      RuntimeError: `planned` is set and does not hold `name` (an experiment read a
+        cell its `Experiment.cells` does not declare).
+    """
+    if self.planned is not None and name not in self.planned:
+      raise RuntimeError(f"cell {name!r} is read but was not planned ({sorted(self.planned)}): "
+                         "add it to its experiment's `cells`")
     if self.on_cell is not None:
       self.on_cell(name)
-    return run_cell(self.directory / "cells" / name, self.base.replace(**changes), self.seeds,
-                    self.splits, self.settings, self.cell_key(name), progress=self.progress,
-                    data_id=self.data_id)
+    with claim(self.folder(name)):
+      return run_cell(self.folder(name), self.base.replace(**changes), self.seeds, self.splits,
+                      self.settings, self.cell_key(name), progress=self.progress,
+                      data_id=self.data_id)
 
 
 TAU_UNDEFINED = ("τ is undefined for an example whose attention or MI ranking is constant "

@@ -13,9 +13,14 @@ from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
 from attnjax.reproduce.verdicts import NEAR_TIE_UNDEFINED, judge, near_tie_quartiles
 
 
+def cells(lab: Lab) -> dict[str, dict]:
+  """The cells finding iii reads: {name: `TrainConfig` changes}."""
+  return {"bilstm-additive": {"model.attention": "additive"}}
+
+
 def finding_3(lab: Lab, buckets: int = 4) -> dict:
   """(iii) When attention values are nearly equal, their order disagrees with MI's."""
-  cell = lab.cell("bilstm-additive", **{"model.attention": "additive"})
+  cell = lab.cell("bilstm-additive", **cells(lab)["bilstm-additive"])
   b = cell["tau"].shape[1]
   spread = cell["stats_spread"][:, :b].ravel()
   tau = cell["tau"].ravel()

@@ -169,8 +169,14 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
            "cells or the paired t where both values come from the same seed's model, and "
            "Holm's adjustment over a finding's comparisons); a verdict is **inconclusive** "
            "when no comparison separates the cases (`attnjax.reproduce.verdicts`).", ""]
-  for dataset, findings in results.items():
+  for dataset in list(results) + [d for d in meta.get("missing", {}) if d not in results]:
+    findings = results.get(dataset, {})
     lines += [f"## Dataset: {dataset}", ""]
+    for number, cells in sorted(meta.get("missing", {}).get(dataset, {}).items(),
+                                key=lambda kv: int(kv[0])):
+      lines += [f"**Experiment {number} left out**: its cells {', '.join(cells)} failed on "
+                "their Ray workers (tracebacks in the driver's output); re-run the same "
+                "command to resume.", ""]
     for number, finding in sorted(findings.items(), key=lambda kv: int(kv[0])):
       lines += [f"### {finding['title']}: **{finding['verdict']}**", "",
                 f"Rule: {finding['rule']}.", ""]
