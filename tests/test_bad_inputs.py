@@ -153,6 +153,9 @@ CLI_CASES = [
     ("negative cell CPUs", lambda w: ["reproduce", "--executor", "ray", "--cell-cpus", "-1",
                                       "--out", str(w["out"])],
      r"cell_cpus must be a number >= 0, got -1.0"),
+    ("ray workers with a cluster address", lambda w: [
+        "reproduce", "--executor", "ray", "--ray-address", "auto", "--ray-workers", "2",
+        "--out", str(w["out"])], r"workers sets the CPUs of a local cluster"),
     ("negative cell retries", lambda w: ["reproduce", "--executor", "ray", "--cell-retries",
                                          "-2", "--out", str(w["out"])],
      r"retries must be an integer >= 0, got -2"),

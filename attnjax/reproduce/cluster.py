@@ -91,6 +91,9 @@ class RayOptions:
         continue
       if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if self.workers is not None and self.address is not None:
+      raise ValueError(f"workers sets the CPUs of a local cluster started here; with "
+                       f"address={self.address!r} the cluster's own resources apply")
 
 
 def import_ray():
@@ -201,9 +204,11 @@ class RaySession:
   def __enter__(self):
     ray = import_ray()
     if not ray.is_initialized():
-      kwargs = {"address": self.options.address, "include_dashboard": False}
-      if self.options.address is None and self.options.workers is not None:
-        kwargs["num_cpus"] = self.options.workers
+      kwargs = {"address": self.options.address}
+      if self.options.address is None:  # a local cluster started here: no dashboard
+        kwargs["include_dashboard"] = False
+        if self.options.workers is not None:
+          kwargs["num_cpus"] = self.options.workers
       ray.init(**kwargs)
       self.started = True
     return self
