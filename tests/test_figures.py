@@ -82,6 +82,12 @@ def test_every_experiment_draws_the_figures_it_registers():
                                      "mean": [[1.0, 0.3], [0.3, 1.0]]}},
           "counterfactual": {"additive": {"jsd": [0.1], "max_attention": [0.5]}},
           "examples": _examples(np.random.default_rng(1))},
+      7: {"fractions": [0.0, 0.5, 1.0],
+          "curves": {"additive": {
+              "attention": {"mean": [0.9, 0.5, 0.4], "per_seed": [[0.9, 0.5, 0.4],
+                                                                  [0.9, 0.6, 0.4]]},
+              "random": {"mean": [0.9, 0.8, 0.4], "per_seed": [[0.9, 0.8, 0.4],
+                                                               [0.9, 0.7, 0.4]]}}}},
   }
   for number, experiment in EXPERIMENTS.items():
     drawn = experiment.draw(results[number])
