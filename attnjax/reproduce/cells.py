@@ -258,6 +258,18 @@ def analyze(config: TrainConfig, params, test: TextDataset, settings: AnalysisSe
   return out
 
 
+def cell_stamps(settings: AnalysisSettings, key, data_id: str | None) -> tuple[dict, dict]:
+  """(run stamp, analysis stamp) a cached cell must carry to be reused: the run's is the
+  training code and the data; the analysis's adds the settings, `analysis_code()` and key."""
+  run_stamp = {"code": run_code(), "data_id": data_id}
+  return run_stamp, {**analysis_stamp(settings), "key": key_stamp(key), "run": run_stamp}
+
+
+def _analysis_cached(directory: Path, stamp: dict) -> bool:
+  return read_cache_json(directory / "analysis.json") == stamp and \
+      (directory / "analysis.npz").is_file()
+
+
 def cell_done(directory: Path, config: TrainConfig, seeds, settings: AnalysisSettings, key, *,
               data_id: str | None = None) -> bool:
   """True when `run_cell` with these arguments would only reload the cell: trained by
@@ -267,12 +279,10 @@ def cell_done(directory: Path, config: TrainConfig, seeds, settings: AnalysisSet
   saved = read_cache_json(directory / "run" / CONFIG_FILE)
   if saved is None:
     return False
-  run_stamp = {"code": run_code(), "data_id": data_id}
-  stamp = {**analysis_stamp(settings), "key": key_stamp(key), "run": run_stamp}
+  run_stamp, stamp = cell_stamps(settings, key, data_id)
   return (saved.get("extra", {}).get("stamp") == run_stamp and saved.get("seeds") == list(seeds)
           and TrainConfig.from_dict(saved["train"]) == config
-          and read_cache_json(directory / "analysis.json") == stamp
-          and (directory / "analysis.npz").is_file())
+          and _analysis_cached(directory, stamp))
 
 
 def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, TextDataset],
@@ -291,8 +301,7 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
   arrays_file = directory / "analysis.npz"
   done = directory / "analysis.json"
   run_dir = directory / "run"
-  run_stamp = {"code": run_code(), "data_id": data_id}
-  stamp = {**analysis_stamp(settings), "key": key_stamp(key), "run": run_stamp}
+  run_stamp, stamp = cell_stamps(settings, key, data_id)
   saved = read_cache_json(run_dir / CONFIG_FILE)  # the check reads the config, not the params
   result = None
   if saved is not None:
@@ -304,7 +313,7 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
       raise ValueError(f"{run_dir} holds a different run (config or seeds changed); "
                        f"remove it or use another --out")
     if stored == run_stamp:
-      if read_cache_json(done) == stamp and arrays_file.is_file():
+      if _analysis_cached(directory, stamp):
         return load_arrays(arrays_file)
       result = load_run(run_dir).result
     elif progress:
