@@ -83,6 +83,11 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   assert 0.0 <= results["planted"]["4"]["rows"]["softmax"]["entropy"]["mean"] <= np.log(12)
   cells_ = sorted(p.name for p in (tmp_path / "planted" / "cells").iterdir())
   assert len(cells_) == 3 + 2 + 1  # finding 1 (and v), + ablations, + Gumbel
+  for c in cells_:  # the second estimator and its calibration only where finding i reads them
+    with np.load(tmp_path / "planted" / "cells" / c / "analysis.npz") as saved_cell:
+      checked = c in ("bilstm-additive", "bilstm-deep", "bilstm-scaled_dot")
+      assert ("dataset_mi_robust" in saved_cell) == checked, c
+      assert ("calibration" in saved_cell) == checked, c
   stamps = {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
             for c in cells_}
   # Figures were checked above; the resumed and partial runs below test the caches (each

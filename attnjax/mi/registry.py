@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 import types
 import warnings
 
@@ -24,8 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.checks import check_int, is_concrete, is_int, is_real
+from attnjax.checks import check_int, is_concrete, is_int
 from attnjax.mi import binning, crossfit, inputs, knn, probe, variational
+from attnjax.mi import options as option_ranges
 from attnjax.mi.blocks import default_block_size
 from attnjax.mi.result import MIResult
 
@@ -230,10 +230,11 @@ def _as_mask(mask, shape):
 
 @functools.cache
 def _accepted_options(method) -> frozenset:
-  fn = variational.variational if method in variational.BOUNDS else METHODS[method]
-  params = inspect.signature(fn).parameters.values()
+  if method in variational.BOUNDS:
+    return frozenset(variational.OPTIONS + ("num_classes",))
+  params = inspect.signature(METHODS[method]).parameters.values()
   keyword = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
-  return frozenset(keyword - {"mask", "key", "bound"})
+  return frozenset(keyword - {"mask", "key"})
 
 
 def _resolve_options(method, y, options, n):
@@ -308,35 +309,10 @@ def _check_min_count(min_count):
   check_int("min_count", min_count, 0)
 
 
-# Option → (test, what is allowed); an option a method does not take is never checked.
-_OPTION_RANGES = {
-    "bins": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-    "steps": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-    "batch_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-    "block_size": (lambda v: v is None or (is_int(v) and v >= 1), "None or an integer >= 1"),
-    "eval_every": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-    "eval_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-    "divergence_nats": (lambda v: is_real(v) and 0 < v < math.inf, "a finite number > 0"),
-    "embed_dim": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-    "num_classes": (lambda v: v is None or (is_int(v) and v >= 1), "None or an integer >= 1"),
-    "hidden": (lambda v: isinstance(v, (list, tuple)) and all(is_int(w) and w >= 1 for w in v),
-               "a sequence of integers >= 1"),
-    "learning_rate": (lambda v: is_real(v) and 0 < v < math.inf, "a finite number > 0"),
-    "jitter": (lambda v: is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
-    "tau": (lambda v: is_real(v) and 0 < v < math.inf, "a finite number > 0"),
-    "train_fraction": (lambda v: is_real(v) and 0 < v < 1, "a number in (0, 1)"),
-    "momentum": (lambda v: is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
-    "weight_decay": (lambda v: is_real(v) and 0 <= v < math.inf, "a finite number >= 0"),
-    "ema_rate": (lambda v: is_real(v) and 0 < v <= 1, "a number in (0, 1]"),
-}
-
-
 def _check_option_values(method, options, n):
   """`ValueError` naming an option outside its range (`k` must also be < N)."""
   for name, value in options.items():
-    if name in _OPTION_RANGES and not _OPTION_RANGES[name][0](value):
-      raise ValueError(f"option {name}={value!r} of method {method!r} must be "
-                       f"{_OPTION_RANGES[name][1]}")
+    option_ranges.check(name, value, f"method {method!r}")
   if "k" in options and not (is_int(options["k"]) and 1 <= options["k"] < n):
     raise ValueError(f"option k={options['k']!r} of method {method!r} must be an integer in "
                      f"[1, N) with N = {n} samples")

@@ -14,6 +14,7 @@ Bounds in this module take `scores <float32>[B, B]` and `weights <float32>[B]`
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import flax.linen as nn
@@ -21,7 +22,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from attnjax.checks import is_real
 from attnjax.mi import fit, inputs
+from attnjax.mi import options as option_ranges
 from attnjax.mi.result import MIResult
 
 BOUNDS = ("infonce", "nwj", "mine", "smile")
@@ -257,13 +260,72 @@ def all_pairs_bound(value_fn, scores_fn, data, weights, block_size: int, row_chu
   return jnp.sum(values * counts) / total, jnp.sum(log_counts * counts) / total
 
 
+@dataclasses.dataclass(frozen=True)
+class CriticOptions:
+  """How `variational` trains and scores its critic, validated once (a `ValueError` on a bad value).
+
+  Attributes:
+    critic: "separable" (g(x)ᵀh(y)) or "concat" (MLP on [x; y]).
+    hidden: hidden widths of the critic ((16, 8) as bmi's default critic;
+      (64,) read the same or lower on bmi's tasks at 1,000 steps).
+    embed_dim: embedding width of the separable critic.
+    steps: Adam steps.
+    batch_size: B, samples per training step.
+    learning_rate: Adam step size (1e-2: 1e-3 left the critic still
+      improving at 1,000 steps on bmi's tasks; the validated checkpoint
+      guards against the faster overfitting).
+    train_fraction: share of the samples used to train and validate the
+      critic; the rest is held out for the estimate.
+    validation_fraction: share of the training part set aside to choose the
+      checkpoint, in (0, 1).
+    eval_every: steps between two validation checks.
+    eval_size: largest block of samples whose all pairs score one bound
+      (memory: an [eval_size, eval_size] score matrix).
+    copula: replace every continuous coordinate of x and y by the normal
+      scores of its ranks (`inputs.rank_gauss`; MI-invariant, tames heavy
+      tails); labels stay one-hot.
+    standardize: without `copula`, scale continuous columns to unit variance.
+    tau: SMILE's clipping threshold.
+    ema_rate: MINE's moving-average rate α.
+    divergence_nats: a validation bound below −divergence_nats flags a
+      diverged critic (the zero critic scores 0).
+  """
+  critic: str = "concat"
+  hidden: Sequence[int] = (16, 8)
+  embed_dim: int = 32
+  steps: int = 1000
+  batch_size: int = 256
+  learning_rate: float = 1e-2
+  train_fraction: float = 0.5
+  validation_fraction: float = 0.2
+  eval_every: int = 50
+  eval_size: int = 4096
+  copula: bool = True
+  standardize: bool = True
+  tau: float = 5.0
+  ema_rate: float = 0.01
+  divergence_nats: float = 1.0
+
+  def __post_init__(self):
+    if self.critic not in CRITICS:
+      raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
+    for field in dataclasses.fields(self):
+      option_ranges.check(field.name, getattr(self, field.name), "CriticOptions")
+    if not (is_real(self.validation_fraction) and 0 < self.validation_fraction < 1):
+      raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+    for name in ("copula", "standardize"):
+      if not isinstance(getattr(self, name), bool):
+        raise ValueError(f"option {name}={getattr(self, name)!r} of CriticOptions must be "
+                         "True or False")
+    object.__setattr__(self, "hidden", tuple(self.hidden))  # hashable: a static jit argument
+
+
+OPTIONS = tuple(field.name for field in dataclasses.fields(CriticOptions))
+"""The option names `variational` (and infonce, nwj, mine, smile) take as keywords."""
+
+
 def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | None = None,
-                critic: str = "concat", hidden: Sequence[int] = (16, 8), embed_dim: int = 32,
-                steps: int = 1000, batch_size: int = 256, learning_rate: float = 1e-2,
-                train_fraction: float = 0.5, validation_fraction: float = 0.2,
-                eval_every: int = 50, eval_size: int = 4096, copula: bool = True,
-                standardize: bool = True, tau: float = 5.0, ema_rate: float = 0.01,
-                divergence_nats: float = 1.0):
+                options: CriticOptions | None = None, **fields):
   """Trains a critic, keeps its best validated checkpoint, reports `bound` held out.
 
   The samples are split three ways: the critic is trained (Adam, one
@@ -293,30 +355,9 @@ def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | Non
     key: PRNG key (split, initialisation, batches); required.
     num_classes: label count, for discrete y (inferred from concrete labels
       by `attnjax.mi.estimate`).
-    critic: "separable" (g(x)ᵀh(y)) or "concat" (MLP on [x; y]).
-    hidden: hidden widths of the critic ((16, 8) as bmi's default critic;
-      (64,) read the same or lower on bmi's tasks at 1,000 steps).
-    embed_dim: embedding width of the separable critic.
-    steps: Adam steps.
-    batch_size: B, samples per training step.
-    learning_rate: Adam step size (1e-2: 1e-3 left the critic still
-      improving at 1,000 steps on bmi's tasks; the validated checkpoint
-      guards against the faster overfitting).
-    train_fraction: share of the samples used to train and validate the
-      critic; the rest is held out for the estimate.
-    validation_fraction: share of the training part set aside to choose the
-      checkpoint, in (0, 1).
-    eval_every: steps between two validation checks.
-    eval_size: largest block of samples whose all pairs score one bound
-      (memory: an [eval_size, eval_size] score matrix).
-    copula: replace every continuous coordinate of x and y by the normal
-      scores of its ranks (`inputs.rank_gauss`; MI-invariant, tames heavy
-      tails); labels stay one-hot.
-    standardize: without `copula`, scale continuous columns to unit variance.
-    tau: SMILE's clipping threshold.
-    ema_rate: MINE's moving-average rate α.
-    divergence_nats: a validation bound below −divergence_nats flags a
-      diverged critic (the zero critic scores 0).
+    options: a `CriticOptions` (default `CriticOptions()`).
+    **fields: `CriticOptions` fields (steps=600, critic="separable", ...)
+      replacing those of `options`.
 
   Returns:
     `MIResult` with `n` the held-out samples, `ceiling` the mean log(block
@@ -326,24 +367,23 @@ def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | Non
     `best_step` (0: no checkpoint beat the zero critic) and `diverged`.
   """
   fit.require_key(key, bound, "a critic")
-  if not 0 < validation_fraction < 1:
-    raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction!r}")
+  o = dataclasses.replace(options or CriticOptions(), **fields)
   mask = inputs.full_mask(x, mask)
   x = jnp.asarray(x, jnp.float32)
-  y = _features(y, mask, num_classes, standardize, copula)
-  if copula:
+  y = _features(y, mask, num_classes, o.standardize, o.copula)
+  if o.copula:
     x = inputs.rank_gauss(x, mask)
-  elif standardize:
+  elif o.standardize:
     x = inputs.standardize(x, mask)
   (train, train_w, validation, validation_w, held_out, held_out_w, key_init,
-   key_train) = fit.fit_splits(key, (x, y), mask, train_fraction, validation_fraction)
+   key_train) = fit.fit_splits(key, (x, y), mask, o.train_fraction, o.validation_fraction)
 
-  model = make_critic(critic, hidden, embed_dim)
+  model = make_critic(o.critic, o.hidden, o.embed_dim)
   params = _zero_output(model.init(key_init, x[:2], y[:2]))
-  objective = _objective(bound, tau, ema_rate)
-  value_fn = _estimate_value(bound, tau)
+  objective = _objective(bound, o.tau, o.ema_rate)
+  value_fn = _estimate_value(bound, o.tau)
   # Rows of a score matrix at once: about 2^22 floats of the widest pair tensor.
-  row_chunk = max(1, 2**22 // (min(eval_size, x.shape[0]) * max(hidden or (1,))))
+  row_chunk = max(1, 2**22 // (min(o.eval_size, x.shape[0]) * max(o.hidden or (1,))))
 
   def loss(params, state, batch, weights):
     surrogate, (value, state) = objective(model.apply(params, *batch), weights, state)
@@ -351,20 +391,20 @@ def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | Non
 
   def bound_on(params, data, weights):
     return all_pairs_bound(value_fn, lambda rows, y_all: model.apply(params, rows, y_all),
-                           data, weights, eval_size, row_chunk)
+                           data, weights, o.eval_size, row_chunk)
 
   def select(params, _):
     value = bound_on(params, validation, validation_w)[0]
     return jnp.where(jnp.isfinite(value), -value, jnp.inf)
 
   state = (jnp.asarray(-jnp.inf, jnp.float32), jnp.asarray(0.0, jnp.float32))
-  fitted = fit.minimize(loss, params, state, train, train_w, key_train, steps=steps,
-                        batch_size=batch_size, optimizer=optax.adam(learning_rate),
-                        select=select, eval_every=eval_every)
+  fitted = fit.minimize(loss, params, state, train, train_w, key_train, steps=o.steps,
+                        batch_size=o.batch_size, optimizer=optax.adam(o.learning_rate),
+                        select=select, eval_every=o.eval_every)
   value, log_count = bound_on(fitted.params, held_out, held_out_w)
   validation_curve = -fitted.scores
   diverged = (~jnp.all(jnp.isfinite(fitted.curve)) | ~jnp.all(jnp.isfinite(validation_curve))
-              | jnp.any(validation_curve < -divergence_nats) | ~jnp.isfinite(value))
+              | jnp.any(validation_curve < -o.divergence_nats) | ~jnp.isfinite(value))
   value = jnp.where(jnp.isfinite(value), value, 0.0)
   ceiling = log_count if bound == "infonce" else jnp.asarray(jnp.inf, jnp.float32)
   return MIResult(value, jnp.sum(held_out_w).astype(jnp.int32), ceiling,

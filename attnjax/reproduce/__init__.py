@@ -31,7 +31,8 @@ from attnjax.reproduce.cells import AnalysisSettings, analysis_stamp, run_code
 from attnjax.reproduce.explanations import explanation_code
 from attnjax.reproduce.faithfulness import faithfulness_code
 from attnjax.reproduce.cluster import EXECUTORS, CellsFailed, RayOptions, RaySession, run_cells
-from attnjax.reproduce.findings import EXPERIMENTS, FINDINGS, TEMPERATURES, Lab, plan_cells
+from attnjax.reproduce.findings import (EXPERIMENTS, FINDINGS, TEMPERATURES, Lab, checked_cells,
+                                        plan_cells)
 from attnjax.reproduce.presets import (PRESETS, TWO_CLASS, analysis_settings, base_config,
                                        check_preset, data_options)
 from attnjax.reproduce.report import write_figures, write_report
@@ -170,7 +171,7 @@ def _run_datasets(out, results, results_path, meta, say, *, data, preset, source
               on_cell=lambda name, d=dataset: say(f"{d}: cell {name}"),
               encoders=tuple(encoders), temperatures=tuple(float(t) for t in temperatures))
     plan = plan_cells(lab, only)
-    lab.planned = frozenset(plan)
+    lab.planned, lab.checked = frozenset(plan), checked_cells(lab)
     failed = run_cells(lab, plan, ray, say=lambda m, d=dataset: say(f"{d}: {m}")) \
         if executor == "ray" else {}
     findings = results.setdefault(dataset, {})

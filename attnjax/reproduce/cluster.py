@@ -161,7 +161,7 @@ def run_cells(lab, plan: dict[str, dict], options: RayOptions, *, say=print) -> 
   ray = import_ray()
   configs = {name: lab.base.replace(**changes) for name, changes in plan.items()}
   todo = [name for name, config in configs.items()
-          if not cell_done(lab.folder(name), config, lab.seeds, lab.settings,
+          if not cell_done(lab.folder(name), config, lab.seeds, lab.settings_of(name),
                            lab.cell_key(name), data_id=lab.data_id)]
   say(f"cells: {len(plan) - len(todo)} cached, {len(todo)} to compute on Ray")
   if not todo:
@@ -174,7 +174,7 @@ def run_cells(lab, plan: dict[str, dict], options: RayOptions, *, say=print) -> 
     files = _folder_files(lab.folder(name)) if options.ship else None
     key_data = np.asarray(jax.random.key_data(lab.cell_key(name)))
     ref = task.remote(str(lab.folder(name)), configs[name], list(lab.seeds), splits,
-                      lab.settings, key_data, lab.data_id, options.ship, files,
+                      lab.settings_of(name), key_data, lab.data_id, options.ship, files,
                       options.cpu_devices)
     pending[ref] = name
   failed, finished, start = {}, 0, time.time()

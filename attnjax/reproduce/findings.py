@@ -34,8 +34,9 @@ from attnjax.reproduce.information_preservation import finding_1
 from attnjax.reproduce.lab import TEMPERATURES, Lab
 from attnjax.reproduce.near_ties import finding_3
 
-__all__ = ["EXPERIMENTS", "FINDINGS", "TEMPERATURES", "Experiment", "Lab", "plan_cells", "finding_1",
-           "finding_2", "finding_3", "finding_4", "finding_5", "finding_6", "finding_7"]
+__all__ = ["EXPERIMENTS", "FINDINGS", "TEMPERATURES", "Experiment", "Lab", "checked_cells",
+           "plan_cells", "finding_1", "finding_2", "finding_3", "finding_4", "finding_5",
+           "finding_6", "finding_7"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,11 +50,14 @@ class Experiment:
     cells: `Lab` → {cell name: `TrainConfig` changes}, every cell `measure`
       reads (so an executor can train them all before measuring, in parallel;
       a cell read but not declared raises).
+    checks_estimator: `measure` reads its cells' second dataset-level estimate
+      and calibration (`AnalysisSettings.robustness_method`); other cells skip them.
   """
   measure: Callable[[Lab], dict]
   draw: Callable[[dict], dict]
   figures: tuple[tuple[str, str], ...]
   cells: Callable[[Lab], dict]
+  checks_estimator: bool = False
 
 
 def _one_figure(number: int) -> tuple[tuple[str, str], ...]:
@@ -62,7 +66,7 @@ def _one_figure(number: int) -> tuple[tuple[str, str], ...]:
 
 EXPERIMENTS = {
     1: Experiment(finding_1, information_preservation.figures, _one_figure(1),
-                  information_preservation.cells),
+                  information_preservation.cells, checks_estimator=True),
     2: Experiment(finding_2, ablation.figures, _one_figure(2), ablation.cells),
     3: Experiment(finding_3, near_ties.figures, _one_figure(3), near_ties.cells),
     4: Experiment(finding_4, gumbel.figures, _one_figure(4), gumbel.cells),
@@ -88,3 +92,10 @@ def plan_cells(lab: Lab, numbers) -> dict[str, dict]:
     for name, changes in EXPERIMENTS[number].cells(lab).items():
       plan.setdefault(name, changes)
   return plan
+
+
+def checked_cells(lab: Lab) -> frozenset[str]:
+  """The cells of every experiment with `checks_estimator` (whatever `--only` runs, so a
+  cell's analysis, and its cache, do not depend on which experiments a run asked for)."""
+  return frozenset(name for experiment in EXPERIMENTS.values() if experiment.checks_estimator
+                   for name in experiment.cells(lab))

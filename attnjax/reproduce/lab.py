@@ -41,6 +41,10 @@ class Lab:
     data_id: names the data (load options); cached cells on other data are refused.
     planned: the names of the cells the experiments declared (`plan_cells`), or
       None to allow any.
+    checked: the cells whose dataset-level MI is cross-checked with the second
+      estimator and calibrated (`settings.robustness_method`,
+      `settings.calibration_replicates`; `findings.checked_cells`: finding i's),
+      or None for every cell. The others skip both (no experiment reads them there).
   """
   directory: Path
   base: TrainConfig
@@ -54,6 +58,14 @@ class Lab:
   temperatures: tuple[float, ...] = TEMPERATURES
   data_id: str | None = None
   planned: frozenset[str] | None = None
+  checked: frozenset[str] | None = None
+
+  def settings_of(self, name: str) -> AnalysisSettings:
+    """How cell `name` is analysed: `settings`, without the second estimator and its
+    calibration unless the cell is `checked`."""
+    if self.checked is None or name in self.checked:
+      return self.settings
+    return dataclasses.replace(self.settings, robustness_method=None, calibration_replicates=0)
 
   def cell_key(self, name: str, *purpose: str):
     """The PRNG key of cell `name`'s analysis (or of another `purpose` of that cell)."""
@@ -78,7 +90,7 @@ class Lab:
       self.on_cell(name)
     with claim(self.folder(name)):
       return run_cell(self.folder(name), self.base.replace(**changes), self.seeds, self.splits,
-                      self.settings, self.cell_key(name), progress=self.progress,
+                      self.settings_of(name), self.cell_key(name), progress=self.progress,
                       data_id=self.data_id)
 
 
