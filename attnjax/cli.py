@@ -307,6 +307,7 @@ def _int_list(text: str) -> list[int]:
 
 def cmd_reproduce(args) -> int:
   from attnjax.reproduce import reproduce
+  from attnjax.reproduce.cluster import CellsFailed, RayOptions
 
   data = [d.strip() for d in args.data.split(",") if d.strip()]
   if args.epochs is not None and args.epochs < 1:
@@ -314,7 +315,6 @@ def cmd_reproduce(args) -> int:
   _check_out_dir(args.out)
   ray = None
   if args.executor == "ray":
-    from attnjax.reproduce.cluster import RayOptions
     ray = RayOptions(address=args.ray_address, cell_cpus=args.cell_cpus,
                      cell_gpus=args.cell_gpus, retries=args.cell_retries,
                      ship=args.ray_ship_results, cpu_devices=args.cpu_devices,
@@ -327,7 +327,6 @@ def cmd_reproduce(args) -> int:
     if ray_flags:
       raise ValueError(f"{', '.join(ray_flags)} {'needs' if len(ray_flags) == 1 else 'need'} "
                        "--executor ray")
-  from attnjax.reproduce.cluster import CellsFailed
   try:
     reproduce(args.out, data=data, seeds=args.seeds, only=args.only, preset=_preset(args),
               source=args.source, data_dir=args.data_dir, progress=not args.no_progress,

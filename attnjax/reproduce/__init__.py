@@ -84,6 +84,7 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
   check_choice("executor", executor, EXECUTORS)
   if ray is not None and executor != "ray":
     raise ValueError(f"Ray options were given but executor={executor!r}; pass executor='ray'")
+  ray = ray or RayOptions()
   only = sorted(FINDINGS) if only is None else sorted(set(only))
   unknown = [n for n in only if n not in FINDINGS]
   if unknown:
@@ -126,13 +127,13 @@ def reproduce(out, *, data: Sequence[str] = ("planted",), seeds: int = 5,
 
   with contextlib.ExitStack() as stack:
     if executor == "ray":
-      stack.enter_context(RaySession(ray or RayOptions()))
+      stack.enter_context(RaySession(ray))
     failed = _run_datasets(out, results, results_path, meta, say, data=data, preset=preset,
                            source=source, data_dir=data_dir, data_overrides=data_overrides,
                            train_split=train_split, config_changes=config_changes,
                            seeds=seeds, analysis=analysis, progress=progress, encoders=encoders,
                            temperatures=temperatures, only=only, executor=executor,
-                           ray=ray or RayOptions())
+                           ray=ray)
   if failed:
     cells = ", ".join(f"{dataset}/{name}" for dataset, names in failed.items() for name in names)
     raise CellsFailed(f"cells failed on Ray: {cells} (tracebacks above); the report holds "
