@@ -410,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="files: the folder holding <dataset>/train.tsv…; tfds: its data_dir")
   rep.add_argument("--dataset-method", default=None,
                    help="estimator of finding i's dataset-level I(h_t ; ŷ) (default: the "
-                   "preset's, see attnjax.reproduce.cells.AnalysisSettings)")
+                   "preset's, see attnjax.reproduce.cell_measurements.AnalysisSettings)")
   rep.add_argument("--robustness-method", default=None,
                    help="finding i's second estimator, or 'none' (default: the preset's)")
   rep.add_argument("--out", default="runs/reproduce")

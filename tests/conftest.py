@@ -1,5 +1,6 @@
 """Test-wide JAX settings: CPU, no silent rank promotion, compiled programs freed per module,
-one persistent compilation cache per test run."""
+one persistent compilation cache per test run, XLA's optimisation passes off where they
+cost more than they save."""
 
 import gc
 import os
@@ -8,6 +9,21 @@ import tempfile
 
 import jax
 import pytest
+
+# Most of the suite's programs are tiny and run once: XLA's optimisation passes cost more than
+# they save (test_reproduce + test_training: 597 s → 305 s without them). Off for the tests and
+# for the processes they start (`JAX_DISABLE_MOST_OPTIMIZATIONS`, inherited), except in the
+# modules of RUN_BOUND, whose estimators train for hundreds of steps (test_mi_variational: 230 s
+# with them, 273 s without). The library and its benchmarks compile at XLA's default level.
+# The properties tested (bucketed == padded, seeds together == alone, steps_per_call, resume bit
+# for bit, estimates against analytic truths) hold at either level; to run every test at the
+# default level: ATTNJAX_TEST_XLA_OPTIMIZE=1.
+OPTIMIZE_ALL = os.environ.get("ATTNJAX_TEST_XLA_OPTIMIZE") == "1"
+RUN_BOUND = ("test_mi_variational.py", "test_mi_crossfit.py", "test_mi_api.py",
+             "test_data_shared.py", "test_calibration.py")
+if not OPTIMIZE_ALL:
+  os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+jax.config.update("jax_disable_most_optimizations", not OPTIMIZE_ALL)
 
 jax.config.update("jax_platforms", "cpu")
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -22,6 +38,20 @@ if _MADE_HERE:
 jax.config.update("jax_compilation_cache_dir", os.environ["ATTNJAX_TEST_XLA_CACHE"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+# The same cache for the processes the tests start (CLI runs, the sharded-seeds script, Ray's
+# workers, which compile what the test's local reference run compiled); test_resume sets its own.
+os.environ.update(JAX_COMPILATION_CACHE_DIR=os.environ["ATTNJAX_TEST_XLA_CACHE"],
+                  JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                  JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _optimise_run_bound_modules(request):
+  """XLA's optimisation passes on for the modules of RUN_BOUND (see above), off elsewhere."""
+  run_bound = OPTIMIZE_ALL or request.path.name in RUN_BOUND
+  jax.config.update("jax_disable_most_optimizations", not run_bound)
+  yield
+  jax.config.update("jax_disable_most_optimizations", not OPTIMIZE_ALL)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,9 +1,11 @@
 """Caches keyed on what computed them; strict JSON; NaNs counted in summaries and reports."""
 
+import dataclasses
 import importlib
 import json
 import sys
 
+import chex
 import jax
 import numpy as np
 import pytest
@@ -13,8 +15,9 @@ from attnjax.analysis import mean_ci, seed_summary
 from attnjax.data import load_splits
 from attnjax.io import nan_for_null, read_json, strict_json, write_json_atomic
 from attnjax.models import AttentionClassifier
+from attnjax.reproduce import cell_measurements as cm
 from attnjax.reproduce import cells, findings, report, reproduce
-from attnjax.training import TrainConfig
+from attnjax.training import TrainConfig, train
 
 MODULE = '''"""A module."""
 import math
@@ -225,3 +228,39 @@ def test_cell_cache_keyed_on_code_settings_and_key(tmp_path, tiny_splits, monkey
   with pytest.raises(ValueError, match="different run"):
     cells.run_cell(folder, config.replace(epochs=2), (0, 1), tiny_splits, settings, key,
                    progress=False, data_id="tiny")
+
+
+def test_a_cell_measurement_is_one_table_entry_with_its_switch(tiny_splits, monkeypatch):
+  """`cell_measurements.MEASUREMENTS`: an added entry runs on the cell's inputs (shapes checked)
+  when its switch says so; the second estimator and calibration follow their settings."""
+  model = AttentionClassifier(vocab_size=1000, num_classes=2, **TINY_MODEL)
+  config = TrainConfig(model=model, epochs=1, batch_size=32)
+  params = train(config, (0, 1), tiny_splits["train"], tiny_splits["dev"], progress=False).params
+  settings = cm.AnalysisSettings(eval_examples=32, explain_examples=2, num_samples=24,
+                                 robustness_method=None, calibration_replicates=0)
+  seen = []
+
+  def context_norm(cell):
+    seen.append(cell)
+    return {"context_norm": np.linalg.norm(cell.context, axis=-1)}
+
+  monkeypatch.setitem(cm.MEASUREMENTS, "context_norm",
+                      cm.Measurement(context_norm, lambda s: s.num_samples == 24))
+  arrays = cm.analyze(config, params, tiny_splits["test"], settings, jax.random.key(0))
+  (cell,) = seen
+  s, n, t = 2, 32, tiny_splits["test"].max_length
+  chex.assert_shape([cell.attention, cell.hidden, cell.context, cell.logits],
+                    [(s, n, t), (s, n, t, None), (s, n, None), (s, n, 2)])
+  chex.assert_shape([cell.mask, cell.predicted], [(n, t), (s, n)])
+  assert cell.hidden.shape[-1] == cell.context.shape[-1]
+  np.testing.assert_array_equal(cell.predicted, cell.logits.argmax(-1))
+  np.testing.assert_allclose(arrays["context_norm"], np.linalg.norm(cell.context, axis=-1))
+  np.testing.assert_allclose(arrays["accuracy"],
+                             (cell.predicted == tiny_splits["test"].labels[:n]).mean(-1))
+  assert "dataset_mi_robust" not in arrays and "calibration" not in arrays
+  # Switched off by its own rule; the second estimator on by the settings'.
+  robust = dataclasses.replace(settings, num_samples=16, robustness_method="probe")
+  again = cm.analyze(config, params, tiny_splits["test"], robust, jax.random.key(0))
+  assert len(seen) == 1 and "context_norm" not in again
+  assert again["dataset_mi_robust"].shape == again["dataset_mi"].shape == (s, t)
+  np.testing.assert_array_equal(again["dataset_mi"], arrays["dataset_mi"])  # same key, same MI

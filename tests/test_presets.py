@@ -1,11 +1,14 @@
-"""`reproduce` presets: per-corpus settings, the quick alias, old results read as before."""
+"""`reproduce` presets: per-corpus settings, the quick alias, old results read as before; its
+options as one validated value."""
 
+import dataclasses
 import json
 
 import pytest
 
 from attnjax import cli
-from attnjax.reproduce import _earlier_results, default_analysis, reproduce
+from attnjax.reproduce import (ReproduceOptions, RayOptions, _earlier_results,
+                               default_analysis, reproduce)
 from attnjax.reproduce.presets import PRESETS, analysis_settings, base_config, data_options
 
 
@@ -76,7 +79,6 @@ def test_train_preset_fills_only_the_options_not_given():
 
 def test_one_split_policy_and_one_default_source():
   import argparse
-  import inspect
 
   from attnjax.data import DEFAULT_SOURCE, LoadOptions, default_splits
   from attnjax.reproduce.presets import data_options as options
@@ -87,7 +89,7 @@ def test_one_split_policy_and_one_default_source():
   reproduce_args = parser.parse_args(["reproduce"])
   assert train_args.source == reproduce_args.source == DEFAULT_SOURCE
   assert LoadOptions().source == DEFAULT_SOURCE
-  assert inspect.signature(reproduce).parameters["source"].default == DEFAULT_SOURCE
+  assert ReproduceOptions().source == DEFAULT_SOURCE
   for preset in PRESETS:
     for dataset, source in (("sst2", "files"), ("ag_news", "files"), ("ag_news", "tfds")):
       splits = options(dataset, preset, source)["splits"]
@@ -99,3 +101,25 @@ def test_one_split_policy_and_one_default_source():
   args = argparse.Namespace(data="ag_news", source="files", train_split=None, dev_split="dev[95%:]",
                             test_split=None)
   assert cli._split_names(args) == ("dev[:90%]", "dev[95%:]", "test")
+
+
+def test_reproduce_options_are_one_validated_value_whatever_way_they_are_passed(tmp_path):
+  options = ReproduceOptions(data=("sst2", "planted"), only=(7, 1, 1), quick=True)
+  assert options.experiments == [1, 7] and options.resolved_preset == "quick"
+  assert options.settings == analysis_settings("quick") and options.ray_options == RayOptions()
+  paper = dataclasses.replace(options, quick=False, preset="paper")  # fields stay as given
+  assert paper.resolved_preset == "paper" and paper.settings == analysis_settings("paper")
+  assert ReproduceOptions().experiments == [1, 2, 3, 4, 5, 6, 7]
+  assert ReproduceOptions().resolved_preset == "full"
+  for bad, message in ((dict(seeds=1), "seeds must be >= 2"),
+                       (dict(only=(8,)), r"unknown findings \[8\]; allowed"),
+                       (dict(data=("mnist",)), r"unknown datasets \['mnist'\]; allowed: planted"),
+                       (dict(encoders=("gru",)), r"unknown encoders \['gru'\]; allowed"),
+                       (dict(temperatures=(0.5, 0.0)), r"must be > 0, got \[0.0\]"),
+                       (dict(executor="spark"), r"unknown executor 'spark'; allowed: local, ray"),
+                       (dict(ray=RayOptions()), "executor='local'; pass executor='ray'")):
+    with pytest.raises(ValueError, match=message):
+      ReproduceOptions(**bad)
+    with pytest.raises(ValueError, match=message):  # keywords over an options value: checked too
+      reproduce(tmp_path, options, **bad)
+  assert not any(tmp_path.iterdir())  # refused before writing anything

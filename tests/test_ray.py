@@ -17,7 +17,7 @@ import time
 import pytest
 
 from attnjax.reproduce import reproduce
-from attnjax.reproduce.cells import AnalysisSettings
+from attnjax.reproduce.cell_measurements import AnalysisSettings
 from attnjax.reproduce.claims import LOCK_FILE, claim, holder
 from attnjax.reproduce.cluster import CellsFailed, RayOptions
 from test_reproduce import TINY

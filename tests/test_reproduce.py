@@ -7,7 +7,7 @@ import pytest
 
 from attnjax.io import strict_json
 from attnjax.reproduce import cells, explanations, reproduce, verdicts
-from attnjax.reproduce.cells import AnalysisSettings
+from attnjax.reproduce.cell_measurements import AnalysisSettings
 
 TINY = dict(
     data=("planted",), seeds=2, quick=True, progress=False, encoders=("bilstm",),

@@ -42,7 +42,7 @@ import attnjax.reproduce.report
 import attnjax.training.checkpoint
 import attnjax.training.loop
 from attnjax.reproduce import reproduce
-from attnjax.reproduce.cells import AnalysisSettings
+from attnjax.reproduce.cell_measurements import AnalysisSettings
 
 args = json.loads(sys.argv[1])
 TINY = dict(

@@ -63,7 +63,7 @@ def explanation_scores(run, test, cell: dict, key, *, ig_steps: int = 32,
     run: the cell's `TrainResult` (stacked params [S, ...]).
     test: the cell's test `TextDataset`; its first B examples are explained,
       B = the cell's instance-MI examples.
-    cell: the cell's analysis (`attnjax.reproduce.cells.analyze`); attention
+    cell: the cell's analysis (`attnjax.reproduce.cell_measurements.analyze`); attention
       and instance MI are read from it rather than recomputed.
     key: PRNG key of the counterfactual search's starting noise.
 

@@ -54,7 +54,7 @@ def tau_bars(ax, rows: dict, title: str) -> list[str]:
 
 def token_figure(cell: dict, examples: int = 4):
   """Seed 0's attention vs instance MI (and planted tokens) on the first explained examples
-  of a cell's analysis (`attnjax.reproduce.cells.analyze`): a `Figure`."""
+  of a cell's analysis (`attnjax.reproduce.cell_measurements.analyze`): a `Figure`."""
   mi = cell["instance_mi"][0]
   attention = cell["attention"][0]
   mask = cell["mask"]

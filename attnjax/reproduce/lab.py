@@ -17,7 +17,8 @@ import numpy as np
 from attnjax.analysis.summary import seed_summary
 from attnjax.data.dataset import TextDataset
 from attnjax.models import ENCODERS
-from attnjax.reproduce.cells import AnalysisSettings, named_key, run_cell
+from attnjax.reproduce.cell_measurements import AnalysisSettings
+from attnjax.reproduce.cells import named_key, run_cell
 from attnjax.reproduce.claims import claim
 from attnjax.training import TrainConfig
 
@@ -129,5 +130,5 @@ CALIBRATION_KEYS = ("method", "position", "seed", "n", "d", "classes", "truth", 
 
 
 def calibration_row(calibration: dict) -> dict:
-  """A cell's calibration as finding i stores it (`attnjax.reproduce.cells.calibrate_cell`)."""
+  """A cell's calibration as finding i stores it (`attnjax.reproduce.cell_measurements.calibrate_cell`)."""
   return {k: calibration[k] for k in CALIBRATION_KEYS if k in calibration}

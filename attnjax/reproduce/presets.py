@@ -111,7 +111,7 @@ def base_config(dataset: str, preset: str, vocab_size: int, num_classes: int) ->
 
 def analysis_settings(preset: str):
   """The default `AnalysisSettings` of `preset` (quick: fewer examples and copies)."""
-  from attnjax.reproduce.cells import AnalysisSettings
+  from attnjax.reproduce.cell_measurements import AnalysisSettings
   check_preset(preset)
   return (AnalysisSettings() if preset == "quick" else
           AnalysisSettings(eval_examples=2000, explain_examples=100, num_samples=128))
