@@ -117,7 +117,8 @@ def test_reproduce_options_are_one_validated_value_whatever_way_they_are_passed(
                        (dict(encoders=("gru",)), r"unknown encoders \['gru'\]; allowed"),
                        (dict(temperatures=(0.5, 0.0)), r"must be > 0, got \[0.0\]"),
                        (dict(executor="spark"), r"unknown executor 'spark'; allowed: local, ray"),
-                       (dict(ray=RayOptions()), "executor='local'; pass executor='ray'")):
+                       (dict(ray=RayOptions()), "executor='local'; pass executor='ray'"),
+                       (dict(data="sst2"), r"data must be a sequence, e.g. data=\('sst2',\)")):
     with pytest.raises(ValueError, match=message):
       ReproduceOptions(**bad)
     with pytest.raises(ValueError, match=message):  # keywords over an options value: checked too

@@ -82,6 +82,10 @@ class ReproduceOptions:
     if self.ray is not None and self.executor != "ray":
       raise ValueError(f"Ray options were given but executor={self.executor!r}; pass "
                        "executor='ray'")
+    for name in ("data", "encoders", "temperatures", "only"):
+      if isinstance(getattr(self, name), str):
+        raise ValueError(f"{name} must be a sequence, e.g. {name}=({getattr(self, name)!r},), "
+                         f"not the string {getattr(self, name)!r}")
     unknown = [n for n in self.experiments if n not in FINDINGS]
     if unknown:
       raise ValueError(f"unknown findings {unknown}; allowed: {sorted(FINDINGS)}")
