@@ -171,21 +171,21 @@ def attention_stats(cell: CellInputs) -> dict:
   return {f"stats_{k}": np.asarray(v) for k, v in stats.items()}
 
 
+def _states_mi(cell: CellInputs, method: str, key) -> np.ndarray:
+  """<float32>[S, T]: I(h_t ; ŷ) per seed and position with `method`."""
+  return np.asarray(analysis.position_mi(cell.hidden, cell.predicted, cell.mask, method=method,
+                                         key=key, **class_options(method, cell.model.num_classes)))
+
+
 def dataset_mi(cell: CellInputs) -> dict:
   """dataset_mi [S, T]: I(h_t ; ŷ) per position, with `settings.dataset_method`."""
-  method = cell.settings.dataset_method
-  return {"dataset_mi": np.asarray(analysis.position_mi(
-      cell.hidden, cell.predicted, cell.mask, method=method, key=cell.keys["dataset"],
-      **class_options(method, cell.model.num_classes)))}
+  return {"dataset_mi": _states_mi(cell, cell.settings.dataset_method, cell.keys["dataset"])}
 
 
 def dataset_mi_robust(cell: CellInputs) -> dict:
   """dataset_mi_robust [S, T]: I(h_t ; ŷ) with the second estimator (`robustness_method`)."""
-  method = cell.settings.robustness_method
-  return {"dataset_mi_robust": np.asarray(analysis.position_mi(
-      cell.hidden, cell.predicted, cell.mask, method=method,
-      key=jax.random.fold_in(cell.keys["dataset"], 1),
-      **class_options(method, cell.model.num_classes)))}
+  return {"dataset_mi_robust": _states_mi(cell, cell.settings.robustness_method,
+                                          jax.random.fold_in(cell.keys["dataset"], 1))}
 
 
 def calibration(cell: CellInputs) -> dict:
