@@ -77,7 +77,9 @@ def _add_train_args(parser: argparse.ArgumentParser):
   group.add_argument("--buckets", default="auto",
                      help="length buckets: 'auto', 'none' (pad every batch to T) or lengths "
                           "such as 16,32,64")
-  group.add_argument("--out", default="runs/demo", help="run directory to write")
+  group.add_argument("--out", default="runs/demo",
+                     help="run directory to write (a killed run started again with the same "
+                          "--out and options resumes after its last finished epoch)")
   group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -229,6 +231,7 @@ def _buckets_arg(text: str):
 
 def cmd_train(args) -> int:
   from attnjax.training import evaluate, save_run, train
+  from attnjax.training.epoch_state import EPOCH_STATE_FILE
 
   # Every option is checked before the data are loaded and long before the run is written.
   _apply_preset(args)
@@ -248,7 +251,10 @@ def cmd_train(args) -> int:
   config = _train_config(args, vocab_size, splits["train"].num_classes)
   model = config.model
   seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-  result = train(config, seeds, splits["train"], splits["dev"], progress=not args.no_progress)
+  # A killed run started again with the same --out and options resumes after its last epoch.
+  epochs_file = Path(args.out) / EPOCH_STATE_FILE
+  result = train(config, seeds, splits["train"], splits["dev"], progress=not args.no_progress,
+                 checkpoint=epochs_file)
   test = evaluate(model, result.params, splits["test"], batch_size=config.eval_batch_size,
                   buckets=config.buckets)
   for role, name in zip(SPLIT_ROLES, _split_names(args)):  # the run records what it loaded
@@ -263,6 +269,7 @@ def cmd_train(args) -> int:
   _print_table(["seed", "best epoch", "train acc", "dev acc", "test acc"], rows)
   print(f"test accuracy {np.mean(test['accuracy']):.4f} ± {np.std(test['accuracy']):.4f} "
         f"(mean ± std over {len(seeds)} seeds)")
+  epochs_file.unlink(missing_ok=True)
   print(f"run directory: {out}")
   return 0
 

@@ -137,6 +137,55 @@ def test_early_stopping_keeps_best_epoch_per_seed():
   assert 1 <= epochs_run <= 4
 
 
+def test_a_killed_run_resumes_from_its_epoch_checkpoint_bit_for_bit(tmp_path, monkeypatch,
+                                                                     capsys):
+  from attnjax.training import loop
+
+  config, data, dev = _tiny_setup(**STOCHASTIC)
+  config = config.replace(epochs=4)
+  whole = train(config, [0, 1], data, dev, progress=False)
+  evaluate_calls = []
+  real_evaluate = loop.evaluate
+
+  def evaluate_then_die(*args, **kwargs):
+    evaluate_calls.append(1)
+    if len(evaluate_calls) == 3:  # killed during epoch 3, after epoch 2's checkpoint
+      raise KeyboardInterrupt
+    return real_evaluate(*args, **kwargs)
+
+  path = tmp_path / "state.msgpack"
+  monkeypatch.setattr(loop, "evaluate", evaluate_then_die)
+  with pytest.raises(KeyboardInterrupt):
+    train(config, [0, 1], data, dev, progress=False, checkpoint=path, checkpoint_extra="v1")
+  assert path.is_file()
+  evaluate_calls.clear()
+  monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (evaluate_calls.append(1),
+                                                         real_evaluate(*a, **k))[1])
+  resumed = train(config, [0, 1], data, dev, progress=False, checkpoint=path,
+                  checkpoint_extra="v1")
+  assert len(evaluate_calls) == 2  # epochs 3 and 4 only
+  chex.assert_trees_all_equal(resumed.params, whole.params)  # bit for bit
+  np.testing.assert_array_equal(resumed.best_epoch, whole.best_epoch)
+  for name, values in whole.history.items():
+    chex.assert_shape(resumed.history[name], (2, 4))
+    np.testing.assert_array_equal(resumed.history[name], values, err_msg=name)
+  # A finished run's checkpoint returns its result without training.
+  evaluate_calls.clear()
+  again = train(config, [0, 1], data, dev, progress=False, checkpoint=path,
+                checkpoint_extra="v1")
+  assert evaluate_calls == []
+  chex.assert_trees_all_equal(again.params, whole.params)
+  # Another key (here the extra stamp, e.g. a code fingerprint) is not resumed: the run
+  # starts afresh, says so, and equals a run without a checkpoint.
+  capsys.readouterr()
+  fresh = train(config.replace(epochs=1), [0, 1], data, dev, progress=False, checkpoint=path,
+                checkpoint_extra="v2")
+  assert "belongs to another run" in capsys.readouterr().err
+  assert len(evaluate_calls) == 1
+  chex.assert_trees_all_equal(
+      fresh.params, train(config.replace(epochs=1), [0, 1], data, dev, progress=False).params)
+
+
 def test_run_directory_round_trip(tmp_path):
   config, data, dev = _tiny_setup()
   result = train(config, [0, 1], data, dev, progress=False)
@@ -186,6 +235,7 @@ def test_cli_train_writes_run_directory(tmp_path, capsys):
   printed = capsys.readouterr().out
   assert "test acc" in printed and str(out) in printed
   assert {"config.json", "metrics.json", "params.msgpack"} <= {p.name for p in out.iterdir()}
+  assert not (out / "epoch_state.msgpack").exists()  # the epoch checkpoint, once saved
   saved = json.loads((out / "config.json").read_text())
   assert saved["seeds"] == [0, 1] and saved["train"]["model"]["encoder"] == "bilstm"
   assert cli.main(["evaluate", str(out), "--split", "dev"]) == 0

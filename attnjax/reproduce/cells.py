@@ -20,8 +20,9 @@ Fingerprints hash the code with comments and docstrings ignored
 (`attnjax.fingerprint`). Library versions (jax, flax, …) are recorded in
 results.json but do not invalidate a cache. All files are written atomically,
 stamps last, so a cell whose stamp matches is complete; a killed `reproduce`
-resumes by skipping complete cells, and removes the temporary files a kill
-left behind.
+resumes by skipping complete cells, continues a cell killed mid-training after
+its last finished epoch (`EPOCH_STATE_FILE`, bit-identical to an uninterrupted
+run), and removes the temporary files a kill left behind.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from attnjax.reproduce import cell_measurements
 from attnjax.reproduce.cell_measurements import AnalysisSettings, analyze
 from attnjax.training import TrainConfig, load_run, save_run, train
 from attnjax.training.checkpoint import CONFIG_FILE
+from attnjax.training.epoch_state import EPOCH_STATE_FILE
 
 DERIVED = ("explanations.npz", "explanations.json")
 """Cell files computed from `analysis.npz`, removed when it is recomputed."""
@@ -160,8 +162,12 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
   for name in DERIVED:
     (directory / name).unlink(missing_ok=True)
   if result is None:
-    result = train(config, seeds, splits["train"], splits["dev"], progress=progress)
+    # Epoch checkpoints: a cell killed mid-training resumes after its last finished epoch.
+    epochs_file = directory / EPOCH_STATE_FILE
+    result = train(config, seeds, splits["train"], splits["dev"], progress=progress,
+                   checkpoint=epochs_file, checkpoint_extra=run_stamp)
     save_run(run_dir, result, vocab=splits["train"].vocab, extra={"stamp": run_stamp})
+    epochs_file.unlink(missing_ok=True)
   arrays = analyze(config, result.params, splits["test"], settings, key)
   arrays["history_eval_accuracy"] = result.history["eval_accuracy"]
   save_arrays(arrays_file, arrays)

@@ -25,7 +25,7 @@ from attnjax.checks import is_int
 from attnjax.data import buckets as buckets_lib
 from attnjax.data.dataset import TextDataset
 from attnjax.models.classifier import init_params
-from attnjax.training import sharding
+from attnjax.training import epoch_state, sharding
 from attnjax.training.collect import evaluate
 from attnjax.training.config import TrainConfig
 
@@ -225,7 +225,8 @@ def _bucket_schedule(epoch: int, steps_per_bucket: Sequence[int]):
 
 def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDataset,
           eval_data: TextDataset | None = None, *, progress: bool = True,
-          devices: Sequence[Any] | None = None) -> TrainResult:
+          devices: Sequence[Any] | None = None, checkpoint=None,
+          checkpoint_extra: Any = None) -> TrainResult:
   """Trains S seeds of `config.model` together, in one compiled program.
 
   Args:
@@ -240,6 +241,13 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
       more than one, seeds are split across a `Mesh` axis "seed" over the
       largest number of them that divides S evenly (5 seeds on 2 devices run
       on one); the numbers equal the one-device run to float32 round-off.
+    checkpoint: a file path, or None. When given, the loop state is written
+      there (atomically) after every epoch, and a run started again with the
+      same path, config, seeds and data continues after the last epoch written;
+      the result equals the uninterrupted run's bit for bit (a finished run's
+      file returns its result without training). See `epoch_state`.
+    checkpoint_extra: anything JSON-serialisable the checkpoint must also match
+      to be resumed (e.g. a code fingerprint).
 
   Length buckets (`config.buckets`, `attnjax.data.buckets`): with None (and
   with "auto" on fewer than 50 batches of training data) every step runs at
@@ -299,11 +307,25 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
     history.update(eval_loss=[], eval_accuracy=[])
   best_params, best_score = None, None
   best_epoch = np.zeros(len(seeds), np.int32)
-  stale_epochs = 0
+  stale_epochs, start_epoch, finished = 0, 0, False
+  if checkpoint is not None:
+    checkpoint_key = epoch_state.stamp(config, seeds, train_data, eval_data, checkpoint_extra)
+    saved = epoch_state.load(checkpoint, checkpoint_key, params, opt_state)
+    if saved is not None:
+      params, opt_state = sharding.shard_seeds(mesh, jax.tree.map(jnp.asarray, (
+          saved.params, saved.opt_state)))
+      if saved.best_params is not None:
+        best_params = sharding.shard_seeds(mesh, jax.tree.map(jnp.asarray, saved.best_params))
+      best_score, best_epoch = saved.best_score, saved.best_epoch
+      stale_epochs, history = saved.stale_epochs, saved.history
+      start_epoch, finished = saved.epochs_done, saved.finished
   placement = f" on {mesh.size} devices" if mesh is not None else ""
-  bar = tqdm(total=config.epochs * steps, disable=not progress, unit="step",
-             desc=f"train {len(seeds)} seed(s){placement}", dynamic_ncols=True)
-  for epoch in range(config.epochs):
+  bar = tqdm(total=config.epochs * steps, initial=start_epoch * steps, disable=not progress,
+             unit="step", desc=f"train {len(seeds)} seed(s){placement}", dynamic_ncols=True)
+  for epoch in range(start_epoch, config.epochs):
+    if finished:
+      break
+
     def report(done, sums):
       bar.update(done)
       bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
@@ -313,6 +335,11 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
     history["train_loss"].append(sums[:, 0] / sums[:, 2])
     history["train_accuracy"].append(sums[:, 1] / sums[:, 2])
     if eval_data is None:
+      finished = epoch + 1 == config.epochs
+      if checkpoint is not None:
+        epoch_state.save(checkpoint, epoch_state.EpochState(
+            epoch + 1, finished, params, opt_state, best_params, best_score, best_epoch,
+            stale_epochs, history), checkpoint_key)
       continue
     metrics = evaluate(config.model, params, eval_data, batch_size=config.eval_batch_size,
                        buckets=config.buckets)
@@ -329,8 +356,12 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
       best_epoch = np.where(improved, epoch, best_epoch).astype(np.int32)
     best_score = score if best_score is None else np.maximum(score, best_score)
     stale_epochs = 0 if improved.any() else stale_epochs + 1
-    if config.patience is not None and stale_epochs >= config.patience:
-      break
+    finished = (epoch + 1 == config.epochs
+                or (config.patience is not None and stale_epochs >= config.patience))
+    if checkpoint is not None:
+      epoch_state.save(checkpoint, epoch_state.EpochState(
+          epoch + 1, finished, params, opt_state, best_params, best_score, best_epoch,
+          stale_epochs, history), checkpoint_key)
   bar.close()
 
   if best_params is not None:
