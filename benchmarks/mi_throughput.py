@@ -4,8 +4,9 @@ One process, the same arrays for everyone; prints a table and writes
 benchmarks/results/mi_throughput.json.
 
 1. `per_position` on hidden states [N, T, D] (reference: 4096 × 64 × 256) for
-   every method: vmapped over positions vs a Python loop of `estimate` over
-   positions (both warm, compilation excluded), in positions·samples per
+   every method: its default (`position_batch="auto"`), all positions vmapped
+   at once (critics: 8 at a time) and a Python loop of `estimate` over
+   positions (all warm, compilation excluded), in positions·samples per
    second, with the compiled program's peak memory (XLA memory analysis).
 2. One `mixed_ksg` estimate at N = 20,000, D = 256: peak memory and time.
 3. Equal work with scikit-learn's `mutual_info_classif` (Ross's estimator per
@@ -124,25 +125,47 @@ def throughput(args, data):
     run_loop = lambda: _block([mi.estimate(hidden[:, t], y, mask=mask[:, t], method=method,
                                            key=keys[t], **options).value
                                for t in range(args.positions)])
-    _, cold = _timed(run_vmapped)
-    values, vmapped = _timed(run_vmapped)
+    # The default (`position_batch="auto"`: `mi.auto_position_batch()` on this backend).
+    run_default = lambda: _block(mi.per_position(hidden, y, mask=mask, method=method, key=key,
+                                                 **options))
+    _, default_cold = _timed(run_default)
+    default_values, default = _timed(run_default)
     _block(mi.estimate(hidden[:, 0], y, mask=mask[:, 0], method=method, key=keys[0], **options))
-    _, loop = _timed(run_loop)
-    frozen = registry._freeze(_resolved(method, y, options, args, together))
-    compiled = registry._compiled_per_position(method, mi.MIN_COUNT, together, frozen).lower(
-        hidden, y, mask, key).compile()
+    loop_values, loop = _timed(run_loop)
+    if args.skip_whole:
+      cold = vmapped = values = None
+    else:
+      _, cold = _timed(run_vmapped)
+      values, vmapped = _timed(run_vmapped)
+    def program_bytes(chunk):
+      frozen = registry._freeze(_resolved(method, y, options, args, chunk))
+      return _program_bytes(registry._compiled_per_position(method, mi.MIN_COUNT, chunk, frozen)
+                            .lower(hidden, y, mask, key).compile())
+
+    default_chunk = min(registry.auto_position_batch() or args.positions, args.positions)
     work = args.n * args.positions
     rows[method] = {
         "options": options, "position_batch": together, "dim": int(hidden.shape[-1]),
+        "default_position_batch": registry.auto_position_batch(),
+        "default_s": default, "default_first_call_s": default_cold,
+        "default_speedup_vs_loop": loop / default,
+        # The default's numbers equal the loop's (the same key per position).
+        "default_max_abs_diff_vs_loop": float(np.nanmax(np.abs(
+            np.asarray(default_values) - np.asarray(loop_values)))),
         "vmapped_s": vmapped, "loop_s": loop, "first_call_s": cold,
-        "speedup_vs_loop": loop / vmapped,
-        "positions_samples_per_s": work / vmapped, "loop_positions_samples_per_s": work / loop,
-        "peak_bytes": _program_bytes(compiled),
-        "spearman_vs_truth": _spearman(values, data["truth"]) if method != "ksg" else None,
+        "speedup_vs_loop": loop / vmapped if vmapped else None,
+        "positions_samples_per_s": work / vmapped if vmapped else None,
+        "loop_positions_samples_per_s": work / loop,
+        "peak_bytes": None if args.skip_whole else program_bytes(together),
+        "default_peak_bytes": program_bytes(default_chunk),
+        "spearman_vs_truth": (_spearman(default_values, data["truth"]) if method != "ksg"
+                              else None),
     }
-    print(f"  {method:10s} vmapped {vmapped:7.2f}s  loop {loop:7.2f}s  "
-          f"×{loop / vmapped:4.1f}  {work / vmapped:10.0f} pos·samples/s  chunks of {together:2d}  "
-          f"peak {rows[method]['peak_bytes'] / 2**20:7.0f} MiB", flush=True)
+    whole = (f"chunks of {together:2d} {vmapped:7.2f}s ×{loop / vmapped:4.2f}" if vmapped
+             else "")
+    print(f"  {method:10s} default {default:7.2f}s  loop {loop:7.2f}s  ×{loop / default:4.2f}  "
+          f"{whole}  default's peak {rows[method]['default_peak_bytes'] / 2**20:7.0f} MiB",
+          flush=True)
   return rows
 
 
@@ -329,6 +352,9 @@ def main():
   parser.add_argument("--peer-positions", type=int, default=4)
   parser.add_argument("--peer-steps", type=int, default=200)
   parser.add_argument("--skip-bmi", action="store_true")
+  parser.add_argument("--skip-whole", action="store_true",
+                      help="per_position: time only the default and the loop, not the whole-T "
+                           "(critics: 8-position) vmap")
   parser.add_argument("--methods", default="", help="comma-separated subset of the throughput rows")
   parser.add_argument("--sections", default="throughput,large_n,sklearn,bmi",
                       help="comma-separated subset to run; a subset updates the existing JSON")
