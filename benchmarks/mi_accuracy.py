@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -98,8 +99,10 @@ def sklearn_probe(x, y, seed) -> float:
   return float(-(p * np.log(p)).sum() - ce)
 
 
-def run(task_names, keys) -> dict:
-  methods = [*OURS, "sklearn logistic (nested CV)"]
+SKLEARN = "sklearn logistic (nested CV)"
+
+
+def run(task_names, keys, methods=(*OURS, SKLEARN)) -> dict:
   out = {}
   for task in task_names:
     spec = TASKS[task]
@@ -135,19 +138,29 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--quick", action="store_true", help="two small tasks, one key")
   parser.add_argument("--keys", type=int, default=3, help="keys (data draws) per task")
+  parser.add_argument("--tasks", default="",
+                      help="'|'-separated subset of the task names (default: all)")
+  parser.add_argument("--methods", default="",
+                      help="'|'-separated subset of the columns (default: all)")
   parser.add_argument("--out", type=Path, default=RESULTS)
   args = parser.parse_args(argv)
+  methods = tuple(args.methods.split("|")) if args.methods else (*OURS, SKLEARN)
+  for name in set(methods) - {*OURS, SKLEARN}:
+    parser.error(f"unknown method {name!r}; allowed: {', '.join([*OURS, SKLEARN])}")
+  for name in set(args.tasks.split("|") if args.tasks else ()) - set(TASKS):
+    parser.error(f"unknown task {name!r}; allowed: {', '.join(TASKS)}")
   os.environ.setdefault("JAX_PLATFORMS", "cpu")
   sys.path.insert(0, str(HERE.parent))
   import jax
 
   from attnjax.io import write_json_atomic
-  names = QUICK if args.quick else tuple(TASKS)
+  names = QUICK if args.quick else tuple(args.tasks.split("|")) if args.tasks else tuple(TASKS)
   keys = range(1 if args.quick else args.keys)
   started = time.strftime("%Y-%m-%d %H:%M:%S")
-  results = run(names, keys)
+  results = run(names, keys, methods)
   write_json_atomic(args.out, {
-      "command": "python benchmarks/mi_accuracy.py" + (" --quick" if args.quick else ""),
+      "command": shlex.join(["python", "benchmarks/mi_accuracy.py",
+                             *(sys.argv[1:] if argv is None else argv)]),
       "started": started, "keys": len(keys),
       "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                   "load_average_at_end": os.getloadavg(), "jax": jax.__version__},
