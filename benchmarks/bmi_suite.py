@@ -7,7 +7,8 @@ once) in a subprocess. bmi draws the samples of every task (one draw, seed
 `--seed`) into an .npz file, so both sides see identical data; bmi's
 estimators run on that file (their defaults: batch 256, Adam 0.1, critic
 (16, 8), test every 250 steps; only the step count is set, to `--steps`), then
-ours (`attnjax.mi.estimate`, defaults, `steps=--steps`) in this process.
+ours (`attnjax.mi.estimate`, defaults: batch 128, critic (16, 8); `steps=--steps`)
+in this process.
 
 For every estimator both libraries have, the table counts the tasks within
 0.1 nats of the truth, the lowest value returned and the total time (ours
@@ -219,7 +220,8 @@ def main():
       "settings": {**settings, "within_nats": WITHIN, "methods": methods,
                    "bmi": "benchmark-mi 0.1.3 defaults (batch 256, Adam 0.1, MLP (16, 8), "
                           "test every 250 steps, early stopping) with max_n_steps=steps",
-                   "ours": "attnjax.mi.estimate defaults with steps=steps"},
+                   "ours": "attnjax.mi.estimate defaults (batch 128, Adam 1e-2, concat critic "
+                           "(16, 8), copula inputs, validated checkpoint) with steps=steps"},
       "summary": summary, "ours_warm_seconds_task0": warm,
       "tasks": [{**task, **{f"ours_{m}": mine[m][i] for m in methods},
                  **{f"bmi_{m}": theirs[m][i] for m in methods if m in theirs}}

@@ -238,7 +238,10 @@ def test_vmap_over_seeds_matches_separate_calls():
   chex.assert_shape(stacked.diagnostics["validation_curve"], (2, 1 + 100 // 50))
   chex.assert_shape(stacked.diagnostics["diverged"], (2,))
   for i in range(2):
-    np.testing.assert_allclose(stacked.value[i], jax.jit(run)(keys[i]).value, atol=1e-5)
+    # vmap batches the critic's matrix products differently: last-bit differences that
+    # 100 Adam steps at 1e-2 carry to ~0.002 nats at the default batch of 128 (measured;
+    # within 1e-5 at 256), a tenth of the estimator's own spread over keys.
+    np.testing.assert_allclose(stacked.value[i], jax.jit(run)(keys[i]).value, atol=0.01)
 
 
 def test_critic_options_are_one_validated_type_equal_to_keywords():
