@@ -129,9 +129,15 @@ def throughput(args, data):
     run_default = lambda: _block(mi.per_position(hidden, y, mask=mask, method=method, key=key,
                                                  **options))
     _, default_cold = _timed(run_default)
-    default_values, default = _timed(run_default)
     _block(mi.estimate(hidden[:, 0], y, mask=mask[:, 0], method=method, key=keys[0], **options))
-    loop_values, loop = _timed(run_loop)
+    # Alternating repetitions, median of each: a drift in the machine hits both alike.
+    default_times, loop_times = [], []
+    for _ in range(args.reps):
+      default_values, seconds = _timed(run_default)
+      default_times.append(seconds)
+      loop_values, seconds = _timed(run_loop)
+      loop_times.append(seconds)
+    default, loop = float(np.median(default_times)), float(np.median(loop_times))
     if args.skip_whole:
       cold = vmapped = values = None
     else:
@@ -148,6 +154,7 @@ def throughput(args, data):
         "options": options, "position_batch": together, "dim": int(hidden.shape[-1]),
         "default_position_batch": registry.auto_position_batch(),
         "default_s": default, "default_first_call_s": default_cold,
+        "default_s_each": default_times, "loop_s_each": loop_times,
         "default_speedup_vs_loop": loop / default,
         # The default's numbers equal the loop's (the same key per position).
         "default_max_abs_diff_vs_loop": float(np.nanmax(np.abs(
@@ -352,6 +359,9 @@ def main():
   parser.add_argument("--peer-positions", type=int, default=4)
   parser.add_argument("--peer-steps", type=int, default=200)
   parser.add_argument("--skip-bmi", action="store_true")
+  parser.add_argument("--reps", type=int, default=1,
+                      help="per_position: alternating timings of the default and the loop "
+                           "(medians reported)")
   parser.add_argument("--skip-whole", action="store_true",
                       help="per_position: time only the default and the loop, not the whole-T "
                            "(critics: 8-position) vmap")

@@ -304,8 +304,8 @@ def _compiled_per_position(method, min_count, together, frozen_options):
       return jax.vmap(one)(args)
     if together == 1:
       # A plain scan over positions: each position's program is `estimate`'s, so the values
-      # equal a loop of it bit for bit; a vmap of one around it (`batch_size=1`) costs up
-      # to 15% on CPU (crossfit_probe's while loops) and changes the float32 rounding.
+      # equal a loop of it bit for bit; a vmap of one around it (`batch_size=1`) cost 15%
+      # on CPU (crossfit_probe's batched L-BFGS) and changed the float32 rounding.
       return jax.lax.map(one, args)
     return jax.lax.map(one, args, batch_size=together)
   return jax.jit(all_positions)
