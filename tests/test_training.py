@@ -184,6 +184,16 @@ def test_a_killed_run_resumes_from_its_epoch_checkpoint_bit_for_bit(tmp_path, mo
   assert len(evaluate_calls) == 1
   chex.assert_trees_all_equal(
       fresh.params, train(config.replace(epochs=1), [0, 1], data, dev, progress=False).params)
+  # A file with the right key but an entry missing (not something `save` writes): also afresh.
+  from flax import serialization
+  tree = serialization.msgpack_restore(path.read_bytes())
+  del tree["opt_state"]
+  path.write_bytes(serialization.msgpack_serialize(tree))
+  evaluate_calls.clear()
+  again = train(config.replace(epochs=1), [0, 1], data, dev, progress=False, checkpoint=path,
+                checkpoint_extra="v2")
+  assert "incomplete checkpoint" in capsys.readouterr().err and len(evaluate_calls) == 1
+  chex.assert_trees_all_equal(again.params, fresh.params)
 
 
 def test_run_directory_round_trip(tmp_path):

@@ -107,18 +107,22 @@ def load(path, key: str, params_template, opt_state_template) -> EpochState | No
     print(f"[train] ignoring unreadable checkpoint {path} ({type(error).__name__}); "
           f"starting from epoch 1", file=sys.stderr)
     return None
-  if tree.get("stamp") != key:
+  if not isinstance(tree, dict) or tree.get("stamp") != key:
     print(f"[train] ignoring checkpoint {path}: it belongs to another run (config, seeds, "
           f"data or code differ); starting from epoch 1", file=sys.stderr)
     return None
-  params = serialization.from_state_dict(params_template, tree["params"])
-  return EpochState(
-      epochs_done=int(tree["epochs_done"]), finished=bool(tree["finished"]),
-      params=params,
-      opt_state=serialization.from_state_dict(opt_state_template, tree["opt_state"]),
-      best_params=(serialization.from_state_dict(params_template, tree["best_params"])
-                   if tree["has_best"] else None),
-      best_score=np.asarray(tree["best_score"]) if tree["has_score"] else None,
-      best_epoch=np.asarray(tree["best_epoch"], np.int32),
-      stale_epochs=int(tree["stale_epochs"]),
-      history={k: list(np.asarray(v)) for k, v in tree["history"].items()})
+  try:
+    return EpochState(
+        epochs_done=int(tree["epochs_done"]), finished=bool(tree["finished"]),
+        params=serialization.from_state_dict(params_template, tree["params"]),
+        opt_state=serialization.from_state_dict(opt_state_template, tree["opt_state"]),
+        best_params=(serialization.from_state_dict(params_template, tree["best_params"])
+                     if tree["has_best"] else None),
+        best_score=np.asarray(tree["best_score"]) if tree["has_score"] else None,
+        best_epoch=np.asarray(tree["best_epoch"], np.int32),
+        stale_epochs=int(tree["stale_epochs"]),
+        history={k: list(np.asarray(v)) for k, v in tree["history"].items()})
+  except (KeyError, ValueError, TypeError) as error:
+    print(f"[train] ignoring incomplete checkpoint {path} ({type(error).__name__}: {error}); "
+          f"starting from epoch 1", file=sys.stderr)
+    return None
