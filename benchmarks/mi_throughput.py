@@ -139,10 +139,10 @@ def throughput(args, data):
       loop_times.append(seconds)
     default, loop = float(np.median(default_times)), float(np.median(loop_times))
     if args.skip_whole:
-      cold = vmapped = values = None
+      cold = vmapped = None
     else:
       _, cold = _timed(run_vmapped)
-      values, vmapped = _timed(run_vmapped)
+      _, vmapped = _timed(run_vmapped)
     def program_bytes(chunk):
       frozen = registry._freeze(_resolved(method, y, options, args, chunk))
       return _program_bytes(registry._compiled_per_position(method, mi.MIN_COUNT, chunk, frozen)

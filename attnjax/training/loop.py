@@ -334,28 +334,23 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
     params, opt_state, sums = run_epoch(params, opt_state, epoch, report)
     history["train_loss"].append(sums[:, 0] / sums[:, 2])
     history["train_accuracy"].append(sums[:, 1] / sums[:, 2])
-    if eval_data is None:
-      finished = epoch + 1 == config.epochs
-      if checkpoint is not None:
-        epoch_state.save(checkpoint, epoch_state.EpochState(
-            epoch + 1, finished, params, opt_state, best_params, best_score, best_epoch,
-            stale_epochs, history), checkpoint_key)
-      continue
-    metrics = evaluate(config.model, params, eval_data, batch_size=config.eval_batch_size,
-                       buckets=config.buckets)
-    history["eval_loss"].append(metrics["loss"])
-    history["eval_accuracy"].append(metrics["accuracy"])
-    bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
-                    eval_acc=f"{np.mean(metrics['accuracy']):.3f}")
-    score = metrics["accuracy"]
-    improved = np.ones(len(seeds), bool) if best_score is None else score > best_score
-    if config.select_best:
-      # A copy either way: `params` are donated to the next block call.
-      best_params = (jax.tree.map(jnp.copy, params) if best_params is None
-                     else _where_seed(improved, params, best_params))
-      best_epoch = np.where(improved, epoch, best_epoch).astype(np.int32)
-    best_score = score if best_score is None else np.maximum(score, best_score)
-    stale_epochs = 0 if improved.any() else stale_epochs + 1
+    if eval_data is not None:
+      metrics = evaluate(config.model, params, eval_data, batch_size=config.eval_batch_size,
+                         buckets=config.buckets)
+      history["eval_loss"].append(metrics["loss"])
+      history["eval_accuracy"].append(metrics["accuracy"])
+      bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
+                      eval_acc=f"{np.mean(metrics['accuracy']):.3f}")
+      score = metrics["accuracy"]
+      improved = np.ones(len(seeds), bool) if best_score is None else score > best_score
+      if config.select_best:
+        # A copy either way: `params` are donated to the next block call.
+        best_params = (jax.tree.map(jnp.copy, params) if best_params is None
+                       else _where_seed(improved, params, best_params))
+        best_epoch = np.where(improved, epoch, best_epoch).astype(np.int32)
+      best_score = score if best_score is None else np.maximum(score, best_score)
+      stale_epochs = 0 if improved.any() else stale_epochs + 1
+    # Without eval data stale_epochs stays 0, so only the last epoch finishes the run.
     finished = (epoch + 1 == config.epochs
                 or (config.patience is not None and stale_epochs >= config.patience))
     if checkpoint is not None:
