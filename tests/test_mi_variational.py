@@ -264,7 +264,7 @@ def test_critic_options_are_one_validated_type_equal_to_keywords():
   assert float(replaced.value) == float(typed.value)
   assert replaced.diagnostics["train_curve"].shape == (60,)
   for bad, message in [({"steps": 0}, "steps=0 of CriticOptions must be an integer >= 1"),
-                       ({"critic": "mlp"}, "critic must be one of"),
+                       ({"critic": "mlp"}, "unknown critic 'mlp'; allowed: separable, concat"),
                        ({"validation_fraction": 0.0}, "validation_fraction must be in \\(0, 1\\)"),
                        ({"copula": "yes"}, "copula='yes' of CriticOptions must be True or False"),
                        ({"hidden": (8, 0)}, "hidden=\\(8, 0\\) of CriticOptions")]:

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from attnjax.checks import is_real
+from attnjax.checks import check_choice, is_real
 from attnjax.mi import fit, inputs
 from attnjax.mi import options as option_ranges
 from attnjax.mi.result import MIResult
@@ -196,11 +196,10 @@ def _estimate_value(bound: str, tau: float):
 
 def make_critic(critic: str, hidden: Sequence[int], embed_dim: int) -> nn.Module:
   """The critic module named `critic` ("separable" or "concat")."""
+  check_choice("critic", critic, CRITICS)
   if critic == "separable":
     return SeparableCritic(hidden=tuple(hidden), embed_dim=embed_dim)
-  if critic == "concat":
-    return ConcatCritic(hidden=tuple(hidden))
-  raise ValueError(f"critic must be one of {CRITICS}, got {critic!r}")
+  return ConcatCritic(hidden=tuple(hidden))
 
 
 def _zero_output(params):
@@ -309,8 +308,7 @@ class CriticOptions:
   divergence_nats: float = 1.0
 
   def __post_init__(self):
-    if self.critic not in CRITICS:
-      raise ValueError(f"critic must be one of {CRITICS}, got {self.critic!r}")
+    check_choice("critic", self.critic, CRITICS)
     for field in dataclasses.fields(self):
       option_ranges.check(field.name, getattr(self, field.name), "CriticOptions")
     if not (is_real(self.validation_fraction) and 0 < self.validation_fraction < 1):
