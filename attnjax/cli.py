@@ -357,8 +357,8 @@ def _analysis_settings(args):
                                     else args.robustness_method)
   if not changes:
     return None
-  from attnjax.reproduce import default_analysis
-  return dataclasses.replace(default_analysis(_preset(args)), **changes)
+  from attnjax.reproduce.presets import analysis_settings
+  return dataclasses.replace(analysis_settings(_preset(args)), **changes)
 
 
 def _preset(args) -> str:

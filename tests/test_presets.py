@@ -8,7 +8,7 @@ import pytest
 
 from attnjax import cli
 from attnjax.reproduce import (ReproduceOptions, RayOptions, _earlier_results,
-                               default_analysis, reproduce)
+                               reproduce)
 from attnjax.reproduce.presets import PRESETS, analysis_settings, base_config, data_options
 
 
@@ -32,8 +32,9 @@ def test_paper_preset_is_per_corpus_and_full_keeps_the_one_setting():
 
 
 def test_quick_flag_is_the_quick_preset():
-  assert default_analysis(True) == analysis_settings("quick")
-  assert default_analysis(False) == analysis_settings("full") == analysis_settings("paper")
+  assert ReproduceOptions(quick=True).settings == analysis_settings("quick")
+  assert ReproduceOptions().settings == analysis_settings("full") == analysis_settings("paper")
+  assert ReproduceOptions(preset="paper").settings == analysis_settings("paper")
   parser = cli.build_parser()
   assert cli._preset(parser.parse_args(["reproduce", "--quick"])) == "quick"
   assert cli._preset(parser.parse_args(["reproduce"])) == "full"
@@ -124,3 +125,15 @@ def test_reproduce_options_are_one_validated_value_whatever_way_they_are_passed(
     with pytest.raises(ValueError, match=message):  # keywords over an options value: checked too
       reproduce(tmp_path, options, **bad)
   assert not any(tmp_path.iterdir())  # refused before writing anything
+
+
+def test_cli_method_flags_change_only_their_field_of_the_presets_analysis():
+  parser = cli.build_parser()
+  assert cli._analysis_settings(parser.parse_args(["reproduce", "--quick"])) is None
+  args = parser.parse_args(["reproduce", "--preset", "paper", "--dataset-method", "ksg",
+                            "--robustness-method", "none"])
+  assert cli._analysis_settings(args) == dataclasses.replace(
+      analysis_settings("paper"), dataset_method="ksg", robustness_method=None)
+  args = parser.parse_args(["reproduce", "--quick", "--robustness-method", "probe"])
+  assert cli._analysis_settings(args) == dataclasses.replace(
+      analysis_settings("quick"), robustness_method="probe")

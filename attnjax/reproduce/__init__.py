@@ -33,11 +33,11 @@ from attnjax.reproduce.explanations import explanation_code
 from attnjax.reproduce.faithfulness import faithfulness_code
 from attnjax.reproduce.findings import EXPERIMENTS, FINDINGS, Lab, checked_cells, plan_cells
 from attnjax.reproduce.options import DATASETS, ReproduceOptions
-from attnjax.reproduce.presets import TWO_CLASS, analysis_settings, base_config, data_options
+from attnjax.reproduce.presets import TWO_CLASS, base_config, data_options
 from attnjax.reproduce.report import write_figures, write_report
 
 __all__ = ["DATASETS", "AnalysisSettings", "CellsFailed", "RayOptions", "ReproduceOptions",
-           "default_analysis", "reproduce"]
+           "reproduce"]
 
 
 def reproduce(out, options: ReproduceOptions | None = None, **fields) -> dict:
@@ -149,13 +149,6 @@ def _run_datasets(out, results, results_path, meta, say, o: ReproduceOptions) ->
     write_figures(out, dataset, findings, example)
     write_report(out, results, meta)
   return failed_cells
-
-
-def default_analysis(preset: str | bool) -> AnalysisSettings:
-  """The analysis settings of a preset (True / False: "quick" / "full", as before presets)."""
-  if isinstance(preset, bool):
-    preset = "quick" if preset else "full"
-  return analysis_settings(preset)
 
 
 def _environment() -> dict:
