@@ -23,7 +23,6 @@ from pathlib import Path
 
 import jax
 
-from attnjax.data import load_splits
 from attnjax.data.load import PLANTED_VOCAB_SIZE
 from attnjax.io import nan_for_null, read_json, remove_stale_temporaries, write_json_atomic
 from attnjax.reproduce.cell_measurements import AnalysisSettings
@@ -33,7 +32,7 @@ from attnjax.reproduce.explanations import explanation_code
 from attnjax.reproduce.faithfulness import faithfulness_code
 from attnjax.reproduce.findings import EXPERIMENTS, FINDINGS, Lab, checked_cells, plan_cells
 from attnjax.reproduce.options import DATASETS, ReproduceOptions
-from attnjax.reproduce.presets import TWO_CLASS, base_config, data_options
+from attnjax.reproduce.presets import base_config, data_options, load_dataset
 from attnjax.reproduce.report import write_figures, write_report
 
 __all__ = ["DATASETS", "AnalysisSettings", "CellsFailed", "RayOptions", "ReproduceOptions",
@@ -101,11 +100,7 @@ def _run_datasets(out, results, results_path, meta, say, o: ReproduceOptions) ->
         options["vocab_split"] = o.train_split
     split_names = options.pop("splits")
     say(f"{dataset}: loading {', '.join(split_names)}")
-    corpus, classes = TWO_CLASS.get(dataset, (dataset, None))
-    loaded = load_splits(corpus, split_names, source=o.source, data_dir=o.data_dir, **options)
-    splits = dict(zip(("train", "dev", "test"), (loaded[s] for s in split_names)))
-    if classes is not None:
-      splits = {k: v.select_classes(classes) for k, v in splits.items()}
+    splits = load_dataset(dataset, split_names, source=o.source, data_dir=o.data_dir, **options)
     vocab = splits["train"].vocab
     vocab_size = len(vocab) if vocab is not None else PLANTED_VOCAB_SIZE
     base = base_config(dataset, preset, vocab_size, splits["train"].num_classes)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from attnjax.data import load_splits
 from attnjax.data.load import default_splits
 from attnjax.models import AttentionClassifier
 from attnjax.training import TrainConfig
@@ -73,6 +74,22 @@ def check_preset(preset: str) -> str:
 def corpus_of(dataset: str) -> str:
   """The corpus a dataset name reads (ag_news_2class reads ag_news)."""
   return TWO_CLASS.get(dataset, (dataset,))[0]
+
+
+def load_dataset(dataset: str, split_names, **options) -> dict:
+  """The train, dev and test splits of a `reproduce` dataset: {"train", "dev", "test"}.
+
+  `split_names` are the three `load_splits` splits in that order ("train",
+  "dev[90%:]", ...); `options` the other `load_splits` options (source, data_dir,
+  max_len, vocabulary, as `data_options` gives them). A class-subset dataset
+  (`TWO_CLASS`: ag_news_2class) loads its corpus and keeps its classes.
+  """
+  corpus, classes = TWO_CLASS.get(dataset, (dataset, None))
+  loaded = load_splits(corpus, split_names, **options)
+  splits = dict(zip(("train", "dev", "test"), (loaded[s] for s in split_names)))
+  if classes is not None:
+    splits = {k: v.select_classes(classes) for k, v in splits.items()}
+  return splits
 
 
 def data_options(dataset: str, preset: str, source: str) -> dict:
