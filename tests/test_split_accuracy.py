@@ -23,6 +23,10 @@ TINY = dict(
 
 def test_split_accuracy_evaluates_every_seed_on_the_whole_split(tmp_path, capsys):
   reproduce(tmp_path, **TINY)
+  # The report says which test examples its accuracy is over, and where the whole split's is.
+  report = (tmp_path / "report.md").read_text()
+  assert "Accuracy, attention statistics and dataset-level MI are over the first 40 test " \
+      "examples" in report and "experiments/split_accuracy.py" in report
   results = split_accuracy(tmp_path, "planted")
   assert list(results) == ["bilstm-additive", "bilstm-deep", "bilstm-scaled_dot"]
   test = load_splits("planted", ("train[:160]", "dev[:40]", "test[:60]"), max_len=12)["test[:60]"]

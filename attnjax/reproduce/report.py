@@ -147,6 +147,17 @@ def _estimator(meta: dict) -> str:
   return text
 
 
+def _test_examples(meta: dict) -> str:
+  """The sentence saying which test examples accuracy and the dataset-level numbers are over."""
+  n = meta.get("analysis", {}).get("eval_examples")
+  if n is None:  # results written before the analysis settings were recorded
+    return ""
+  return (f"Accuracy, attention statistics and dataset-level MI are over the first {n:,} test "
+          "examples (all of them when the test split is smaller); "
+          "`python experiments/split_accuracy.py OUT --data NAME` evaluates every cell on the "
+          "whole split. ")
+
+
 def write_report(out: Path, results: dict, meta: dict) -> Path:
   """Writes `out/report.md`: per dataset, a table and verdict per finding."""
   preset = meta.get("preset", "quick" if meta["quick"] else "full")  # results before presets
@@ -154,7 +165,8 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
            f"Seeds per cell: {meta['seeds']}; mode: {preset}. "
            "Numbers are mean ± half-width of the 95% Student-t interval over seeds (or over "
            "examples, finding iii), with n the number of values it is over; values that are "
-           "undefined (NaN) are left out and counted in a numbered note under the table. τ is Kendall's τ-b between a model's attention weights and "
+           "undefined (NaN) are left out and counted in a numbered note under the table. "
+           f"{_test_examples(meta)}τ is Kendall's τ-b between a model's attention weights and "
            "its instance-level MI I(h_t ; output) per example (Gaussian perturbations of the "
            "input embeddings, k-NN estimator on the readout projection of h_t; see "
            "`attnjax.analysis.position_mi`). Dataset-level MI is I(h_t ; predicted label) by "
