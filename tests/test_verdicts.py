@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from attnjax import cli
-from attnjax.analysis import seed_summary
+from attnjax.analysis import mean_ci, seed_summary
 from attnjax.io import strict_json
 from attnjax.reproduce import rejudge as rejudge_module
 from attnjax.reproduce import report, verdicts
@@ -170,6 +170,18 @@ def test_near_tie_quartiles_per_seed_means_by_hand():
                                                        [0.3, 1.3]])
   lonely = verdicts.near_tie_quartiles(spread[:4], tau[:4], [0, 0, 0, 0], 2)
   assert np.isnan(lonely["seed_means"][:, 1]).all()  # seed 1 has no example in any quartile
+
+
+def test_finding_3_with_no_defined_tau_is_inconclusive_not_an_error():
+  """Every τ undefined (e.g. constant instance MI in a tiny model): empty quartiles."""
+  empty = verdicts.near_tie_quartiles(np.zeros(0), np.zeros(0), np.zeros(0, int), 2)
+  assert np.isnan(empty["edges"]).all() and empty["edges"].shape == (5,)
+  assert empty["index"].shape == (0,) and np.isnan(empty["seed_means"]).all()
+  rows = {f"spread q{q + 1}": {"spread_range": [np.nan, np.nan], "tau": mean_ci(np.zeros(0)),
+                               "tau_over_seeds": seed_summary(empty["seed_means"][q])}
+          for q in range(4)}
+  judged = verdicts.judge(3, {"rows": rows, "scatter": {"spread": [], "tau": [], "seed": []}})
+  assert judged["verdict"] == "inconclusive"
 
 
 @pytest.mark.parametrize("rise, verdict", [(0.3, "reproduced"), (-0.3, "not reproduced"),

@@ -64,7 +64,8 @@ def token_figure(cell: dict, examples: int = 4):
   for row, ax in enumerate(axes[:, 0]):
     length = int(mask[row].sum())
     a = attention[row, :length] / max(attention[row, :length].max(), 1e-12)
-    m = mi[row, :length] / max(np.nanmax(mi[row, :length]), 1e-12)
+    finite = mi[row, :length][np.isfinite(mi[row, :length])]  # all undefined: a blank row
+    m = mi[row, :length] / max(finite.max() if finite.size else 1.0, 1e-12)
     rows = [a, m] + ([importance[row, :length].astype(float)] if importance is not None else [])
     ax.imshow(np.stack(rows), aspect="auto", cmap="magma", vmin=0, vmax=1)
     ax.set_yticks(range(len(rows)), ["attention", "MI", "planted"][:len(rows)], fontsize=7)

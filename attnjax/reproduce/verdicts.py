@@ -257,8 +257,9 @@ def near_tie_quartiles(spread, tau, seed, seeds: int, buckets: int = 4, *, edges
     bucket (NaN where a seed has none)}.
   """
   spread, tau, seed = np.asarray(spread), np.asarray(tau, np.float64), np.asarray(seed, int)
-  if edges is None:
-    edges = np.quantile(spread, np.linspace(0, 1, buckets + 1))
+  if edges is None:  # no seed-example with a defined τ: no edges, every bucket empty
+    edges = (np.quantile(spread, np.linspace(0, 1, buckets + 1)) if spread.size
+             else np.full(buckets + 1, np.nan))
   edges = np.asarray(edges)
   index = np.clip(np.searchsorted(edges, spread, side="right") - 1, 0, buckets - 1)
   sums, counts = np.zeros((buckets, seeds)), np.zeros((buckets, seeds))
