@@ -76,6 +76,17 @@ def test_faithfulness_scores_equal_direct_calls_and_rank_undefined_scores_last(s
       experiment.deletion_at_fractions(chance["deletion_curve"], lengths).mean(1), atol=1e-6)
   assert got["a/curve"].shape == (2, 4, len(experiment.FRACTIONS))
   np.testing.assert_allclose(got["a/curve"][..., 0], got["probability"], atol=1e-6)
+  # An example with no finite score at a real position (seed 1, example 3) has no ranking:
+  # its measures and curve are NaN; every other seed-example is as before.
+  unranked = holes.copy()
+  unranked[1, 3, :lengths[3]] = np.nan
+  partly = experiment.faithfulness_scores(model, params, tokens, lengths, {"a": unranked}, key,
+                                          draws=3)
+  for name in (*experiment.MEASURES, "curve"):
+    assert np.isnan(partly[f"a/{name}"][1, 3]).all()
+    keep = np.ones((2, 4), bool)
+    keep[1, 3] = False
+    np.testing.assert_allclose(partly[f"a/{name}"][keep], got[f"a/{name}"][keep], atol=1e-6)
   with pytest.raises(ValueError, match="stacked over seeds"):
     experiment.faithfulness_scores(model, jax.tree.map(lambda x: x[0], params), tokens, lengths,
                                    {"a": scores[0]}, key, draws=1)

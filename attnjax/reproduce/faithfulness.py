@@ -24,7 +24,7 @@ import functools
 import numpy as np
 
 from attnjax import explain
-from attnjax.analysis.summary import mean_ci, seed_summary
+from attnjax.analysis.summary import mean_ci, nanmean, seed_summary
 from attnjax.explain.faithfulness import BINS
 from attnjax.fingerprint import fingerprint, module_closure
 from attnjax.io import read_cache_json, write_json_atomic
@@ -93,7 +93,7 @@ def faithfulness_scores(model, params, tokens, lengths, rankings: dict, key, *, 
     params: its S seeds' parameters, stacked [S, ...].
     tokens, lengths: <int32>[B, T], [B] the explained examples.
     rankings: {method: <float>[S, B, T] or [B, T]} scores (non-finite values
-      at real positions rank last).
+      at real positions rank last; an example with none finite has NaN measures).
     key: PRNG key of the random rankings.
     draws: random rankings averaged per example (the "random" method).
     bins: ERASER's bins (fractions of each example's tokens).
@@ -111,24 +111,30 @@ def faithfulness_scores(model, params, tokens, lengths, rankings: dict, key, *, 
   mask = np.asarray(sequence_mask(lengths, tokens.shape[1]))
   out = {}
 
-  def store(method, result, draw_axis=None):
+  def store(method, result, draw_axis=None, unranked=None):
     for name in MEASURES:
       values = np.asarray(result[name], np.float64)
       out[f"{method}/{name}"] = values if draw_axis is None else values.mean(draw_axis)
     curve = deletion_at_fractions(result["deletion_curve"], lengths)
     out[f"{method}/curve"] = curve if draw_axis is None else curve.mean(draw_axis)
+    if unranked is not None and unranked.any():  # no ranking, so no faithfulness: NaN
+      for name in (*MEASURES, "curve"):
+        out[f"{method}/{name}"][unranked] = np.nan
 
   for method, scores in rankings.items():
     scores = np.broadcast_to(np.asarray(scores, np.float32), (seeds,) + tokens.shape)
     # A real position without a finite score (e.g. an instance-MI estimate left undefined)
-    # ranks after every scored one.
-    finite = np.isfinite(scores)
+    # ranks after every scored one. An example with no finite score at all has no ranking:
+    # it is scored with zeros (so that the batch runs) and its measures are NaN.
+    finite = np.isfinite(scores) & mask[None]
+    unranked = ~finite.any(-1)  # [S, B]
     low = np.where(finite, scores, np.inf).min(-1, keepdims=True) - 1.0
+    low = np.where(np.isfinite(low), low, 0.0)
     scores = np.where(finite | ~mask[None], np.nan_to_num(scores), low)
     result = explain.faithfulness(model, params, tokens, lengths, scores, bins=bins,
                                   mode="remove", batch_copies=batch_copies)
     out["probability"] = np.asarray(result["probability"], np.float64)
-    store(method, result)
+    store(method, result, unranked=unranked)
   chance = explain.random_baseline(model, params, tokens, lengths, key=key, draws=draws,
                                    bins=bins, mode="remove", batch_copies=batch_copies)
   store(RANDOM, {k: np.asarray(v) for k, v in chance.items()}, draw_axis=1)
@@ -187,7 +193,7 @@ def finding_7(lab) -> dict:
       rows[f"{attention}: {method}"] = {
           column: seed_summary(arrays[f"{method}/{measure}"])
           for measure, column in MEASURES.items()}
-      curve = arrays[f"{method}/curve"].mean(1)  # [S, F]: each seed's mean curve
+      curve = nanmean(arrays[f"{method}/curve"], 1)  # [S, F]: each seed's mean curve
       curves[attention][method] = {"mean": curve.mean(0).tolist(),
                                    "per_seed": curve.tolist()}
   out = {"title": "Faithfulness: comprehensiveness, sufficiency, decision flips (experiment 7)",
