@@ -396,7 +396,7 @@ def test_bad_explainer_inputs_raise(tiny):
   other = init_params(AttentionClassifier(**{**TINY, "embed_dim": 8}), jax.random.key(0))
   with pytest.raises(ValueError, match=r"params do not fit the model.*\(12, 8\) \(expected"):
     explain.gradient(model, other, TOKENS, lengths)
-  with pytest.raises(ValueError, match="num_samples must be an integer >= 2, got 0"):
+  with pytest.raises(ValueError, match="num_samples must be an integer >= 20 .*, got 0"):
     explain.instance_mi(model, params, TOKENS, lengths, num_samples=0)
 
 
@@ -426,7 +426,7 @@ def test_bad_seeds_and_perturbation_settings_raise(tiny):
     with pytest.raises(ValueError, match=rf"seeds must be .*got {shown}"):
       train(config, seeds, data, progress=False)
   lengths, key = np.array([3, 1, 4]), jax.random.key(0)
-  for options, message in ((dict(num_samples=1), "num_samples must be an integer >= 2, got 1"),
+  for options, message in ((dict(num_samples=1), "num_samples must be an integer >= 20 .*, got 1"),
                            (dict(scale=-1.0), "scale must be a finite number > 0, got -1.0"),
                            (dict(perturbation="dropout", rate=1.0), r"rate must be in \(0, 1\)"),
                            (dict(batch_size=0), "batch_size must be an integer >= 1, got 0")):

@@ -259,7 +259,7 @@ def test_a_cell_measurement_is_one_table_entry_with_its_switch(tiny_splits, monk
                              (cell.predicted == tiny_splits["test"].labels[:n]).mean(-1))
   assert "dataset_mi_robust" not in arrays and "calibration" not in arrays
   # Switched off by its own rule; the second estimator on by the settings'.
-  robust = dataclasses.replace(settings, num_samples=16, robustness_method="probe")
+  robust = dataclasses.replace(settings, num_samples=32, robustness_method="probe")
   again = cm.analyze(config, params, tiny_splits["test"], robust, jax.random.key(0))
   assert len(seen) == 1 and "context_norm" not in again
   assert again["dataset_mi_robust"].shape == again["dataset_mi"].shape == (s, t)

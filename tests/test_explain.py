@@ -259,7 +259,8 @@ def test_instance_mi_settings_are_one_validated_frozen_dataclass():
   assert hash(settings) == hash(explain.InstanceMI(num_samples=24, scale=2.0, batch_size=2))
   with pytest.raises(dataclasses.FrozenInstanceError):
     settings.scale = 3.0
-  for bad, message in ((dict(num_samples=1), "num_samples must be an integer >= 2"),
+  for bad, message in ((dict(num_samples=19), r"num_samples must be an integer >= 20 \(the MI "
+                        "estimators' minimum sample count"),
                        (dict(projection="umap"), "unknown projection 'umap'"),
                        (dict(rate=0.0), r"rate must be in \(0, 1\)")):
     with pytest.raises(ValueError, match=message):

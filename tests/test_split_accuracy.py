@@ -14,7 +14,7 @@ from attnjax.training import load_run
 
 TINY = dict(
     data=("planted",), seeds=2, quick=True, progress=False, only=(3,),  # one cell
-    analysis=AnalysisSettings(eval_examples=40, explain_examples=2, num_samples=16,
+    analysis=AnalysisSettings(eval_examples=40, explain_examples=2, num_samples=24,
                               robustness_method=None, calibration_replicates=0),
     config_changes={"epochs": 1, "model.embed_dim": 8, "model.hidden_dim": 8,
                     "model.attention_dim": 8, "model.deep_layer_dims": (8, 8)},

@@ -42,7 +42,7 @@ class InstanceMI:
   """How instance-level MI is measured, validated once (a `ValueError` naming the field).
 
   Attributes:
-    num_samples: K perturbed copies per example, >= 2.
+    num_samples: K perturbed copies per example, >= `attnjax.mi.MIN_COUNT` (20).
     perturbation: "gaussian" (σ = `scale`) or "dropout" (rate `rate`), `PERTURBATIONS`.
     scale: σ of the Gaussian noise, in units of the embedding init std, finite > 0.
     rate: probability of replacing a real token by `<unk>`, in (0, 1).
@@ -67,10 +67,12 @@ class InstanceMI:
     check_choice("perturbation", self.perturbation, PERTURBATIONS)
     check_choice("output", self.output, OUTPUTS)
     check_choice("projection", self.projection, PROJECTIONS)
-    for name, minimum in (("num_samples", 2), ("components", 1), ("batch_size", 1)):
+    for name, minimum in (("num_samples", mi.MIN_COUNT), ("components", 1), ("batch_size", 1)):
       value = getattr(self, name)
       if not is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        why = (" (the MI estimators' minimum sample count, attnjax.mi.MIN_COUNT: with fewer "
+               "copies every estimate would be undefined)" if name == "num_samples" else "")
+        raise ValueError(f"{name} must be an integer >= {minimum}{why}, got {value!r}")
       object.__setattr__(self, name, int(value))
     if not (is_real(self.scale) and 0 < self.scale < math.inf):
       raise ValueError(f"scale must be a finite number > 0, got {self.scale!r}")
