@@ -7,7 +7,7 @@ import json
 import pytest
 
 from attnjax import cli
-from attnjax.reproduce import (ReproduceOptions, RayOptions, _earlier_results,
+from attnjax.reproduce import (AnalysisSettings, ReproduceOptions, RayOptions, _earlier_results,
                                reproduce)
 from attnjax.reproduce.presets import PRESETS, analysis_settings, base_config, data_options
 
@@ -137,3 +137,17 @@ def test_cli_method_flags_change_only_their_field_of_the_presets_analysis():
   args = parser.parse_args(["reproduce", "--quick", "--robustness-method", "probe"])
   assert cli._analysis_settings(args) == dataclasses.replace(
       analysis_settings("quick"), robustness_method="probe")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"num_samples": 16}, r"AnalysisSettings.num_samples must be an integer >= 20 \(the MI "
+                          r"estimators' minimum sample count, attnjax.mi.MIN_COUNT\), got 16"),
+    ({"eval_examples": 10}, r"eval_examples must be an integer >= 20 .*got 10"),
+    ({"explain_examples": 0}, r"explain_examples must be an integer >= 1, got 0"),
+    ({"explain_examples": True}, r"explain_examples must be an integer >= 1, got True"),
+    ({"dataset_method": "knn"}, r"dataset_method = 'knn' is not an estimator"),
+    ({"calibration_replicates": 1}, r"calibration_replicates must be 0 or an integer >= 2")])
+def test_analysis_settings_refuse_bad_values_before_anything_trains(bad, message):
+  with pytest.raises(ValueError, match=message):
+    AnalysisSettings(**bad)
+  AnalysisSettings(num_samples=20, eval_examples=20, explain_examples=1)  # the boundaries

@@ -70,6 +70,15 @@ class AnalysisSettings:
       if not (value in mi.METHODS or (value is None and name == "robustness_method")):
         raise ValueError(f"AnalysisSettings.{name} = {value!r} is not an estimator; allowed: "
                          f"{sorted(mi.METHODS)}")
+    # Checked here, before any cell trains: the analysis runs only after training.
+    for name, minimum in (("eval_examples", mi.MIN_COUNT), ("explain_examples", 1),
+                          ("num_samples", mi.MIN_COUNT)):
+      value = getattr(self, name)
+      if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+        why = (" (the MI estimators' minimum sample count, attnjax.mi.MIN_COUNT)"
+               if minimum == mi.MIN_COUNT else "")
+        raise ValueError(f"AnalysisSettings.{name} must be an integer >= {minimum}{why}, "
+                         f"got {value!r}")
     if not (isinstance(self.calibration_replicates, int) and (
         self.calibration_replicates == 0 or self.calibration_replicates >= 2)):
       raise ValueError(f"calibration_replicates must be 0 or an integer >= 2, got "
