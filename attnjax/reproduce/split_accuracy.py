@@ -20,11 +20,9 @@ import sys
 from pathlib import Path
 
 from attnjax.analysis.summary import mean_ci
-from attnjax.data import Vocab
+from attnjax.data import SPLITS, Vocab
 from attnjax.reproduce.presets import load_dataset
 from attnjax.training import evaluate, load_run
-
-SPLITS = ("train", "dev", "test")
 
 
 def split_accuracy(out, dataset: str, *, data_dir=None, split: str = "test",
