@@ -221,6 +221,13 @@ def test_cell_cache_keyed_on_code_settings_and_key(tmp_path, tiny_splits, monkey
   assert not list(folder.rglob("*.tmp"))
   saved = json.loads((folder / "run" / "config.json").read_text())
   assert saved["extra"]["stamp"] == {"code": "fedcba9876543210", "data_id": "tiny"}
+  # Archived without parameters (`attnjax.reproduce.archive`) and its analysis stale:
+  # retrained, to the same parameters and numbers.
+  (folder / "run" / "params.msgpack").unlink()
+  monkeypatch.setattr(cells, "analysis_code", lambda: "00112233aabbccdd")
+  rearchived = run(key=jax.random.key(4))
+  assert (folder / "run" / "params.msgpack").is_file()
+  np.testing.assert_array_equal(rearchived["attention"], retrained["attention"])
   # Other data or config are refused, never silently recomputed over.
   with pytest.raises(ValueError, match="other data"):
     cells.run_cell(folder, config, (0, 1), tiny_splits, settings, key, progress=False,

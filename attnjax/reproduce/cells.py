@@ -16,6 +16,12 @@ mismatch:
   without retraining and removes the files derived from the old analysis
   (`DERIVED`).
 
+A cell archived without parameters (`attnjax.reproduce.archive`: its
+measurements and stamps, to resume a reproduction in another session or on
+another machine) is reused like any cached cell while its stamps match; where
+parameters are needed (stale analysis, experiments 2, 6 and 7 recomputing their
+arrays: `trained_run`) it is retrained, deterministically.
+
 Fingerprints hash the code with comments and docstrings ignored
 (`attnjax.fingerprint`). Library versions (jax, flax, …) are recorded in
 results.json but do not invalidate a cache. All files are written atomically,
@@ -45,7 +51,7 @@ from attnjax.io import (read_cache_json, remove_stale_temporaries, write_atomic,
 from attnjax.reproduce import cell_measurements
 from attnjax.reproduce.cell_measurements import AnalysisSettings, analyze
 from attnjax.training import TrainConfig, load_run, save_run, train
-from attnjax.training.checkpoint import CONFIG_FILE
+from attnjax.training.checkpoint import CONFIG_FILE, PARAMS_FILE
 from attnjax.training.epoch_state import EPOCH_STATE_FILE
 
 DERIVED = ("explanations.npz", "explanations.json")
@@ -154,7 +160,11 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
     if stored == run_stamp:
       if _analysis_cached(directory, stamp):
         return load_arrays(arrays_file)
-      result = load_run(run_dir).result
+      if (run_dir / PARAMS_FILE).is_file():
+        result = load_run(run_dir).result
+      else:
+        print(f"[reproduce] {directory.name}: archived without parameters and its analysis is "
+              "stale (other settings or analysis code); retraining", file=sys.stderr)
     elif progress:
       print(f"[reproduce] {directory.name}: trained by other code (run fingerprint "
             f"{stored.get('code')} != {run_stamp['code']}); retraining", file=sys.stderr)
@@ -162,15 +172,50 @@ def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, Text
   for name in DERIVED:
     (directory / name).unlink(missing_ok=True)
   if result is None:
-    # Epoch checkpoints: a cell killed mid-training resumes after its last finished epoch.
-    epochs_file = directory / EPOCH_STATE_FILE
-    result = train(config, seeds, splits["train"], splits["dev"], progress=progress,
-                   checkpoint=epochs_file, checkpoint_extra=run_stamp)
-    save_run(run_dir, result, vocab=splits["train"].vocab, extra={"stamp": run_stamp})
-    epochs_file.unlink(missing_ok=True)
+    result = _train(directory, config, seeds, splits, run_stamp, progress)
   arrays = analyze(config, result.params, splits["test"], settings, key)
   arrays["history_eval_accuracy"] = result.history["eval_accuracy"]
   save_arrays(arrays_file, arrays)
   write_json_atomic(done, stamp)
   release_if_crowded()  # a long reproduction compiles thousands of programs
   return arrays
+
+
+def trained_run(directory: Path, config: TrainConfig, seeds, splits: dict[str, TextDataset], *,
+                progress: bool = True, data_id: str | None = None):
+  """The `TrainResult` of a cell `run_cell` has computed, for experiments that need its
+  parameters (explanations, faithfulness, swapped attention).
+
+  An archived cell (`attnjax.reproduce.archive`: measurements without parameters) is
+  retrained and its parameters saved; training is deterministic, so they are those its
+  archived measurements were computed from (same code, config, seeds and platform).
+
+  Raises:
+    ValueError: the folder holds no run, or another run (config, seeds, data or
+      training code differ): call `run_cell` first.
+  """
+  directory = Path(directory)
+  run_dir = directory / "run"
+  saved = read_cache_json(run_dir / CONFIG_FILE)
+  run_stamp = {"code": run_code(), "data_id": data_id}
+  if (saved is None or saved.get("extra", {}).get("stamp") != run_stamp
+      or saved.get("seeds") != list(seeds) or TrainConfig.from_dict(saved["train"]) != config):
+    raise ValueError(f"{run_dir} does not hold this cell's run (missing, or another config, "
+                     "seeds, data or training code): run the cell first (`run_cell`)")
+  if (run_dir / PARAMS_FILE).is_file():
+    return load_run(run_dir).result
+  if progress:
+    print(f"[reproduce] {directory.name}: archived without parameters; retraining for them",
+          file=sys.stderr)
+  return _train(directory, config, seeds, splits, run_stamp, progress)
+
+
+def _train(directory: Path, config: TrainConfig, seeds, splits, run_stamp: dict, progress: bool):
+  """Trains a cell's run and saves it in `directory/run`. Epoch checkpoints: a cell killed
+  mid-training resumes after its last finished epoch."""
+  epochs_file = directory / EPOCH_STATE_FILE
+  result = train(config, seeds, splits["train"], splits["dev"], progress=progress,
+                 checkpoint=epochs_file, checkpoint_extra=run_stamp)
+  save_run(directory / "run", result, vocab=splits["train"].vocab, extra={"stamp": run_stamp})
+  epochs_file.unlink(missing_ok=True)
+  return result

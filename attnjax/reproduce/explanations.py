@@ -25,7 +25,6 @@ from attnjax.models.encoders import sequence_mask
 from attnjax.reproduce.cells import key_stamp, load_arrays, save_arrays
 from attnjax.reproduce.figures import figure
 from attnjax.reproduce.verdicts import judge
-from attnjax.training import load_run
 
 JAIN_WALLACE_2019 = {
     "citation": ("Jain & Wallace (2019), \"Attention is not Explanation\", NAACL-HLT: BiLSTM "
@@ -121,7 +120,7 @@ def explained_cell(lab, attention: str) -> dict:
   if path.is_file() and read_cache_json(stamp_path) == stamp:
     return load_arrays(path)
   stamp_path.unlink(missing_ok=True)
-  run = load_run(folder / "run").result
+  run = lab.trained(name, **cells(lab)[name])
   scores = explanation_scores(run, lab.splits["test"], cell, key, **options)
   scores["accuracy"] = cell["accuracy"]
   save_arrays(path, scores)

@@ -32,9 +32,9 @@ from attnjax.models.encoders import sequence_mask
 from attnjax.models.seeds import num_seeds
 from attnjax.reproduce.cells import key_stamp, load_arrays, save_arrays
 from attnjax.reproduce.explanations import ATTENTIONS, METHODS, explained_cell
+from attnjax.reproduce.explanations import cells as explained_cells
 from attnjax.reproduce.figures import figure
 from attnjax.reproduce.verdicts import judge
-from attnjax.training import load_run
 
 MEASURES = {"comprehensiveness": "comprehensiveness (AOPC)",
             "sufficiency": "sufficiency (AOPC)",
@@ -167,7 +167,7 @@ def _faithful_cell(lab, attention: str) -> dict:
   rankings = {method: scores[method] for method in METHODS}
   if "importance" in scores:
     rankings[GROUND_TRUTH] = planted_ranking(scores["importance"], lengths)
-  run = load_run(folder / "run").result
+  run = lab.trained(name, **explained_cells(lab)[name])
   result = faithfulness_scores(run.model, run.params, tokens, lengths, rankings, key,
                                draws=options["draws"], bins=BINS)
   result["lengths"] = lengths

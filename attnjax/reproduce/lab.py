@@ -18,7 +18,7 @@ from attnjax.analysis.summary import seed_summary
 from attnjax.data.dataset import TextDataset
 from attnjax.models import ENCODERS
 from attnjax.reproduce.cell_measurements import AnalysisSettings
-from attnjax.reproduce.cells import named_key, run_cell
+from attnjax.reproduce.cells import named_key, run_cell, trained_run
 from attnjax.reproduce.claims import claim
 from attnjax.training import TrainConfig
 
@@ -84,15 +84,27 @@ class Lab:
       RuntimeError: `planned` is set and does not hold `name` (an experiment read a
         cell its `Experiment.cells` does not declare).
     """
-    if self.planned is not None and name not in self.planned:
-      raise RuntimeError(f"cell {name!r} is read but was not planned ({sorted(self.planned)}): "
-                         "add it to its experiment's `cells`")
+    self._check_planned(name)
     if self.on_cell is not None:
       self.on_cell(name)
     with claim(self.folder(name)):
       return run_cell(self.folder(name), self.base.replace(**changes), self.seeds, self.splits,
                       self.settings_of(name), self.cell_key(name), progress=self.progress,
                       data_id=self.data_id)
+
+  def trained(self, name: str, **changes):
+    """Cell `name`'s `TrainResult` (its parameters), for experiments that need them: the
+    cell's run, retrained if the cell was archived without parameters
+    (`attnjax.reproduce.cells.trained_run`). Call after `cell(name, **changes)`."""
+    self._check_planned(name)
+    with claim(self.folder(name)):
+      return trained_run(self.folder(name), self.base.replace(**changes), self.seeds,
+                         self.splits, progress=self.progress, data_id=self.data_id)
+
+  def _check_planned(self, name: str) -> None:
+    if self.planned is not None and name not in self.planned:
+      raise RuntimeError(f"cell {name!r} is read but was not planned ({sorted(self.planned)}): "
+                         "add it to its experiment's `cells`")
 
 
 TAU_UNDEFINED = ("τ is undefined for an example whose attention or MI ranking is constant "

@@ -1,0 +1,123 @@
+"""Cells without their parameters: what a reproduction split over sessions or machines carries.
+
+A full-size `reproduce` can outlast one session on a small machine (an IMDB
+cell trains for an hour on 2 CPU cores), and parameters are not results: they
+are large and do not belong in a repository. `archive_cells(out, archive)`
+copies every cell of an output folder without its parameters, only the files
+its findings read:
+
+- `analysis.npz` / `analysis.json` and every other cached measurement of the
+  cell (`explanations.*`, `faithfulness.*`, `swapped.*`): the top-level `.npz`
+  and `.json` files of the cell folder, stamps included;
+- `run/config.json` and `run/metrics.json` (the config, seeds, run stamp and
+  training history).
+
+Left out: `run/params.msgpack`, `run/vocab.json`, epoch checkpoints,
+claim locks and temporaries. `restore_cells(archive, out)` copies an archive
+back into an output folder (refusing to overwrite a file that differs), and a
+later `reproduce --out` reuses every restored cell whose stamps match, exactly
+like a cached one.
+
+A restored cell has no parameters. Where a reproduction needs them (its
+measurements are stale because the analysis code or settings changed, or an
+experiment's own cached arrays are), the cell is retrained first
+(`attnjax.reproduce.cells.trained_run`): the same code, config and seeds give
+the same parameters on the same platform, so the measurements kept from the
+archive stay those of the retrained model (across CPU types, XLA may round
+differently; the report's run stamps say which code trained each cell).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from attnjax.io import TEMPORARY_SUFFIX, write_atomic
+from attnjax.training.checkpoint import CONFIG_FILE, METRICS_FILE
+
+RUN_FILES = (CONFIG_FILE, METRICS_FILE)
+"""The files of a cell's `run/` an archive keeps (not its parameters or vocabulary)."""
+
+
+def cell_folders(out) -> list[Path]:
+  """Every cell folder of an output folder (`<out>/<dataset>/cells/<name>`), sorted."""
+  out = Path(out)
+  return sorted(p for p in out.glob("*/cells/*") if p.is_dir())
+
+
+def archived_files(cell: Path) -> list[Path]:
+  """The files of `cell` an archive keeps, relative to the cell folder (see the module doc)."""
+  cell = Path(cell)
+  kept = [p.relative_to(cell) for p in sorted(cell.iterdir())
+          if p.is_file() and p.suffix in (".npz", ".json") and not p.name.startswith(".")
+          and not p.name.endswith(TEMPORARY_SUFFIX)]
+  kept += [Path("run") / name for name in RUN_FILES if (cell / "run" / name).is_file()]
+  return kept
+
+
+def _copy(source: Path, target: Path, *, overwrite: bool) -> bool:
+  """Copies one file atomically; False if `target` already holds the same bytes."""
+  data = source.read_bytes()
+  if target.is_file():
+    if target.read_bytes() == data:
+      return False
+    if not overwrite:
+      raise FileExistsError(f"{target} exists and differs from {source}: the archive and the "
+                            "output folder hold different runs; restore into another --out "
+                            "or remove the cell")
+  target.parent.mkdir(parents=True, exist_ok=True)
+  write_atomic(target, data)
+  return True
+
+
+def archive_cells(out, archive) -> list[Path]:
+  """Copies every complete cell of `out` into `archive`, without parameters.
+
+  Args:
+    out: a `reproduce` output folder (cells in `<out>/<dataset>/cells/<name>`).
+    archive: the destination (same layout); files already there are replaced
+      by the newer measurements.
+
+  Returns:
+    The files written (paths under `archive`); unchanged files are skipped.
+
+  Raises:
+    FileNotFoundError: `out` holds no cell folder.
+  """
+  out, archive = Path(out), Path(archive)
+  folders = cell_folders(out)
+  if not folders:
+    raise FileNotFoundError(f"{out} holds no cells (<out>/<dataset>/cells/<name>): is it a "
+                            "`reproduce --out` folder?")
+  written = []
+  for cell in folders:
+    if not (cell / "run" / CONFIG_FILE).is_file():
+      continue  # not trained yet (or killed before its run was saved): nothing to keep
+    for name in archived_files(cell):
+      target = archive / cell.relative_to(out) / name
+      if _copy(cell / name, target, overwrite=True):
+        written.append(target)
+  return written
+
+
+def restore_cells(archive, out) -> list[Path]:
+  """Copies an archive's cells into the output folder `out` (the inverse of `archive_cells`).
+
+  Returns:
+    The files written under `out`.
+
+  Raises:
+    FileNotFoundError: `archive` holds no cell folder.
+    FileExistsError: a file of `out` differs from the archive's (nothing is overwritten;
+      files copied before it stay, each whole).
+  """
+  archive, out = Path(archive), Path(out)
+  folders = cell_folders(archive)
+  if not folders:
+    raise FileNotFoundError(f"{archive} holds no cells (<archive>/<dataset>/cells/<name>)")
+  written = []
+  for cell in folders:
+    for name in archived_files(cell):
+      target = out / cell.relative_to(archive) / name
+      if _copy(cell / name, target, overwrite=False):
+        written.append(target)
+  return written
