@@ -2,7 +2,9 @@
 an archive gives the same results without training, and retrains only where it needs parameters."""
 
 import json
+import zipfile
 
+import numpy as np
 import pytest
 
 from attnjax.reproduce import ablation, archive, cells, reproduce
@@ -34,6 +36,15 @@ def test_a_run_resumed_from_its_archive_needs_no_parameters(tmp_path, monkeypatc
       f"{cell}/{name}" for name in ("analysis.json", "analysis.npz", "run/config.json",
                                     "run/metrics.json", "swapped.json", "swapped.npz")]
   assert archive.archive_cells(tmp_path / "a", tmp_path / "archive") == []  # nothing new
+  packed, original = (folder / cell / "analysis.npz" for folder in (tmp_path / "archive",
+                                                                     tmp_path / "a"))
+  with zipfile.ZipFile(packed) as z:
+    assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}
+  with np.load(packed) as x, np.load(original) as y:
+    assert x.files == y.files
+    for k in x.files:
+      np.testing.assert_array_equal(x[k], y[k])
+  assert archive.restore_cells(tmp_path / "archive", tmp_path / "a") == []  # same arrays
 
   restored = tmp_path / "b"
   assert len(archive.restore_cells(tmp_path / "archive", restored)) == len(kept)
@@ -67,7 +78,10 @@ def test_an_archive_keeps_measurements_and_stamps_not_parameters(tmp_path):
                "faithfulness.npz", "faithfulness.json", "epoch_state.msgpack", "claim.lock",
                ".analysis.npz.x1y2.tmp", "run/params.msgpack", "run/vocab.json",
                "run/config.json", "run/metrics.json"):
-    (cell / name).write_bytes(name.encode())
+    if name.endswith(".npz"):
+      np.savez(cell / name, values=np.arange(3.0))
+    else:
+      (cell / name).write_bytes(name.encode())
   untrained = tmp_path / "sst2" / "cells" / "bilstm-deep"  # killed before its run was saved
   untrained.mkdir()
   (untrained / "epoch_state.msgpack").write_bytes(b"checkpoint")

@@ -12,6 +12,9 @@ its findings read:
 - `run/config.json` and `run/metrics.json` (the config, seeds, run stamp and
   training history).
 
+Arrays are stored compressed (`np.savez_compressed`; an SST-2 cell's 1.1 MB
+analysis becomes 0.33 MB); `load_arrays` reads either form.
+
 Left out: `run/params.msgpack`, `run/vocab.json`, epoch checkpoints,
 claim locks and temporaries. `restore_cells(archive, out)` copies an archive
 back into an output folder (refusing to overwrite a file that differs), and a
@@ -29,7 +32,10 @@ differently; the report's run stamps say which code trained each cell).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+
+import numpy as np
 
 from attnjax.io import TEMPORARY_SUFFIX, write_atomic
 from attnjax.training.checkpoint import CONFIG_FILE, METRICS_FILE
@@ -54,16 +60,38 @@ def archived_files(cell: Path) -> list[Path]:
   return kept
 
 
-def _copy(source: Path, target: Path, *, overwrite: bool) -> bool:
-  """Copies one file atomically; False if `target` already holds the same bytes."""
-  data = source.read_bytes()
+def _arrays(path: Path) -> dict:
+  with np.load(path) as data:
+    return {k: data[k] for k in data.files}
+
+
+def _same(a: Path, b: Path) -> bool:
+  """Same content: equal bytes, or for `.npz` the same arrays (an archive compresses them)."""
+  if a.read_bytes() == b.read_bytes():
+    return True
+  if a.suffix != ".npz":
+    return False
+  x, y = _arrays(a), _arrays(b)
+  return x.keys() == y.keys() and all(
+      x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k], equal_nan=x[k].dtype.kind in "fc")
+      for k in x)
+
+
+def _copy(source: Path, target: Path, *, overwrite: bool, compress: bool = False) -> bool:
+  """Copies one file atomically (an `.npz` recompressed if `compress`); False if `target`
+  already holds the same content."""
   if target.is_file():
-    if target.read_bytes() == data:
+    if _same(source, target):
       return False
     if not overwrite:
       raise FileExistsError(f"{target} exists and differs from {source}: the archive and the "
                             "output folder hold different runs; restore into another --out "
                             "or remove the cell")
+  data = source.read_bytes()
+  if compress and source.suffix == ".npz":
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **_arrays(source))
+    data = buffer.getvalue()
   target.parent.mkdir(parents=True, exist_ok=True)
   write_atomic(target, data)
   return True
@@ -74,8 +102,8 @@ def archive_cells(out, archive) -> list[Path]:
 
   Args:
     out: a `reproduce` output folder (cells in `<out>/<dataset>/cells/<name>`).
-    archive: the destination (same layout); files already there are replaced
-      by the newer measurements.
+    archive: the destination (same layout; arrays compressed); files already there
+      are replaced by the newer measurements.
 
   Returns:
     The files written (paths under `archive`); unchanged files are skipped.
@@ -94,7 +122,7 @@ def archive_cells(out, archive) -> list[Path]:
       continue  # not trained yet (or killed before its run was saved): nothing to keep
     for name in archived_files(cell):
       target = archive / cell.relative_to(out) / name
-      if _copy(cell / name, target, overwrite=True):
+      if _copy(cell / name, target, overwrite=True, compress=True):
         written.append(target)
   return written
 
