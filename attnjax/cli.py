@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from attnjax.data import SPLITS
 from attnjax.data.load import DEFAULT_SOURCE, PLANTED_VOCAB_SIZE, SOURCES
 from attnjax.models import ATTENTIONS, ENCODERS, NORMALIZERS
 
@@ -83,9 +84,6 @@ def _add_train_args(parser: argparse.ArgumentParser):
   group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-SPLIT_ROLES = ("train", "dev", "test")
-
-
 def _check_data_args(args):
   """`ValueError` for data options out of range (before anything is loaded)."""
   from attnjax.data import NAMES
@@ -149,11 +147,11 @@ def _load_splits(args, vocab=None):
     loaded = load_splits(args.data, names, max_len=args.max_len, vocab_size=args.vocab_size,
                          vocab=vocab, source=args.source, data_dir=args.data_dir,
                          vocab_split=names[0])
-  for role, name in zip(SPLIT_ROLES, names):
+  for role, name in zip(SPLITS, names):
     if len(loaded[name]) == 0:
       raise ValueError(f"--{role}-split {name!r} of {args.data!r} holds no examples; give a "
                        f"split or slice with at least one")
-  return dict(zip(SPLIT_ROLES, (loaded[name] for name in names)))
+  return dict(zip(SPLITS, (loaded[name] for name in names)))
 
 
 def _check_out_dir(out) -> Path:
@@ -257,7 +255,7 @@ def cmd_train(args) -> int:
                  checkpoint=epochs_file)
   test = evaluate(model, result.params, splits["test"], batch_size=config.eval_batch_size,
                   buckets=config.buckets)
-  for role, name in zip(SPLIT_ROLES, _split_names(args)):  # the run records what it loaded
+  for role, name in zip(SPLITS, _split_names(args)):  # the run records what it loaded
     setattr(args, f"{role}_split", name)
   data_options = {k: getattr(args, k) for k in DATA_OPTIONS}
   out = save_run(args.out, result, vocab=vocab, extra={"data": data_options,
@@ -279,8 +277,8 @@ def cmd_evaluate(args) -> int:
 
   from attnjax.data import Vocab
 
-  if args.split not in SPLIT_ROLES:
-    raise ValueError(f"unknown --split {args.split!r}; allowed: {', '.join(SPLIT_ROLES)}")
+  if args.split not in SPLITS:
+    raise ValueError(f"unknown --split {args.split!r}; allowed: {', '.join(SPLITS)}")
   run = load_run(args.run_dir)
   data = run.extra.get("data")
   config_path = Path(args.run_dir) / "config.json"
