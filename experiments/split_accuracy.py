@@ -5,15 +5,29 @@
 The report's accuracy is measured on the first `eval_examples` test examples (2,000 in
 the full-size presets); this evaluates each cell's seeds on all of the split, with the
 data options stored in the cell. Prints a table and writes
-OUT/<dataset>_<split>_accuracy.json (strict JSON, atomically). Nothing is trained.
+OUT/<dataset>_<split>_accuracy.json (strict JSON, atomically), keeping the entries
+of cells it cannot evaluate now (archived without parameters: a run split over
+sessions evaluates each cell where it was trained). Nothing is trained.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from attnjax.io import write_json_atomic
+from attnjax.io import read_json, write_json_atomic
 from attnjax.reproduce.split_accuracy import SPLITS, split_accuracy
+
+
+def earlier(path: Path, dataset: str, split: str) -> dict:
+  """The cells of an existing results file (kept for cells archived since: a run split over
+  sessions evaluates each cell in the session that trained it); {} if there is none."""
+  if not path.is_file():
+    return {}
+  saved = read_json(path)
+  if (saved.get("dataset"), saved.get("split")) != (dataset, split):
+    raise ValueError(f"{path} holds {saved.get('dataset')}/{saved.get('split')}, not "
+                     f"{dataset}/{split}")
+  return saved["cells"]
 
 
 def main(argv=None) -> int:
@@ -23,9 +37,11 @@ def main(argv=None) -> int:
   parser.add_argument("--data-dir", default=None, help="folder of the corpus files")
   parser.add_argument("--split", default="test", choices=SPLITS)
   args = parser.parse_args(argv)
-  results = split_accuracy(args.out, args.data, data_dir=args.data_dir, split=args.split)
-  path = write_json_atomic(Path(args.out) / f"{args.data}_{args.split}_accuracy.json",
-                           {"dataset": args.data, "split": args.split, "cells": results})
+  path = Path(args.out) / f"{args.data}_{args.split}_accuracy.json"
+  results = {**earlier(path, args.data, args.split),
+             **split_accuracy(args.out, args.data, data_dir=args.data_dir, split=args.split)}
+  results = dict(sorted(results.items()))
+  write_json_atomic(path, {"dataset": args.data, "split": args.split, "cells": results})
   print(f"| cell | {args.split} accuracy, mean ± 95% CI over seeds | per seed | examples |")
   print("|---|---|---|---|")
   for name, r in results.items():

@@ -1,6 +1,8 @@
 """Whole-split accuracy of a `reproduce` run's cells, against a plain per-seed forward pass."""
 
 import json
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,6 +56,24 @@ def test_split_accuracy_evaluates_every_seed_on_the_whole_split(tmp_path, capsys
     split_accuracy(tmp_path, "planted", split="val")
   with pytest.raises(ValueError, match="does not exist"):
     split_accuracy(tmp_path, "sst2")
+  # The script writes OUT/<dataset>_<split>_accuracy.json; run again after a cell was
+  # archived without parameters, it skips the cell and keeps the entry it wrote for it.
+  script = runpy.run_path(str(Path(__file__).parents[1] / "experiments" / "split_accuracy.py"))
+  assert script["main"]([str(tmp_path), "--data", "planted"]) == 0
+  written = tmp_path / "planted_test_accuracy.json"
+  first = json.loads(written.read_text())["cells"]
+  np.testing.assert_allclose(first["bilstm-additive"]["accuracy"],
+                             results["bilstm-additive"]["accuracy"])
+  params = tmp_path / "planted" / "cells" / "bilstm-additive" / "run" / "params.msgpack"
+  kept = params.read_bytes()
+  params.unlink()
+  assert split_accuracy(tmp_path, "planted") == {}
+  assert "archived without parameters; skipped" in capsys.readouterr().err
+  with pytest.raises(ValueError, match="has no parameters"):
+    split_accuracy(tmp_path, "planted", cells=["bilstm-additive"])
+  assert script["main"]([str(tmp_path), "--data", "planted"]) == 0
+  assert json.loads(written.read_text())["cells"] == first
+  params.write_bytes(kept)
   # A saved vocabulary other than the one the corpus files give: other files, refused.
   Vocab(["<pad>", "<unk>", "a"]).save(tmp_path / "planted" / "cells" / "bilstm-additive" / "run"
                                       / "vocab.json")

@@ -23,6 +23,7 @@ from attnjax.analysis.summary import mean_ci
 from attnjax.data import SPLITS, Vocab
 from attnjax.reproduce.presets import load_dataset
 from attnjax.training import evaluate, load_run
+from attnjax.training.checkpoint import PARAMS_FILE
 
 
 def split_accuracy(out, dataset: str, *, data_dir=None, split: str = "test",
@@ -36,15 +37,17 @@ def split_accuracy(out, dataset: str, *, data_dir=None, split: str = "test",
       stamp). The source, splits, length and vocabulary options are the cell's own.
     split: "train", "dev" or "test": the cell's split in that role (e.g. AG News
       2-class's test split is the test file's World and Business articles).
-    cells: cell names to evaluate (None: every cell with a saved run; cells
-      without one, still training, are skipped with a notice).
+    cells: cell names to evaluate (None: every cell with a saved run and its
+      parameters; cells still training or archived without parameters are skipped
+      with a notice).
 
   Returns:
     {cell: {"accuracy": [S] per seed, "seeds": [S], "n": examples in the split,
     "summary": `mean_ci` of the per-seed accuracies}}, cells sorted by name.
 
   Raises:
-    ValueError: unknown split, no cells folder, a named cell without a run, a run
+    ValueError: unknown split, no cells folder, a named cell without a run or
+      parameters, a run
       without the data stamp `reproduce` writes, or corpus files other than the
       cell's (its saved vocabulary differs from the one they give).
   """
@@ -64,6 +67,13 @@ def split_accuracy(out, dataset: str, *, data_dir=None, split: str = "test",
       if cells is not None:
         raise ValueError(f"cell {name!r} has no saved run in {run_dir}")
       print(f"[split_accuracy] {dataset}/{name}: no saved run (still training?); skipped",
+            file=sys.stderr)
+      continue
+    if not (run_dir / PARAMS_FILE).is_file():
+      if cells is not None:
+        raise ValueError(f"cell {name!r} has no parameters in {run_dir} (archived: "
+                         "`attnjax.reproduce.archive`); evaluate it where it was trained")
+      print(f"[split_accuracy] {dataset}/{name}: archived without parameters; skipped",
             file=sys.stderr)
       continue
     run = load_run(run_dir)
