@@ -20,7 +20,8 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("action", choices=("archive", "restore"))
   parser.add_argument("source", help="archive: a `reproduce --out` folder; restore: an archive")
-  parser.add_argument("target", help="archive: the archive folder; restore: a `reproduce --out` folder")
+  parser.add_argument("target",
+                      help="archive: the archive folder; restore: a `reproduce --out` folder")
   args = parser.parse_args(argv)
   copy = archive_cells if args.action == "archive" else restore_cells
   written = copy(args.source, args.target)
