@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from attnjax.io import strict_json
-from attnjax.reproduce import cells, explanations, reproduce, verdicts
+from attnjax.reproduce import ablation, archive, cells, explanations, reproduce, verdicts
 from attnjax.reproduce.cell_measurements import AnalysisSettings
 
 TINY = dict(
@@ -100,6 +100,21 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   assert {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
           for c in cells_} == stamps
   assert json.dumps(again["planted"]["1"]) == json.dumps(results["planted"]["1"])
+  # Archived without parameters and restored elsewhere (`attnjax.reproduce.archive`): every
+  # experiment, 2, 6 and 7 included, is re-derived from the cached arrays without training.
+  archive.archive_cells(tmp_path, tmp_path / "archive")
+  archive.restore_cells(tmp_path / "archive", tmp_path / "restored")
+  restored = reproduce(tmp_path / "restored", **TINY)
+  assert not list((tmp_path / "restored").rglob("params.msgpack"))
+  for number in results["planted"]:
+    assert json.dumps(restored["planted"][number]) == json.dumps(results["planted"][number])
+  # An experiment's stale arrays need parameters (here finding ii's swapped-attention code):
+  # only that cell is retrained (`cells.trained_run`), to the same numbers.
+  monkeypatch.setattr(ablation, "swapped_code", lambda: "0123456789abcdef")
+  swapped = reproduce(tmp_path / "restored", **{**TINY, "only": (2,)})
+  assert [p.parent.parent.name for p in (tmp_path / "restored").rglob("params.msgpack")] == \
+      ["bilstm-additive"]
+  assert json.dumps(swapped["planted"]["2"]) == json.dumps(results["planted"]["2"])
   partial = reproduce(tmp_path, **{**TINY, "only": (3,)})  # adds to the report, keeps the rest
   assert set(partial["planted"]) == {"1", "2", "3", "4", "5", "6", "7"}
   assert "Explainers side by side" in (tmp_path / "report.md").read_text()
