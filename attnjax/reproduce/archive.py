@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from attnjax.io import TEMPORARY_SUFFIX, write_atomic
+from attnjax.reproduce.cells import load_arrays
 from attnjax.training.checkpoint import CONFIG_FILE, METRICS_FILE
 
 RUN_FILES = (CONFIG_FILE, METRICS_FILE)
@@ -60,18 +61,13 @@ def archived_files(cell: Path) -> list[Path]:
   return kept
 
 
-def _arrays(path: Path) -> dict:
-  with np.load(path) as data:
-    return {k: data[k] for k in data.files}
-
-
 def _same(a: Path, b: Path) -> bool:
   """Same content: equal bytes, or for `.npz` the same arrays (an archive compresses them)."""
   if a.read_bytes() == b.read_bytes():
     return True
   if a.suffix != ".npz":
     return False
-  x, y = _arrays(a), _arrays(b)
+  x, y = load_arrays(a), load_arrays(b)
   return x.keys() == y.keys() and all(
       x[k].dtype == y[k].dtype and np.array_equal(x[k], y[k], equal_nan=x[k].dtype.kind in "fc")
       for k in x)
@@ -90,7 +86,7 @@ def _copy(source: Path, target: Path, *, overwrite: bool, compress: bool = False
   data = source.read_bytes()
   if compress and source.suffix == ".npz":
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **_arrays(source))
+    np.savez_compressed(buffer, **load_arrays(source))
     data = buffer.getvalue()
   target.parent.mkdir(parents=True, exist_ok=True)
   write_atomic(target, data)
