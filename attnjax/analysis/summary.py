@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -44,10 +45,13 @@ def student_t_cdf(t, dof) -> np.ndarray | float:
   return float(cdf) if cdf.ndim == 0 else cdf
 
 
+@functools.lru_cache(maxsize=4096)
 def student_t_quantile(probability: float, dof: float) -> float:
   """Quantile of Student's t with `dof` ≥ 1 degrees of freedom (bisection on its CDF, float64).
 
-  `dof` need not be whole (Welch–Satterthwaite degrees of freedom).
+  `dof` need not be whole (Welch–Satterthwaite degrees of freedom). Memoised: a bisection is
+  ~85 incomplete-beta evaluations, and a report asks for the same few (level, n − 1) pairs
+  hundreds of times (`mean_ci` per summary).
   """
   if not dof >= 1:
     raise ValueError(f"dof must be >= 1, got {dof}")
