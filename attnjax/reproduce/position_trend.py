@@ -33,7 +33,7 @@ from attnjax.analysis import compare, kendall_tau_b, seed_summary
 from attnjax.reproduce.cells import load_arrays
 
 MEASURES = ("τ(attention, position)", "τ(instance MI, position)", "τ(attention, instance MI)",
-            "partial τ(attention, instance MI | position)")
+            "partial τ(attention, instance MI given position)")
 REFERENCE = "bilstm-additive"
 """The cell the finding ranks; the comparisons are REFERENCE − each other cell."""
 ENCODERS = ("bilstm", "lstm", "cnn", "embedding")
