@@ -30,15 +30,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from attnjax.analysis import compare, kendall_tau_b, seed_summary
+from attnjax.models import ATTENTIONS, ENCODERS
 from attnjax.reproduce.cells import load_arrays
+from attnjax.reproduce.lab import TAU_UNDEFINED
 
 MEASURES = ("τ(attention, position)", "τ(instance MI, position)", "τ(attention, instance MI)",
             "partial τ(attention, instance MI given position)")
 REFERENCE = "bilstm-additive"
 """The cell the finding ranks; the comparisons are REFERENCE − each other cell."""
-ENCODERS = ("bilstm", "lstm", "cnn", "embedding")
-ATTENTIONS = ("additive", "deep", "scaled_dot")
-UNDEFINED = "a seed with no example where the τ is defined"
 
 
 def partial_tau(t_xy, t_xz, t_yz):
@@ -104,11 +103,12 @@ def cell_trend(arrays: dict, *, atol: float = 1e-5) -> dict:
   if mine.shape != cached.shape or not np.allclose(mine, cached, atol=atol, equal_nan=True):
     raise ValueError("τ(attention, instance MI) recomputed from the arrays differs from the "
                      "cell's cached tau; these are not the analysis arrays this reads")
-  return {m: seed_summary(v, undefined=UNDEFINED) for m, v in taus.items()}
+  return {m: seed_summary(v, undefined=TAU_UNDEFINED) for m, v in taus.items()}
 
 
 def position_trend(out, dataset: str) -> dict:
-  """`cell_trend` of every encoder × attention cell of a `reproduce` output or archive.
+  """`cell_trend` of every encoder × attention cell (`attnjax.models.ENCODERS` ×
+  `ATTENTIONS`, named as finding v names them) of a `reproduce` output or archive.
 
   Args:
     out: the output (or `archive_cells`) folder: OUT/<dataset>/cells/<encoder>-<attention>/.
