@@ -144,7 +144,9 @@ def main(argv=None):
   if args.seeds < 2:
     parser.error(f"--seeds must be >= 2 for an interval, got {args.seeds}")
   out = args.out or RESULTS / ("learning_curve_quick.json" if args.quick else "learning_curve.json")
-  results = {}
+  results = kept_results(out, datasets)
+  machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+             "jax": jax.__version__, "device": jax.devices()[0].device_kind}
   for dataset in datasets:
     rows = []
     for size in sizes:
@@ -156,15 +158,27 @@ def main(argv=None):
       print(f"{dataset} n={row['train_examples']:5d}: test {s['mean']:.4f} ± {s['ci']:.4f} "
             f"({row['train_seconds']:.0f} s)", flush=True)
     results[dataset] = {"sizes": rows, "fit": fit_power_law(rows, FULL_SIZE[dataset]),
-                        "bar": BAR[dataset]}
+                        "bar": BAR[dataset], "settings": vars(args) | {"out": str(out)},
+                        "machine": machine}
     _print_fit(dataset, results[dataset]["fit"])
-    write_json_atomic(out, {"results": results, "settings": vars(args) | {"out": str(out)},
-                            "machine": {"platform": platform.platform(),
-                                        "cpu_count": os.cpu_count(), "jax": jax.__version__,
-                                        "device": jax.devices()[0].device_kind}},
-                      indent=1, sort_keys=False)
+    write_json_atomic(out, {"results": results}, indent=1, sort_keys=False)
   plot(results, out.with_suffix(".png"))
   print(f"wrote {out} and {out.with_suffix('.png')}")
+
+
+def kept_results(out: Path, datasets: list[str]) -> dict:
+  """The entries of an existing results file for datasets not being run now (a run of one
+  dataset adds to the file instead of replacing the other's curve); each keeps the
+  settings and machine it was measured with."""
+  if not out.is_file():
+    return {}
+  saved = json.loads(out.read_text())
+  kept = {}
+  for dataset, entry in saved["results"].items():
+    if dataset not in datasets:
+      kept[dataset] = {"settings": saved.get("settings"), "machine": saved.get("machine"),
+                       **entry}
+  return kept
 
 
 def _print_fit(dataset: str, fit: dict) -> None:
