@@ -37,7 +37,7 @@ import numpy as np
 
 from attnjax.analysis import mean_ci
 from attnjax.data import load_splits
-from attnjax.io import write_json_atomic
+from attnjax.io import read_json, write_json_atomic
 from attnjax.reproduce.presets import TWO_CLASS, base_config
 from attnjax.training import evaluate, train
 
@@ -170,9 +170,9 @@ def kept_results(out: Path, datasets: list[str]) -> dict:
   """The entries of an existing results file for datasets not being run now (a run of one
   dataset adds to the file instead of replacing the other's curve); each keeps the
   settings and machine it was measured with."""
-  if not out.is_file():
+  saved = read_json(out)
+  if saved is None:
     return {}
-  saved = json.loads(out.read_text())
   kept = {}
   for dataset, entry in saved["results"].items():
     if dataset not in datasets:
