@@ -396,10 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train every cell (S seeds each, one program per cell), "
                        "analyse attention vs MI, and write report.md, results.json and figures. "
                        "Finished cells are skipped on re-runs.")
-  rep.add_argument("--preset", default=None, choices=("quick", "full", "paper"),
+  rep.add_argument("--preset", default=None, choices=("quick", "full", "paper", "jw"),
                    help="model, training and data settings (attnjax.reproduce.presets): quick "
                    "(minutes on CPU), full (default; 128 units, 5 epochs, one setting for all "
-                   "corpora), paper (per-corpus settings that reach published accuracy)")
+                   "corpora), paper (per-corpus settings that reach published accuracy), jw (Jain & "
+                   "Wallace 2019's protocol, SST-2)")
   rep.add_argument("--quick", action="store_true", help="the same as --preset quick")
   rep.add_argument("--data", default="planted",
                    help="comma-separated datasets: planted,sst2,ag_news,ag_news_2class "

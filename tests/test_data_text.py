@@ -54,6 +54,17 @@ def test_vocab_save_load_round_trip_is_atomic(tmp_path, monkeypatch):
   assert data["tokens"][:2] == [PAD, UNK] and data["tokenizer"] == vocab.tokenizer
 
 
+def test_words_tokenizer_drops_punctuation_and_round_trips(tmp_path):
+  from attnjax.data.tokenize import WORDS_TOKENIZER, tokenize_words
+  assert tokenize_words("It #39;s NOT bad...<br />Don't miss it!") == [
+      "it", "s", "not", "bad", "don", "t", "miss", "it"]
+  vocab = Vocab.build(["a b , c !", "a c ."], tokenizer=WORDS_TOKENIZER)
+  assert vocab.tokens == (PAD, UNK, "a", "c", "b") and vocab.tokenizer == WORDS_TOKENIZER
+  assert vocab.encode("a , zz . c") == [2, 1, 3]  # punctuation gone, zz unknown
+  vocab.save(tmp_path / "vocab.json")
+  assert Vocab.load(tmp_path / "vocab.json") == vocab
+
+
 def test_vocab_load_errors(tmp_path):
   with pytest.raises(FileNotFoundError, match="no vocabulary file"):
     Vocab.load(tmp_path / "missing.json")
@@ -62,9 +73,8 @@ def test_vocab_load_errors(tmp_path):
                              "tokens": ["a", "b"]}))
   with pytest.raises(ValueError, match="bad.json.*<pad>"):
     Vocab.load(bad)
-  other = Vocab([PAD, UNK, "a"], tokenizer="another-tokenizer")
-  with pytest.raises(ValueError, match="another-tokenizer"):
-    other.encode("a")
+  with pytest.raises(ValueError, match="another-tokenizer.*known: lower-word-punct-v1"):
+    Vocab([PAD, UNK, "a"], tokenizer="another-tokenizer")
   with pytest.raises(ValueError, match="unique"):
     Vocab([PAD, UNK, "a", "a"])
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from attnjax import analysis
 from attnjax.io import write_json_atomic
 from attnjax.reproduce import position_trend as pt
 
@@ -40,11 +41,11 @@ def test_example_taus_equal_scipy_and_the_partial_formula_with_padding_and_ties(
 
 def test_partial_tau_known_cases():
   # Identical rankings stay perfectly related whatever their trend along the sentence.
-  np.testing.assert_allclose(pt.partial_tau(1.0, 0.4, 0.4), 1.0)
+  np.testing.assert_allclose(analysis.partial_tau(1.0, 0.4, 0.4), 1.0)
   # No trend: the partial τ is the plain τ.
-  np.testing.assert_allclose(pt.partial_tau(0.3, 0.0, 0.0), 0.3)
+  np.testing.assert_allclose(analysis.partial_tau(0.3, 0.0, 0.0), 0.3)
   # Undefined where a side is a perfect function of position, or an input is undefined.
-  assert np.isnan(pt.partial_tau(0.5, 1.0, 0.2)) and np.isnan(pt.partial_tau(np.nan, 0.1, 0.1))
+  assert np.isnan(analysis.partial_tau(0.5, 1.0, 0.2)) and np.isnan(analysis.partial_tau(np.nan, 0.1, 0.1))
 
 
 def test_a_shared_trend_alone_inflates_the_plain_tau_far_more_than_the_partial():

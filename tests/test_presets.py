@@ -44,14 +44,14 @@ def test_quick_flag_is_the_quick_preset():
 
 
 def test_bad_presets_are_clear_errors(tmp_path):
-  with pytest.raises(ValueError, match=r"unknown preset 'huge'; allowed: quick, full, paper"):
+  with pytest.raises(ValueError, match=r"unknown preset 'huge'; allowed: quick, full, paper, jw"):
     base_config("sst2", "huge", vocab_size=100, num_classes=2)
   with pytest.raises(ValueError, match=r"unknown preset 'huge'; allowed"):
     reproduce(tmp_path, preset="huge")
   with pytest.raises(ValueError, match=r"quick=True contradicts preset='paper'"):
     reproduce(tmp_path, quick=True, preset="paper")
   assert not any(tmp_path.iterdir())  # refused before writing anything
-  assert PRESETS == ("quick", "full", "paper")
+  assert PRESETS == ("quick", "full", "paper", "jw")
 
 
 def test_results_written_before_presets_are_kept_by_the_same_mode(tmp_path):
@@ -93,6 +93,8 @@ def test_one_split_policy_and_one_default_source():
   assert ReproduceOptions().source == DEFAULT_SOURCE
   for preset in PRESETS:
     for dataset, source in (("sst2", "files"), ("ag_news", "files"), ("ag_news", "tfds")):
+      if preset == "jw" and dataset != "sst2":
+        continue  # the jw preset is defined for SST-2 only
       splits = options(dataset, preset, source)["splits"]
       assert splits == default_splits(dataset, source,
                                       train_size=5000 if preset == "quick" else None)
@@ -151,3 +153,20 @@ def test_analysis_settings_refuse_bad_values_before_anything_trains(bad, message
   with pytest.raises(ValueError, match=message):
     AnalysisSettings(**bad)
   AnalysisSettings(num_samples=20, eval_examples=20, explain_examples=1)  # the boundaries
+
+
+def test_jw_preset_follows_jain_and_wallaces_protocol(tmp_path):
+  config = base_config("sst2", "jw", vocab_size=100, num_classes=2)
+  assert (config.model.embed_dim, config.model.hidden_dim, config.model.dropout,
+          config.model.word_dropout) == (300, 128, 0.0, 0.0)
+  assert (config.optimizer, config.learning_rate, config.batch_size, config.epochs) == (
+      "amsgrad", 1e-3, 32, 8)
+  assert (config.weight_decay, config.weight_decay_kind, config.weight_decay_exclude) == (
+      1e-5 / 32, "l2", ("attention",))
+  assert config.select_metric == "roc_auc" and config.grad_clip is None
+  options = data_options("sst2", "jw", "files")
+  assert (options["tokenizer"], options["min_freq"], options["min_length"]) == (
+      "lower-words-v1", 1, 6)
+  assert analysis_settings("jw").explain_examples >= 25_000
+  with pytest.raises(ValueError, match="jw preset has no settings for 'imdb'; it has: sst2"):
+    data_options("imdb", "jw", "files")

@@ -283,3 +283,64 @@ def test_training_with_frozen_scorer_or_uniform_attention():
   np.testing.assert_allclose(aux.attention[0].max(-1), 1.0 / dev.lengths, rtol=1e-6)
   with pytest.raises(ValueError, match=r"frozen names unknown parameter groups \['scorer'\]"):
     train(config.replace(frozen=("scorer",)), [0], data, progress=False)
+
+
+def test_l2_amsgrad_with_excluded_group_matches_the_update_written_out():
+  """Two steps of `make_optimizer` against AMSGrad written out in NumPy: L2 decay added to the
+  gradient of every group but the excluded one (PyTorch's Adam(weight_decay=, amsgrad=True),
+  with optax's maximum of the bias-corrected second moment)."""
+  from attnjax.training.loop import make_optimizer
+  model = AttentionClassifier(**TINY)
+  config = TrainConfig(model=model, learning_rate=0.1, optimizer="amsgrad", weight_decay=0.5,
+                       weight_decay_kind="l2", weight_decay_exclude=("attention",), grad_clip=None)
+  params = {"params": {"attention": {"w": np.array([1.0, -2.0])},
+                       "embedding": {"w": np.array([3.0, 0.5])}}}
+  grads = [{"params": {"attention": {"w": np.array([0.2, -0.1])},
+                       "embedding": {"w": np.array([-0.3, 0.4])}}},
+           {"params": {"attention": {"w": np.array([-0.5, 0.3])},
+                       "embedding": {"w": np.array([0.1, 0.05])}}}]
+  optimizer = make_optimizer(config)
+  state = optimizer.init(params)
+  current = jax.tree.map(np.asarray, params)
+  expected = {g: np.array(params["params"][g]["w"]) for g in ("attention", "embedding")}
+  m = {g: np.zeros(2) for g in expected}
+  v, v_max = ({g: np.zeros(2) for g in expected} for _ in range(2))
+  for step, grad in enumerate(grads, 1):
+    updates, state = optimizer.update(grad, state, current)
+    current = jax.tree.map(lambda p, u: p + u, current, updates)
+    for g in expected:
+      gradient = grad["params"][g]["w"] + (0.0 if g == "attention" else 0.5 * expected[g])
+      m[g] = 0.9 * m[g] + 0.1 * gradient
+      v[g] = 0.999 * v[g] + 0.001 * gradient ** 2
+      v_max[g] = np.maximum(v_max[g], v[g] / (1 - 0.999 ** step))
+      expected[g] = expected[g] - 0.1 * (m[g] / (1 - 0.9 ** step)) / (np.sqrt(v_max[g]) + 1e-8)
+      np.testing.assert_allclose(current["params"][g]["w"], expected[g], rtol=1e-5)
+
+
+def test_roc_auc_equals_scipy_mann_whitney_and_selects_the_best_epoch():
+  from scipy import stats
+
+  from attnjax.training.collect import roc_auc
+  rng = np.random.default_rng(0)
+  scores = rng.normal(size=(3, 60))
+  scores[:, 10] = scores[:, 11]  # a tie
+  labels = rng.integers(0, 2, 60)
+  expected = [stats.mannwhitneyu(s[labels == 1], s[labels == 0]).statistic
+              / ((labels == 1).sum() * (labels == 0).sum()) for s in scores]
+  np.testing.assert_allclose(roc_auc(scores, labels), expected, rtol=1e-12)
+  assert np.isnan(roc_auc(scores, np.ones(60, int))).all()
+  config, data, dev = _tiny_setup()
+  config = config.replace(epochs=3, select_metric="roc_auc")
+  result = train(config, [0, 1], data, dev, progress=False)
+  auc = result.history["eval_roc_auc"]
+  chex.assert_shape(auc, (2, 3))
+  np.testing.assert_array_equal(result.best_epoch, auc.argmax(1))
+  np.testing.assert_allclose(evaluate(config.model, result.params, dev)["roc_auc"], auc.max(1))
+  with pytest.raises(ValueError, match="roc_auc' needs two classes"):
+    config.replace(**{"model.num_classes": 3})
+  with pytest.raises(ValueError, match="unknown optimizer 'sgd'; allowed: adam, amsgrad"):
+    config.replace(optimizer="sgd")
+  with pytest.raises(ValueError, match=r"weight_decay_exclude names unknown parameter groups "
+                     r"\['scorer'\]"):
+    train(config.replace(weight_decay=1e-3, weight_decay_exclude=("scorer",)), [0], data, dev,
+          progress=False)

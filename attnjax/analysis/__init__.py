@@ -9,6 +9,6 @@ from attnjax.analysis.calibration import calibrate
 from attnjax.analysis.compare import holm, paired, welch, welch_from_summaries
 from attnjax.analysis.position_mi import LEVELS, PROJECTIONS, position_mi, project_hidden
 from attnjax.analysis.ranking import (RANK_CORRELATIONS, average_ranks, kendall_tau_b,
-                                      precision_at_k, rank_correlation, spearman_rho)
+                                      partial_tau, precision_at_k, rank_correlation, spearman_rho)
 from attnjax.analysis.summary import (mean_ci, nanmean, seed_summary, student_t_cdf,
                                      student_t_quantile, student_t_two_sided_p)

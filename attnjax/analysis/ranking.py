@@ -8,6 +8,7 @@ is False.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 RANK_CORRELATIONS = ("kendall", "spearman")
 
@@ -42,6 +43,29 @@ def kendall_tau_b(a, b, mask=None):
   denominator = jnp.sqrt(jnp.abs(sa).sum((-2, -1)) * jnp.abs(sb).sum((-2, -1)))
   return jnp.where(denominator > 0, concordance / jnp.where(denominator > 0, denominator, 1.0),
                    jnp.nan)
+
+
+def partial_tau(t_xy, t_xz, t_yz):
+  """Kendall's partial τ of x and y given z (Kendall 1942), elementwise (NumPy).
+
+  Args:
+    t_xy, t_xz, t_yz: <float>[...] Kendall τ of the three pairs (NaN where undefined).
+
+  Returns:
+    <float64>[...] (τ_xy − τ_xz τ_yz) / √((1 − τ_xz²)(1 − τ_yz²)); NaN where an input is
+    NaN or |τ_xz| = 1 or |τ_yz| = 1 (x or y a perfect function of z: nothing is left).
+
+  Kendall's partial τ is not a test of conditional independence: under a strong common
+  dependence on z it shrinks but does not vanish. Read it as the agreement left once z's
+  share is discounted.
+
+  References:
+    Kendall (1942), "Partial rank correlation", Biometrika 32, 277–283.
+  """
+  t_xy, t_xz, t_yz = (np.asarray(t, np.float64) for t in (t_xy, t_xz, t_yz))
+  denominator = (1 - t_xz ** 2) * (1 - t_yz ** 2)
+  with np.errstate(invalid="ignore", divide="ignore"):
+    return np.where(denominator > 1e-12, (t_xy - t_xz * t_yz) / np.sqrt(denominator), np.nan)
 
 
 def average_ranks(a, mask=None):

@@ -11,12 +11,14 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import jax
 import numpy as np
 
+from attnjax.checks import is_int
 from attnjax.data import files as files_lib
 from attnjax.data import tfds_source
 from attnjax.data.corpora import CORPORA, SPLITS, Corpus
 from attnjax.data.dataset import TextDataset
 from attnjax.data.planted import PAD_ID, UNK_ID, planted
 from attnjax.data.split import parse_split
+from attnjax.data.tokenize import TOKENIZER, TOKENIZERS, tokenizer_named
 from attnjax.data.vocab import Vocab
 
 NAMES = ("sst2", "imdb", "ag_news", "yelp", "planted", "custom")
@@ -71,6 +73,10 @@ class LoadOptions:
     vocab_size: cap on the vocabulary built, `<pad>` and `<unk>` included
       (None: 30,000); for planted, its V (None: 1,000). Unused with `vocab`.
     min_freq: keep only tokens seen this often in `vocab_split`. Unused with `vocab`.
+    tokenizer: the tokeniser a vocabulary is built with (`attnjax.data.tokenize.TOKENIZERS`;
+      default: words and punctuation). Unused with `vocab`, which encodes with its own.
+    min_length: keep only examples with at least this many tokens (before
+      truncation to `max_len`), in every split; 1 keeps all.
     source: "files" (the default, `DEFAULT_SOURCE`: a folder of split files,
       offline) or "tfds" (tensorflow-datasets; downloads and prepares into
       `data_dir`). Ignored for planted.
@@ -92,6 +98,8 @@ class LoadOptions:
   max_len: int | None = None
   vocab_size: int | None = None
   min_freq: int = 1
+  tokenizer: str = TOKENIZER
+  min_length: int = 1
   source: str = DEFAULT_SOURCE
   data_dir: Any = None
   keep: str = "start"
@@ -106,6 +114,9 @@ class LoadOptions:
     if self.max_len is not None and (isinstance(self.max_len, bool)
                                      or not isinstance(self.max_len, int) or self.max_len < 1):
       raise ValueError(f"max_len must be an int >= 1, got {self.max_len!r}")
+    tokenizer_named(self.tokenizer)
+    if not is_int(self.min_length) or self.min_length < 1:
+      raise ValueError(f"min_length must be an integer >= 1, got {self.min_length!r}")
     if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
       raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
     allowed = set(inspect.signature(planted).parameters) - {"key", "n", "seq_len", "vocab_size"}
@@ -171,10 +182,14 @@ def load_splits(name: str, splits: Sequence[str] = SPLITS, *, vocab: Vocab | Non
   if vocab is None:
     vocab = Vocab.build(reader.read(o.vocab_split).texts,
                         vocab_size=DEFAULT_VOCAB_SIZE if o.vocab_size is None else o.vocab_size,
-                        min_freq=o.min_freq)
+                        min_freq=o.min_freq, tokenizer=o.tokenizer)
   out = {}
   for split in splits:
     texts, labels = reader.read(split)
+    if o.min_length > 1:
+      split_text = TOKENIZERS[vocab.tokenizer]
+      kept = [i for i, text in enumerate(texts) if len(split_text(text)) >= o.min_length]
+      texts, labels = [texts[i] for i in kept], [labels[i] for i in kept]
     out[split] = encode(texts, labels, vocab=vocab, label_names=reader.label_names(),
                         max_len=o.max_len or corpus.max_len, keep=o.keep)
   return out

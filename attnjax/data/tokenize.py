@@ -1,4 +1,10 @@
-"""The tokeniser: lower-case text into word and punctuation tokens, deterministically."""
+r"""Tokenisers: lower-case text into tokens, deterministically, each under a saved name.
+
+`tokenize` (`TOKENIZER`, the default) keeps words and punctuation; `tokenize_words`
+(`WORDS_TOKENIZER`) keeps words only, as Jain & Wallace (2019) preprocess their corpora
+(`re.sub(r'\W', ' ', text)` then lower-cased spaCy tokens). `TOKENIZERS` maps each saved
+name to its function: a vocabulary records the name it was built with and encodes with it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ TOKENIZER = "lower-word-punct-v1"
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _BARE_ENTITY = re.compile(r"(?<!&)#(\d{1,6});")
 _TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+_WORD = re.compile(r"\w+")
 
 
 def tokenize(text: str) -> list[str]:
@@ -41,3 +48,33 @@ def tokenize(text: str) -> list[str]:
   text = _BREAK.sub(" ", text)
   text = html.unescape(_BARE_ENTITY.sub(lambda m: f"&#{m.group(1)};", text))
   return _TOKEN.findall(text.lower())
+
+
+WORDS_TOKENIZER = "lower-words-v1"
+
+
+def tokenize_words(text: str) -> list[str]:
+  r"""Splits `text` into lower-case word tokens; punctuation separates words and is dropped.
+
+  Steps 1 and 2 of `tokenize`, then tokens are maximal runs of word characters
+  (`\w+`): "don't" gives "don", "t", as Jain & Wallace's `re.sub(r'\W', ' ', text)`
+  does before tokenising.
+
+  Example:
+    >>> tokenize_words("It #39;s NOT bad...<br />Don't miss it!")
+    ["it", "s", "not", "bad", "don", "t", "miss", "it"]
+  """
+  text = _BREAK.sub(" ", text)
+  text = html.unescape(_BARE_ENTITY.sub(lambda m: f"&#{m.group(1)};", text))
+  return _WORD.findall(text.lower())
+
+
+TOKENIZERS = {TOKENIZER: tokenize, WORDS_TOKENIZER: tokenize_words}
+"""Saved tokeniser name -> function."""
+
+
+def tokenizer_named(name: str):
+  """The tokenising function saved as `name`; a `ValueError` lists the known names."""
+  if name not in TOKENIZERS:
+    raise ValueError(f"unknown tokenizer {name!r}; known: {', '.join(TOKENIZERS)}")
+  return TOKENIZERS[name]

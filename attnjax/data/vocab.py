@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from attnjax.data.planted import PAD_ID, UNK_ID
-from attnjax.data.tokenize import TOKENIZER, tokenize
+from attnjax.data.tokenize import TOKENIZER, TOKENIZERS, tokenizer_named
 from attnjax.io import write_atomic
 
 PAD = "<pad>"
@@ -39,6 +39,7 @@ class Vocab:
     if len(ids) != len(tokens):
       repeated = [t for t, c in collections.Counter(tokens).items() if c > 1]
       raise ValueError(f"Vocab tokens must be unique; repeated: {repeated[:5]}")
+    tokenizer_named(tokenizer)  # a ValueError for an unknown name
     counts = (0,) * len(tokens) if counts is None else tuple(int(c) for c in counts)
     if len(counts) != len(tokens):
       raise ValueError(f"Vocab has {len(tokens)} tokens but {len(counts)} counts")
@@ -49,7 +50,7 @@ class Vocab:
 
   @classmethod
   def build(cls, texts: Iterable[str], *, vocab_size: int | None = None,
-            min_freq: int = 1) -> "Vocab":
+            min_freq: int = 1, tokenizer: str = TOKENIZER) -> "Vocab":
     """Counts the tokens of `texts` (the training split) and keeps the most frequent.
 
     Args:
@@ -57,6 +58,7 @@ class Vocab:
       vocab_size: at most this many ids in all, `<pad>` and `<unk>` included
         (None: no cap).
       min_freq: keep only tokens seen at least this often.
+      tokenizer: the name of the tokeniser (`attnjax.data.tokenize.TOKENIZERS`).
 
     Returns:
       The `Vocab`.
@@ -66,14 +68,15 @@ class Vocab:
                        f"got {vocab_size!r}")
     if min_freq < 1:
       raise ValueError(f"min_freq must be >= 1, got {min_freq!r}")
+    split = tokenizer_named(tokenizer)
     counter = collections.Counter()
     for text in texts:
-      counter.update(tokenize(text))
+      counter.update(split(text))
     kept = sorted((item for item in counter.items() if item[1] >= min_freq),
                   key=lambda item: (-item[1], item[0]))
     if vocab_size is not None:
       kept = kept[:vocab_size - 2]
-    return cls([PAD, UNK] + [t for t, _ in kept], [0, 0] + [c for _, c in kept])
+    return cls([PAD, UNK] + [t for t, _ in kept], [0, 0] + [c for _, c in kept], tokenizer)
 
   def __len__(self) -> int:
     return len(self.tokens)
@@ -91,9 +94,8 @@ class Vocab:
 
   def encode(self, text: str) -> list[int]:
     """Token ids of `text` (may be empty; no truncation or padding)."""
-    self._check_tokenizer()
     get = self._ids.get
-    return [get(token, UNK_ID) for token in tokenize(text)]
+    return [get(token, UNK_ID) for token in TOKENIZERS[self.tokenizer](text)]
 
   def decode(self, ids: Iterable[int]) -> list[str]:
     """Tokens of `ids` (padding included, if given)."""
@@ -126,9 +128,3 @@ class Vocab:
       raise FileNotFoundError(f"no vocabulary file at {path}") from None
     except (ValueError, KeyError, TypeError) as e:
       raise ValueError(f"{path}: not a valid vocabulary file: {e}") from e
-
-  def _check_tokenizer(self):
-    if self.tokenizer != TOKENIZER:
-      raise ValueError(f"this Vocab was built with tokenizer {self.tokenizer!r} but this "
-                       f"attnjax tokenises with {TOKENIZER!r}; texts would not re-encode "
-                       f"identically")

@@ -29,7 +29,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.analysis import compare, kendall_tau_b, seed_summary
+from attnjax.analysis import compare, kendall_tau_b, partial_tau, seed_summary
 from attnjax.models import ATTENTIONS, ENCODERS
 from attnjax.reproduce.cells import load_arrays
 from attnjax.reproduce.lab import TAU_UNDEFINED
@@ -38,22 +38,6 @@ MEASURES = ("τ(attention, position)", "τ(instance MI, position)", "τ(attentio
             "partial τ(attention, instance MI given position)")
 REFERENCE = "bilstm-additive"
 """The cell the finding ranks; the comparisons are REFERENCE − each other cell."""
-
-
-def partial_tau(t_xy, t_xz, t_yz):
-  """Kendall's partial τ of x and y given z (Kendall 1942), elementwise.
-
-  Args:
-    t_xy, t_xz, t_yz: <float>[...] Kendall τ of the three pairs (NaN where undefined).
-
-  Returns:
-    <float64>[...] (τ_xy − τ_xz τ_yz) / √((1 − τ_xz²)(1 − τ_yz²)); NaN where an input is
-    NaN or |τ_xz| = 1 or |τ_yz| = 1 (x or y a perfect function of z: nothing is left).
-  """
-  t_xy, t_xz, t_yz = (np.asarray(t, np.float64) for t in (t_xy, t_xz, t_yz))
-  denominator = (1 - t_xz ** 2) * (1 - t_yz ** 2)
-  with np.errstate(invalid="ignore", divide="ignore"):
-    return np.where(denominator > 1e-12, (t_xy - t_xz * t_yz) / np.sqrt(denominator), np.nan)
 
 
 def example_taus(attention, instance_mi, mask) -> dict:

@@ -13,6 +13,8 @@
          deep and scaled_dot attention, 3 seeds each, all 25,000 test reviews).
          Accuracy reached per corpus:
          `experiments/README.md`.
+  jw     Jain & Wallace's (2019) protocol, as far as the offline corpora allow
+         (`JAIN_WALLACE`; SST-2 only): see `JainWallaceSetting`.
 
 A preset fixes (i) the `load_splits` options per dataset, (ii) the `TrainConfig`
 of every cell before a finding's own changes (attention type, encoder, τ, …)
@@ -25,10 +27,11 @@ import dataclasses
 
 from attnjax.data import load_splits
 from attnjax.data.load import default_splits
+from attnjax.data.tokenize import WORDS_TOKENIZER
 from attnjax.models import AttentionClassifier
 from attnjax.training import TrainConfig
 
-PRESETS = ("quick", "full", "paper")
+PRESETS = ("quick", "full", "paper", "jw")
 
 TWO_CLASS = {"ag_news_2class": ("ag_news", ("World", "Business"))}
 """Datasets that are a class subset of a corpus: name -> (corpus, classes kept)."""
@@ -64,6 +67,57 @@ PAPER = {
     "yelp": PaperSetting(max_len=400, epochs=6, batch_size=64),
     "planted": PaperSetting(max_len=40, dropout=0.0, word_dropout=0.0, epochs=5,
                             batch_size=64, learning_rate=1e-3),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class JainWallaceSetting:
+  r"""One corpus under Jain & Wallace's (2019) protocol, read from their code
+  (github.com/successar/AttentionExplanation: `model/Binary_Classification.py`,
+  `Trainers/TrainerBC.py`, `configurations.py`, `preprocess/SST/SST.ipynb`).
+
+  Theirs, kept: BiLSTM with 128 units per direction, no dropout, Adam with AMSGrad at
+  lr 1e-3, L2 weight decay 1e-5 added to the gradient (PyTorch's Adam `weight_decay`) on
+  every parameter but the attention's, batch 32, 8 epochs keeping the epoch of best dev
+  ROC-AUC, words only (`re.sub(r'\W', ' ', text)`: punctuation dropped, "n't" → "n", "t";
+  `attnjax.data.tokenize.tokenize_words`), a vocabulary of every training word seen at
+  least `min_freq` times (their SST notebook: `--min_df 1`; IMDB: 10), examples of at
+  least 6 words (their `min_length=5` with `<SOS>`/`<EOS>` counted), every test example
+  explained.
+
+  Theirs, not kept, and why:
+  - 300-d fastText (`simple.300d`) embeddings, fine-tuned: no download here; 300-d
+    embeddings are learned from scratch instead.
+  - Training on SST's 6,920 sentences (neutral removed): the offline copy is GLUE's
+    SST-2 training split of 60,614 phrases and sentences, which cannot be told apart;
+    the ≥ 6-word filter keeps the longer ones. Their test set is SST's 1,821-sentence
+    test split; ours is GLUE's validation split, SST's 872 dev sentences (their dev).
+  - Their loss is binary cross-entropy of one sigmoid output, summed over the batch,
+    with a positive-class weight; ours is the 2-class softmax cross-entropy, averaged.
+    Adam is invariant to the loss's scale but the L2 term is not: 1e-5 on a sum over 32
+    examples is 1e-5 / 32 on their mean, the value used here. The class weight
+    (SST-2 is 56% positive) is left out.
+  - Their dot-product attention is a learned vector v·h_t / √(2H); ours, q·W_k h_t / √d,
+    is the same function class (linear in h_t) with more parameters. Their additive
+    scorer has H/2 hidden units (128 of the 256-d BiLSTM state), ours `attention_dim`
+    128: the same.
+  - optax's AMSGrad keeps the maximum of the bias-corrected second moment, PyTorch's the
+    maximum before correction; their selection never keeps the first epoch.
+  """
+  max_len: int
+  min_freq: int
+  min_length: int = 6
+  embed_dim: int = 300
+  width: int = 128
+  epochs: int = 8
+  batch_size: int = 32
+  learning_rate: float = 1e-3
+  weight_decay: float = 1e-5 / 32
+
+
+JAIN_WALLACE = {
+    # The longest SST-2 test sentence has 52 words.
+    "sst2": JainWallaceSetting(max_len=64, min_freq=1),
 }
 
 
@@ -103,14 +157,36 @@ def data_options(dataset: str, preset: str, source: str) -> dict:
     return {"splits": default_splits("planted", planted_sizes=sizes),
             "max_len": 30 if quick else 40}
   corpus = corpus_of(dataset)
-  max_len = PAPER[corpus].max_len if preset == "paper" else _MAX_LEN[corpus]
   splits = default_splits(corpus, source, train_size=5000 if quick else None)
+  if preset == "jw":
+    s = jain_wallace_setting(dataset)
+    return {"splits": splits, "max_len": s.max_len, "vocab_size": None, "min_freq": s.min_freq,
+            "tokenizer": WORDS_TOKENIZER, "min_length": s.min_length, "vocab_split": splits[0]}
+  max_len = PAPER[corpus].max_len if preset == "paper" else _MAX_LEN[corpus]
   return {"splits": splits, "max_len": max_len, "vocab_size": 20_000, "vocab_split": splits[0]}
+
+
+def jain_wallace_setting(dataset: str) -> JainWallaceSetting:
+  """`JAIN_WALLACE[dataset]`; a `ValueError` names the datasets the jw preset covers."""
+  if dataset not in JAIN_WALLACE:
+    raise ValueError(f"the jw preset has no settings for {dataset!r}; it has: "
+                     f"{', '.join(JAIN_WALLACE)}")
+  return JAIN_WALLACE[dataset]
 
 
 def base_config(dataset: str, preset: str, vocab_size: int, num_classes: int) -> TrainConfig:
   """Every cell's `TrainConfig` before its finding's changes."""
   check_preset(preset)
+  if preset == "jw":
+    s = jain_wallace_setting(dataset)
+    model = AttentionClassifier(vocab_size=vocab_size, num_classes=num_classes,
+                                embed_dim=s.embed_dim, hidden_dim=s.width, attention_dim=s.width,
+                                deep_layer_dims=(s.width, s.width))
+    return TrainConfig(model=model, epochs=s.epochs, batch_size=s.batch_size,
+                       learning_rate=s.learning_rate, optimizer="amsgrad",
+                       weight_decay=s.weight_decay, weight_decay_kind="l2",
+                       weight_decay_exclude=("attention",), grad_clip=None,
+                       select_metric="roc_auc")
   if preset == "paper":
     s = PAPER[corpus_of(dataset)]
     model = AttentionClassifier(vocab_size=vocab_size, num_classes=num_classes,
@@ -129,8 +205,12 @@ def base_config(dataset: str, preset: str, vocab_size: int, num_classes: int) ->
 
 
 def analysis_settings(preset: str):
-  """The default `AnalysisSettings` of `preset` (quick: fewer examples and copies)."""
+  """The default `AnalysisSettings` of `preset` (quick: fewer examples and copies; jw: every
+  test example explained)."""
   from attnjax.reproduce.cell_measurements import AnalysisSettings
   check_preset(preset)
-  return (AnalysisSettings() if preset == "quick" else
-          AnalysisSettings(eval_examples=2000, explain_examples=100, num_samples=128))
+  if preset == "quick":
+    return AnalysisSettings()
+  # jw: every test example explained (no test split here has more than 25,000).
+  explained = 25_000 if preset == "jw" else 100
+  return AnalysisSettings(eval_examples=2000, explain_examples=explained, num_samples=128)

@@ -110,9 +110,37 @@ def _collect_bucketed(model, params, data, batch_size, keep, buckets):
   return logits, Aux(**{k: out[k] if k in keep else None for k in AUX_FIELDS})
 
 
+def roc_auc(scores, labels) -> np.ndarray:
+  """Area under the ROC curve of `scores` for the positive class 1, per row.
+
+  The Mann–Whitney form: the probability that a random positive example scores
+  above a random negative one, ties counting one half (average ranks).
+
+  Args:
+    scores: <float>[..., N] scores (e.g. p(class 1)), one row per seed.
+    labels: <int>[N] labels in {0, 1}.
+
+  Returns:
+    <float64>[...]; NaN where either class is absent.
+  """
+  scores, labels = np.asarray(scores, np.float64), np.asarray(labels) == 1
+  positives, negatives = int(labels.sum()), int((~labels).sum())
+  if positives == 0 or negatives == 0:
+    return np.full(scores.shape[:-1], np.nan)
+
+  def one(row):
+    values, inverse, counts = np.unique(row, return_inverse=True, return_counts=True)
+    average_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based, ties averaged
+    rank_sum = average_rank[inverse][labels].sum()
+    return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+
+  return np.apply_along_axis(one, -1, scores) if scores.ndim > 1 else np.float64(one(scores))
+
+
 def evaluate(model: AttentionClassifier, params, data: TextDataset, *,
              batch_size: int = 256, buckets="auto") -> dict[str, np.ndarray]:
-  """Per-seed accuracy and mean cross-entropy: {"accuracy": [S], "loss": [S]}.
+  """Per-seed accuracy and mean cross-entropy: {"accuracy": [S], "loss": [S]}, and with two
+  classes "roc_auc" [S] (`roc_auc` of p(class 1)).
 
   `batch_size` and `buckets` as in `collect`.
   """
@@ -120,5 +148,10 @@ def evaluate(model: AttentionClassifier, params, data: TextDataset, *,
   labels = np.asarray(data.labels)
   loss = optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(logits),
                                                          jnp.asarray(labels)[None])
-  return {"accuracy": (logits.argmax(-1) == labels[None]).mean(-1).astype(np.float32),
-          "loss": np.asarray(loss.mean(-1), np.float32)}
+  out = {"accuracy": (logits.argmax(-1) == labels[None]).mean(-1).astype(np.float32),
+         "loss": np.asarray(loss.mean(-1), np.float32)}
+  if logits.shape[-1] == 2:
+    # p(class 1) ranks as its logit margin, which keeps ties that float32 probabilities lose.
+    margin = np.asarray(logits[..., 1], np.float64) - np.asarray(logits[..., 0], np.float64)
+    out["roc_auc"] = np.asarray(roc_auc(margin, labels), np.float32)
+  return out

@@ -11,6 +11,11 @@ from attnjax.data.buckets import check_buckets
 from attnjax.models.classifier import AttentionClassifier, model_from_dict, model_to_dict
 
 
+OPTIMIZERS = ("adam", "amsgrad")
+WEIGHT_DECAY_KINDS = ("decoupled", "l2")
+SELECT_METRICS = ("accuracy", "roc_auc")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """A training run's settings (the model is part of it).
@@ -20,12 +25,21 @@ class TrainConfig:
     epochs: passes over the training data.
     batch_size: examples per step, per seed.
     learning_rate: Adam step size.
-    weight_decay: decoupled weight decay (AdamW) when > 0.
+    optimizer: "adam" or "amsgrad" (Reddi, Kale & Kumar 2018: Adam with the
+      running maximum of the second moment, `optax.scale_by_amsgrad`).
+    weight_decay: weight decay coefficient (0: none), of the kind below.
+    weight_decay_kind: "decoupled" (AdamW: Loshchilov & Hutter 2019) or "l2"
+      (λ·θ added to the gradient before the Adam moments, as PyTorch's
+      `torch.optim.Adam(weight_decay=λ)`).
+    weight_decay_exclude: top-level parameter groups without weight decay, e.g.
+      ("attention",).
     grad_clip: global-norm clip (None or 0 disables).
     eval_batch_size: batch size of evaluation and `collect`.
     select_best: keep, per seed, the parameters of the epoch with the best
-      eval accuracy (needs eval data); otherwise the last epoch's.
-    patience: stop when no seed improved its eval accuracy for this many
+      eval `select_metric` (needs eval data); otherwise the last epoch's.
+    select_metric: what "best" means: "accuracy" or "roc_auc" (two classes
+      only; the area under the ROC curve of p(class 1), `evaluate`).
+    patience: stop when no seed improved its eval `select_metric` for this many
       epochs (None: run all epochs).
     steps_per_call: training steps compiled into one call (progress granularity).
     frozen: top-level parameter groups kept at their initial values, e.g.
@@ -40,10 +54,14 @@ class TrainConfig:
   epochs: int = 5
   batch_size: int = 64
   learning_rate: float = 1e-3
+  optimizer: str = "adam"
   weight_decay: float = 0.0
+  weight_decay_kind: str = "decoupled"
+  weight_decay_exclude: tuple[str, ...] = ()
   grad_clip: float | None = 1.0
   eval_batch_size: int = 256
   select_best: bool = True
+  select_metric: str = "accuracy"
   patience: int | None = None
   steps_per_call: int = 50
   frozen: tuple[str, ...] = ()
@@ -65,12 +83,24 @@ class TrainConfig:
                                            and 0 <= self.grad_clip < math.inf):
       raise ValueError(f"grad_clip must be None, 0 (no clipping) or a finite number > 0, "
                        f"got {self.grad_clip!r}")
+    for name, allowed in (("optimizer", OPTIMIZERS), ("weight_decay_kind", WEIGHT_DECAY_KINDS),
+                          ("select_metric", SELECT_METRICS)):
+      if getattr(self, name) not in allowed:
+        raise ValueError(f"unknown {name} {getattr(self, name)!r}; allowed: {', '.join(allowed)}")
+    if self.select_metric == "roc_auc" and self.model.num_classes != 2:
+      raise ValueError(f"select_metric 'roc_auc' needs two classes, the model has "
+                       f"{self.model.num_classes}")
     if not isinstance(self.select_best, bool):
       raise ValueError(f"select_best must be True or False, got {self.select_best!r}")
     if isinstance(self.frozen, str) or not all(isinstance(g, str) for g in self.frozen):
       raise ValueError(f"frozen must be a sequence of parameter group names, e.g. "
                        f"('attention',), got {self.frozen!r}")
     object.__setattr__(self, "frozen", tuple(self.frozen))
+    if isinstance(self.weight_decay_exclude, str) or not all(
+        isinstance(g, str) for g in self.weight_decay_exclude):
+      raise ValueError(f"weight_decay_exclude must be a sequence of parameter group names, "
+                       f"e.g. ('attention',), got {self.weight_decay_exclude!r}")
+    object.__setattr__(self, "weight_decay_exclude", tuple(self.weight_decay_exclude))
     if self.patience is not None and not (is_int(self.patience) and self.patience >= 1):
       raise ValueError(f"patience must be >= 1 or None, got {self.patience!r}")
     object.__setattr__(self, "buckets", check_buckets(self.buckets))
@@ -104,8 +134,9 @@ class TrainConfig:
       raise ValueError("a TrainConfig needs its 'model' (the AttentionClassifier's fields)")
     config["model"] = model_from_dict(config["model"])
     config.setdefault("buckets", None)  # saved before buckets existed: trained padded
-    if isinstance(config.get("frozen"), list):
-      config["frozen"] = tuple(config["frozen"])
+    for name in ("frozen", "weight_decay_exclude"):
+      if isinstance(config.get(name), list):
+        config[name] = tuple(config[name])
     return cls(**config)
 
   def to_json(self) -> str:

@@ -37,7 +37,8 @@ class TrainResult:
   Attributes:
     params: stacked parameters, every leaf with a leading seed axis S.
     history: per-seed metrics, each <float32>[S, epochs_run]: "train_loss",
-      "train_accuracy" and, with eval data, "eval_loss", "eval_accuracy".
+      "train_accuracy" and, with eval data, "eval_loss", "eval_accuracy" (and
+      "eval_roc_auc" when it selects the best epoch).
     config: the `TrainConfig` used.
     seeds: the S integer seeds.
     best_epoch: <int32>[S] 0-based epoch whose parameters were kept.
@@ -53,22 +54,37 @@ class TrainResult:
     return self.config.model
 
 
+def _group_labels(params, label_of):
+  """A pytree of labels: every leaf of top-level group `name` gets `label_of(name)`."""
+  return {"params": {name: jax.tree.map(lambda _: label_of(name), group)
+                     for name, group in params["params"].items()}}
+
+
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-  """Adam(W) with optional global-norm clipping; `config.frozen` groups get no updates."""
+  """Adam or AMSGrad with optional clipping and weight decay; `config.frozen` groups get no
+  updates.
+
+  The chain: global-norm clipping (`grad_clip`), then for `weight_decay_kind="l2"` the decay
+  λ·θ added to the gradient, the Adam / AMSGrad scaling, for "decoupled" the decay added to
+  the update (AdamW), and the step −learning_rate. Groups in `weight_decay_exclude` are not
+  decayed.
+  """
+  parts = [optax.clip_by_global_norm(config.grad_clip)] if config.grad_clip else []
+  decay = []
   if config.weight_decay > 0:
-    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
+    excluded = set(config.weight_decay_exclude)
+    mask = (lambda params: _group_labels(params, lambda name: name not in excluded))
+    decay = [optax.add_decayed_weights(config.weight_decay, mask)]
+  scale = optax.scale_by_amsgrad() if config.optimizer == "amsgrad" else optax.scale_by_adam()
+  if config.weight_decay_kind == "l2":
+    parts += decay + [scale]
   else:
-    optimizer = optax.adam(config.learning_rate)
-  if config.grad_clip:
-    optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip), optimizer)
+    parts += [scale] + decay
+  optimizer = optax.chain(*parts, optax.scale(-config.learning_rate))
   if config.frozen:
     frozen = set(config.frozen)
-
-    def labels(params):
-      return {"params": {name: jax.tree.map(lambda _: "frozen" if name in frozen else "trained",
-                                            group)
-                         for name, group in params["params"].items()}}
-
+    labels = lambda params: _group_labels(
+        params, lambda name: "frozen" if name in frozen else "trained")
     optimizer = optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()},
                                       labels)
   return optimizer
@@ -279,9 +295,11 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
     raise ValueError(f"seeds must be distinct, got {seeds}")
   _check_data(config, train_data, "train_data")
   groups = set(jax.eval_shape(lambda k: init_params(config.model, k), jax.random.key(0))["params"])
-  if not set(config.frozen) <= groups:
-    raise ValueError(f"frozen names unknown parameter groups "
-                     f"{sorted(set(config.frozen) - groups)}; allowed: {sorted(groups)}")
+  for name in ("frozen", "weight_decay_exclude"):
+    unknown = sorted(set(getattr(config, name)) - groups)
+    if unknown:
+      raise ValueError(f"{name} names unknown parameter groups {unknown}; allowed: "
+                       f"{sorted(groups)}")
   if eval_data is not None:
     _check_data(config, eval_data, "eval_data")
 
@@ -305,6 +323,8 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   history = {k: [] for k in ("train_loss", "train_accuracy")}
   if eval_data is not None:
     history.update(eval_loss=[], eval_accuracy=[])
+    if config.select_metric != "accuracy":
+      history[f"eval_{config.select_metric}"] = []
   best_params, best_score = None, None
   best_epoch = np.zeros(len(seeds), np.int32)
   stale_epochs, start_epoch, finished = 0, 0, False
@@ -341,7 +361,9 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
       history["eval_accuracy"].append(metrics["accuracy"])
       bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
                       eval_acc=f"{np.mean(metrics['accuracy']):.3f}")
-      score = metrics["accuracy"]
+      if config.select_metric != "accuracy":
+        history[f"eval_{config.select_metric}"].append(metrics[config.select_metric])
+      score = metrics[config.select_metric]
       improved = np.ones(len(seeds), bool) if best_score is None else score > best_score
       if config.select_best:
         # A copy either way: `params` are donated to the next block call.
