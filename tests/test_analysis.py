@@ -114,9 +114,18 @@ def test_agreement_table_is_symmetric_with_unit_diagonal_and_matches_scipy():
   assert table["methods"] == ["attention", "gradient", "noise"]
   np.testing.assert_allclose(np.diag(table["mean"]), 1.0, rtol=1e-6)
   np.testing.assert_allclose(table["mean"], table["mean"].T)
-  expected = np.mean([stats.kendalltau(attention[s, b, :n], gradient[s, b, :n])[0]
-                      for s in range(2) for b, n in enumerate(lengths)])
-  np.testing.assert_allclose(table["mean"][0, 1], expected, rtol=1e-5)
-  assert table["n"][0, 1] == 8
+  per_seed = [np.mean([stats.kendalltau(attention[s, b, :n], gradient[s, b, :n])[0]
+                        for b, n in enumerate(lengths)]) for s in range(2)]
+  np.testing.assert_allclose(table["mean"][0, 1], np.mean(per_seed), rtol=1e-5)
+  # The interval is over the 2 per-seed means, never over the 8 seed-examples pooled.
+  interval = stats.t.interval(0.95, 1, loc=np.mean(per_seed), scale=stats.sem(per_seed))
+  np.testing.assert_allclose(table["ci"][0, 1], (interval[1] - interval[0]) / 2, rtol=1e-5)
+  assert table["n"][0, 1] == 2 and table["defined"][0, 1] == 8 and table["over"] == "seeds"
+  one = analysis.agreement({"attention": attention[0], "gradient": gradient[0]}, lengths)
+  examples = [stats.kendalltau(attention[0, b, :n], gradient[0, b, :n])[0]
+              for b, n in enumerate(lengths)]
+  interval = stats.t.interval(0.95, 3, loc=np.mean(examples), scale=stats.sem(examples))
+  np.testing.assert_allclose(one["ci"][0, 1], (interval[1] - interval[0]) / 2, rtol=1e-5)
+  assert one["n"][0, 1] == 4 and one["over"] == "examples"
   with pytest.raises(ValueError, match="share one shape"):
     analysis.agreement({"a": attention, "b": noise[:, :3]}, lengths)

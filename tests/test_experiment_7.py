@@ -112,12 +112,17 @@ def _rows(attention_minus_random, leave_one_out_minus_attention=0.0):
 def test_experiment_7_outcomes(differences, verdict):
   judged = verdicts.judge(7, _rows(differences))
   assert judged["verdict"] == verdict
-  # Two families: (attention, LOO) − random per cell; LOO − attention per cell; the planted
-  # ground truth is shown, never tested.
-  assert [(c["a"], c["b"]) for c in judged["comparisons"]] == [
-      ("attention", "random"), ("leave_one_out", "random")] * 2
+  # Three families: attention − random per cell (the verdict's, Holm over 2); LOO − random;
+  # LOO − attention; the planted ground truth is shown, never tested.
+  assert [(c["a"], c["b"]) for c in judged["comparisons"]] == [("attention", "random")] * 2
+  assert [(c["a"], c["b"]) for c in judged["comparisons_random"]] == [
+      ("leave_one_out", "random")] * 2
   assert [c["b"] for c in judged["comparisons_attention"]] == ["attention"] * 2
-  assert all(c["test"] == "paired" for c in judged["comparisons"])
+  assert all(c["test"] == "paired" and c["family"] == 2 for c in judged["comparisons"])
+  p = [c["p"] for c in judged["comparisons"]]
+  np.testing.assert_allclose([c["p_holm"] for c in judged["comparisons"]],
+                             [min(1, 2 * min(p)) if x == min(p) else max(min(1, 2 * min(p)), x)
+                              for x in p])
 
 
 def test_experiment_7_summary_names_the_significant_methods():

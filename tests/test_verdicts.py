@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from attnjax import cli
+from attnjax import analysis, cli
 from attnjax.analysis import mean_ci, seed_summary
 from attnjax.io import strict_json
 from attnjax.reproduce import rejudge as rejudge_module
-from attnjax.reproduce import report, verdicts
+from attnjax.reproduce import near_ties, report, verdicts
 from attnjax.reproduce.rejudge import rejudge, rejudge_results
 
 SPREAD = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])  # per-seed noise, std 0.0158
@@ -135,86 +135,115 @@ def test_finding_2_pairs_the_swapped_rows_and_needs_per_seed_values_for_it():
   assert unpaired["direction"] == 0 and stored["verdict"] == "mixed"  # Welch cannot see it
 
 
-def _near_ties(seeds=4, examples=40, rise=0.3, seed=0):
-  """Finding iii's scatter: τ rises with spread by `rise` (plus noise), seed-major order."""
+def _near_ties(seeds=4, examples=40, rise=0.3, length_effect=0.0, seed=0):
+  """A cell's arrays for finding iii: spread falls with length; τ = rise × spread +
+  length_effect × (−log length) + noise."""
+  from attnjax.models.encoders import sequence_mask
   rng = np.random.default_rng(seed)
-  spread = rng.random((seeds, examples))
-  tau = rise * spread + rng.normal(0, 0.05, (seeds, examples)) + 0.1
-  ids = np.repeat(np.arange(seeds), examples)
-  return spread.ravel(), tau.ravel(), ids
+  lengths = rng.integers(4, 60, examples)
+  spread = np.exp(-np.log(lengths) + rng.normal(0, 0.3, (seeds, examples)))
+  tau = (rise * spread - length_effect * np.log(lengths) + rng.normal(0, 0.02, (seeds, examples))
+         + 0.5)
+  return {"stats_spread": spread, "tau": tau, "mask": np.asarray(sequence_mask(lengths, 64))}
 
 
-def _finding_3(spread, tau, ids, seeds, *, stored_seed_means=True, store_seed=False):
-  quartiles = verdicts.near_tie_quartiles(spread, tau, ids, seeds)
-  rows = {}
-  for q in range(4):
-    chosen = tau[quartiles["index"] == q]
-    rows[f"spread q{q + 1}"] = {"spread_range": [float(quartiles["edges"][q]),
-                                                 float(quartiles["edges"][q + 1])],
-                                "tau": {"mean": float(chosen.mean()), "n": chosen.size}}
-    if stored_seed_means:
-      rows[f"spread q{q + 1}"]["tau_over_seeds"] = seed_summary(quartiles["seed_means"][q])
-  scatter = {"spread": spread.tolist(), "tau": tau.tolist()}
-  if store_seed:
-    scatter["seed"] = ids.tolist()
-  return {"rows": rows, "scatter": scatter}, quartiles
+def test_seed_quartiles_by_hand():
+  spread = np.array([[0.1, 0.2, 0.3, 0.4], [0.45, 0.15, 0.35, 0.25]])
+  tau = np.array([[0.0, 0.1, 0.2, np.nan], [1.3, 1.0, 1.2, 1.1]])
+  quartiles = near_ties.seed_quartiles(spread, tau)
+  np.testing.assert_array_equal(quartiles["index"], [[0, 2, 3, -1], [3, 0, 2, 1]])
+  np.testing.assert_allclose(quartiles["means"], [[0.0, 1.0], [np.nan, 1.1], [0.1, 1.2],
+                                                  [0.2, 1.3]])
+  np.testing.assert_allclose(quartiles["edges"][0], [0.1, 0.15, 0.2, 0.25, 0.3])  # own edges
+  np.testing.assert_array_equal(quartiles["counts"].sum(0), [3, 4])
 
 
-def test_near_tie_quartiles_per_seed_means_by_hand():
-  spread = np.array([0.1, 0.2, 0.3, 0.4, 0.15, 0.25, 0.35, 0.45])
-  tau = np.array([0.0, 0.1, 0.2, 0.3, 1.0, 1.1, 1.2, 1.3])
-  ids = np.repeat([0, 1], 4)
-  quartiles = verdicts.near_tie_quartiles(spread, tau, ids, 2)
-  np.testing.assert_array_equal(quartiles["index"], [0, 1, 2, 3, 0, 1, 2, 3])
-  np.testing.assert_allclose(quartiles["seed_means"], [[0.0, 1.0], [0.1, 1.1], [0.2, 1.2],
-                                                       [0.3, 1.3]])
-  lonely = verdicts.near_tie_quartiles(spread[:4], tau[:4], [0, 0, 0, 0], 2)
-  assert np.isnan(lonely["seed_means"][:, 1]).all()  # seed 1 has no example in any quartile
+def test_length_control_equals_scipy_and_the_first_order_partial_correlation():
+  cell = _near_ties(seeds=3, examples=30, rise=0.3, seed=2)
+  cell["tau"][1, 4] = np.nan  # an undefined τ is left out of that seed's statistics
+  lengths = cell["mask"][:30].sum(1)
+  got = near_ties.length_control(cell["stats_spread"], cell["tau"], lengths)
+  for s in range(3):
+    keep = np.isfinite(cell["tau"][s])
+    spread, tau, length = cell["stats_spread"][s, keep], cell["tau"][s, keep], lengths[keep]
+    for name, (a, b) in (("τ(spread, τ)", (spread, tau)), ("τ(spread, length)", (spread, length)),
+                         ("τ(τ, length)", (tau, length))):
+      np.testing.assert_allclose(got[name][s], stats.kendalltau(a, b)[0], atol=1e-6)
+    # The cubic control's residual correlation, against numpy's polynomial fit and scipy.
+    x, y, z = np.log(spread), tau, np.log(length)
+    residual = lambda v: v - np.polyval(np.polyfit(z, v, 3), z)
+    np.testing.assert_allclose(got[near_ties.PARTIAL][s],
+                               stats.pearsonr(residual(x), residual(y))[0], atol=1e-9)
+    # Degree 1 is the textbook first-order partial correlation.
+    r = lambda a, b: stats.pearsonr(a, b)[0]
+    first = (r(x, y) - r(x, z) * r(y, z)) / np.sqrt((1 - r(x, z) ** 2) * (1 - r(y, z) ** 2))
+    np.testing.assert_allclose(analysis.partial_correlation(x, y, z, degree=1), first, atol=1e-9)
+
+
+def test_kendalls_partial_tau_does_not_control_a_shared_length_trend():
+  """Why the verdict uses the regression residuals: with spread and τ functions of length plus
+  independent noise (no association of their own), the t over 5 seeds of Kendall's partial τ
+  rejects nearly always; that of the residual correlation at about the nominal 5%."""
+  rejections = {"kendall": 0, "residual": 0}
+  for replicate in range(30):
+    cell = _near_ties(seeds=5, examples=100, rise=0.0, length_effect=0.05, seed=100 + replicate)
+    got = near_ties.length_control(cell["stats_spread"], cell["tau"], cell["mask"][:100].sum(1))
+    kendall = analysis.partial_tau(got["τ(spread, τ)"], got["τ(spread, length)"],
+                                   got["τ(τ, length)"])
+    rejections["kendall"] += stats.ttest_1samp(kendall, 0).pvalue < 0.05
+    rejections["residual"] += stats.ttest_1samp(got[near_ties.PARTIAL], 0).pvalue < 0.05
+  assert rejections["kendall"] >= 27 and rejections["residual"] <= 5, rejections
+
+
+@pytest.mark.parametrize("rise, length_effect, verdict, uncontrolled", [
+    (0.4, 0.0, "reproduced", 1),         # τ follows spread itself
+    (0.0, 0.05, "inconclusive", 1),      # τ follows length only: the quartiles rise, the
+                                         # length-controlled test does not
+    (-0.4, 0.0, "not reproduced", -1)])
+def test_finding_3_is_length_controlled(rise, length_effect, verdict, uncontrolled):
+  finding = near_ties.measure(_near_ties(seeds=5, examples=60, rise=rise,
+                                         length_effect=length_effect, seed=1))
+  (c,) = finding["comparisons"]
+  per_seed = finding["rows"]["length control"][near_ties.PARTIAL]["per_seed"]
+  test = stats.ttest_1samp(per_seed, 0.0)
+  np.testing.assert_allclose([c["t"], c["p"]], [test.statistic, test.pvalue], rtol=1e-6)
+  assert c["test"] == "paired" and c["n"] == [5, 5] and c["b"] == "0"
+  assert finding["verdict"] == verdict
+  (u,) = finding["comparisons_uncontrolled"]
+  means = [finding["rows"][f"spread q{q}"]["tau"]["per_seed"] for q in (4, 1)]
+  np.testing.assert_allclose(u["p"], stats.ttest_rel(*means).pvalue, rtol=1e-6)
+  assert u["direction"] == uncontrolled
+  assert len(finding["scatter"]["length"]) == 300 and finding["dropped"]["count"] == 0
+
+
+def test_finding_3_without_lengths_is_not_judged_and_says_why():
+  finding = near_ties.measure(_near_ties())
+  del finding["rows"]["length control"]
+  judged = verdicts.judge(3, finding)
+  assert judged["verdict"] == verdicts.NOT_JUDGED and judged["comparisons"] == []
+  assert "lengths were not kept" in judged["rule"]
+  assert judged["comparisons_uncontrolled"][0]["test"] == "paired"
 
 
 def test_finding_3_with_no_defined_tau_is_inconclusive_not_an_error():
   """Every τ undefined (e.g. constant instance MI in a tiny model): empty quartiles."""
-  empty = verdicts.near_tie_quartiles(np.zeros(0), np.zeros(0), np.zeros(0, int), 2)
-  assert np.isnan(empty["edges"]).all() and empty["edges"].shape == (5,)
-  assert empty["index"].shape == (0,) and np.isnan(empty["seed_means"]).all()
-  rows = {f"spread q{q + 1}": {"spread_range": [np.nan, np.nan], "tau": mean_ci(np.zeros(0)),
-                               "tau_over_seeds": seed_summary(empty["seed_means"][q])}
-          for q in range(4)}
-  judged = verdicts.judge(3, {"rows": rows, "scatter": {"spread": [], "tau": [], "seed": []}})
-  assert judged["verdict"] == "inconclusive"
+  cell = _near_ties(seeds=2, examples=8)
+  cell["tau"][:] = np.nan
+  finding = near_ties.measure(cell)
+  assert finding["verdict"] == "inconclusive" and finding["dropped"]["count"] == 16
 
 
-@pytest.mark.parametrize("rise, verdict", [(0.3, "reproduced"), (-0.3, "not reproduced"),
-                                           (0.0, "inconclusive")])
-def test_finding_3_paired_over_seeds(rise, verdict):
-  spread, tau, ids = _near_ties(rise=rise, seed=1)
-  finding, quartiles = _finding_3(spread, tau, ids, 4)
-  judged = verdicts.judge(3, finding)
-  (c,) = judged["comparisons"]
-  assert c["test"] == "paired" and c["n"] == [4, 4] and "note" not in c
-  means = quartiles["seed_means"]
-  np.testing.assert_allclose(c["p"], stats.ttest_rel(means[3], means[0]).pvalue, rtol=1e-6)
-  assert judged["verdict"] == verdict
-
-
-def test_finding_3_recovers_per_seed_values_from_a_complete_scatter_or_says_it_cannot():
-  spread, tau, ids = _near_ties()
-  new, _ = _finding_3(spread, tau, ids, 4)
-  expected = verdicts.judge(3, new)["comparisons"][0]
-  old, _ = _finding_3(spread, tau, ids, 4, stored_seed_means=False)  # as results.json held it
-  recovered = verdicts.judge(3, old, seeds=4, explain_examples=40)
-  assert recovered["comparisons"][0]["p"] == pytest.approx(expected["p"], rel=1e-12)
-  assert "recomputed from the stored scatter" in recovered["comparisons"][0]["note"]
-  with_ids, _ = _finding_3(spread, tau, ids, 4, stored_seed_means=False, store_seed=True)
-  assert verdicts.judge(3, with_ids)["comparisons"][0]["p"] == pytest.approx(expected["p"])
-  unknown = verdicts.judge(3, old)  # S and B unknown: the seed of each point is unknown
-  assert unknown["verdict"] == verdicts.NOT_JUDGED and unknown["comparisons"] == []
-  assert "not judged" in unknown["rule"]
-  wrong = verdicts.judge(3, old, seeds=5, explain_examples=30)  # not the 160 values stored
-  assert wrong["verdict"] == verdicts.NOT_JUDGED
-  tampered = copy.deepcopy(old)
-  tampered["rows"]["spread q1"]["tau"]["mean"] += 0.01
-  assert "does not reproduce" in verdicts.judge(3, tampered, seeds=4, explain_examples=40)["rule"]
+def test_bonferroni_interval_at_the_familys_size_equals_scipy():
+  family = verdicts.decide([verdicts.comparison(f"a{i}", _summary(0.3 + 0.01 * i), "b",
+                                                _summary(0.29), measure="m") for i in range(3)])
+  for c in family:
+    assert c["family"] == 3
+    low, high = stats.t.interval(1 - 0.05 / 3, c["dof"], loc=c["difference"], scale=c["se"])
+    np.testing.assert_allclose(c["ci_adjusted"], [low, high], rtol=1e-9)
+    assert c["ci_adjusted"][0] < c["ci"][0] and c["ci_adjusted"][1] > c["ci"][1]
+  stored = {k: v for k, v in family[0].items() if k != "se"}  # written before "se" was kept
+  np.testing.assert_allclose(verdicts.decide([stored])[0]["se"], family[0]["se"], rtol=1e-9)
+  assert "(Bonferroni over 3: [" in report.format_comparison(family[0])
 
 
 def test_finding_4_one_of_three_not_significant_is_mixed():
@@ -247,10 +276,13 @@ def test_finding_5_rank_interval_from_comparisons():
 def _finding_6(mi_gradient, mi_loo, attention_gradient=0.3, attention_loo=0.2):
   other = SPREAD[::-1]  # the paired differences vary over seeds: ±0.04
   row = {"τ instance_mi–gradient": _summary(mi_gradient),
+         "τ instance_mi–input_x_gradient": _summary(mi_gradient),
          "τ instance_mi–leave_one_out": _summary(mi_loo),
          "τ attention–gradient": _summary(attention_gradient, other),
+         "τ attention–input_x_gradient": _summary(attention_gradient, other),
          "τ attention–leave_one_out": _summary(attention_loo, other)}
-  published = {"τ attention–gradient": {"mean": 0.35, "ci": np.nan, "n": 0, "published": True}}
+  published = {"τ attention–input_x_gradient": {"mean": 0.35, "ci": np.nan, "n": 0,
+                                                "published": True}}
   return {"rows": {"bilstm + additive": row, "bilstm + scaled_dot": copy.deepcopy(row),
                    "bilstm + additive (Jain & Wallace 2019)": published}}
 
@@ -261,9 +293,20 @@ def _finding_6(mi_gradient, mi_loo, attention_gradient=0.3, attention_loo=0.2):
                                          ((0.1, 0.4), "mixed")])
 def test_experiment_6_outcomes(mi, verdict):
   judged = verdicts.judge(6, _finding_6(*mi))
-  assert len(judged["comparisons"]) == 4  # 2 attention types × gradient, LOO; no reference row
-  assert all(c["test"] == "paired" for c in judged["comparisons"])
+  # 2 attention types × (gradient norm, |input × gradient|, LOO); not the reference row.
+  assert len(judged["comparisons"]) == 6
+  assert all(c["test"] == "paired" and c["family"] == 6 for c in judged["comparisons"])
   assert judged["verdict"] == verdict
+
+
+def test_experiment_6_leaves_out_a_row_stored_without_per_seed_values():
+  finding = _finding_6(0.1, 0.05)
+  for row in list(finding["rows"].values())[:2]:
+    for name in ("τ instance_mi–input_x_gradient", "τ attention–input_x_gradient"):
+      row[name] = {"mean": row[name]["mean"], "ci": np.nan, "n": 3, "std": np.nan}
+  judged = verdicts.judge(6, finding)
+  assert len(judged["comparisons"]) == 4 and judged["verdict"] == "attention agrees better"
+  assert "per-seed values not stored: bilstm + additive: τ with input_x_gradient" in judged["rule"]
 
 
 def test_comparison_in_the_report():
@@ -282,8 +325,9 @@ def test_comparison_in_the_report():
 
 def _document():
   """A small results.json as an older run stored it: no per-seed values, old verdicts."""
-  spread, tau, ids = _near_ties(seeds=5, examples=8, rise=0.4, seed=3)
-  near_ties, _ = _finding_3(spread, tau, ids, 5, stored_seed_means=False)
+  finding_3 = near_ties.measure(_near_ties(seeds=5, examples=8, rise=0.4, seed=3))
+  finding_3 = {k: v for k, v in finding_3.items() if k in ("rows", "scatter", "dropped")}
+  del finding_3["rows"]["length control"]  # results written before lengths were kept
   finding_1 = _finding_1(0.31, 0.29, 0.3)
   finding_1["rows"] = dict(reversed(finding_1["rows"].items()))  # a table order to keep
   finding_6 = _finding_6(0.1, 0.05)
@@ -293,7 +337,7 @@ def _document():
         summary.pop("per_seed", None)
   results = {"1": {**finding_1, "title": "Information preservation (finding i)",
                    "verdict": "mixed", "rule": "old rule"},
-             "3": {**near_ties, "title": "Near-ties (finding iii)", "verdict": "reproduced",
+             "3": {**finding_3, "title": "Near-ties (finding iii)", "verdict": "reproduced",
                    "rule": "old rule"},
              "6": {**finding_6, "title": "Explainers side by side (experiment 6)",
                    "verdict": "attention agrees better", "rule": "old rule"}}
@@ -309,12 +353,13 @@ def test_rejudge_a_stored_results_document(tmp_path, capsys):
   assert document == before  # the input is not changed
   assert changes == [{"dataset": "toy", "finding": 1, "before": "mixed", "after": "inconclusive"},
                      {"dataset": "toy", "finding": 3, "before": "reproduced",
-                      "after": "reproduced"},
+                      "after": "not judged"},
                      {"dataset": "toy", "finding": 6, "before": "attention agrees better",
                       "after": "attention agrees better"}]
   toy = rejudged["results"]["toy"]
   assert toy["1"]["rejudged"] == {"previous_verdict": "mixed"} and toy["1"]["rule"] != "old rule"
-  assert "recomputed from the stored scatter" in toy["3"]["comparisons"][0]["note"]
+  assert "lengths were not kept" in toy["3"]["rule"]
+  assert toy["3"]["comparisons_uncontrolled"][0]["test"] == "paired"
   assert {c["test"] for c in toy["6"]["comparisons"]} == {"welch"}  # no per-seed values stored
   assert "Jain & Wallace" in toy["6"]["note"]
   again, _ = rejudge_results(rejudged)  # idempotent; the first previous verdict is kept
@@ -336,6 +381,6 @@ def test_rejudge_a_stored_results_document(tmp_path, capsys):
   assert rejudge_module.main([str(tmp_path)]) == 0
   lines = capsys.readouterr().out.splitlines()
   assert lines[0] == f"* {tmp_path} toy finding 1: mixed → inconclusive" and len(lines) == 6
-  assert lines[1] == f"  {tmp_path} toy finding 3: reproduced → reproduced"
+  assert lines[1] == f"* {tmp_path} toy finding 3: reproduced → not judged"
   assert cli.main(["rejudge", str(tmp_path / "missing")]) == 2
   assert "attnjax rejudge: error:" in capsys.readouterr().err

@@ -7,6 +7,7 @@ from attnjax.analysis.agreement import agreement
 from attnjax.analysis.attention_stats import attention_statistics
 from attnjax.analysis.calibration import calibrate
 from attnjax.analysis.compare import holm, paired, welch, welch_from_summaries
+from attnjax.analysis.partial import partial_correlation
 from attnjax.analysis.position_mi import LEVELS, PROJECTIONS, position_mi, project_hidden
 from attnjax.analysis.ranking import (RANK_CORRELATIONS, average_ranks, kendall_tau_b,
                                       partial_tau, precision_at_k, rank_correlation, spearman_rho)

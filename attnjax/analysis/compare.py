@@ -4,7 +4,7 @@ A comparison of A and B is the difference of means A − B with its Student-t
 confidence interval, the t statistic, its degrees of freedom and the two-sided
 p-value, as a JSON-able dict:
 
-    {"test": "welch" | "paired", "difference", "ci": [low, high], "level",
+    {"test": "welch" | "paired", "difference", "se", "ci": [low, high], "level",
      "t", "dof", "p", "n": [n_a, n_b], "dropped": [dropped_a, dropped_b]}
 
 (for the paired test n_a = n_b = the pairs used, dropped = the pairs left out).
@@ -58,7 +58,8 @@ def _result(test: str, difference: float, se: float, dof: float, level: float, n
     p = student_t_two_sided_p(t, dof)
     half = student_t_quantile((1 + level) / 2, dof) * se
     low, high = difference - half, difference + half
-  return {"test": test, "difference": float(difference), "ci": [float(low), float(high)],
+  return {"test": test, "difference": float(difference), "se": float(se),
+          "ci": [float(low), float(high)],
           "level": level, "t": float(t), "dof": float(dof), "p": float(p),
           "n": [int(n[0]), int(n[1])], "dropped": [int(dropped[0]), int(dropped[1])]}
 
@@ -152,6 +153,26 @@ def paired(a, b, *, level: float = 0.95) -> dict:
     return _result("paired", mean, math.nan, math.nan, level, (n, n), (dropped, dropped))
   se = float(kept.std(ddof=1)) / math.sqrt(n)
   return _result("paired", float(kept.mean()), se, n - 1.0, level, (n, n), (dropped, dropped))
+
+
+def interval(comparison: dict, level: float) -> list[float]:
+  """The Student-t interval of a comparison's difference at another confidence level.
+
+  Args:
+    comparison: a comparison dict (its "difference", "se" and "dof").
+    level: the confidence level, e.g. 1 − 0.05 / m for a Bonferroni interval over a family
+      of m comparisons.
+
+  Returns:
+    [low, high]; [NaN, NaN] where the comparison has no interval, the difference twice
+    where it is exact (se = 0).
+  """
+  _check_level(level)
+  difference, se, dof = (_number(comparison.get(k)) for k in ("difference", "se", "dof"))
+  if not (np.isfinite(difference) and np.isfinite(se) and np.isfinite(dof) and dof >= 1):
+    return [math.nan, math.nan]
+  half = 0.0 if se == 0 else student_t_quantile((1 + level) / 2, dof) * se
+  return [difference - half, difference + half]
 
 
 def holm(p_values) -> np.ndarray:

@@ -28,16 +28,29 @@ from attnjax.reproduce.verdicts import judge
 
 JAIN_WALLACE_2019 = {
     "citation": ("Jain & Wallace (2019), \"Attention is not Explanation\", NAACL-HLT: BiLSTM "
-                 "encoder, mean Kendall τ between attention and gradient / leave-one-out "
-                 "importance and test accuracy, as they report them. Their AG News "
-                 "is the two-class World vs Business subset (our `ag_news_2class`)"),
-    "tau_attention_gradient": {"additive": {"sst2": 0.351, "imdb": 0.437, "ag_news_2class": 0.389},
-                               "scaled_dot": {"sst2": 0.073, "imdb": 0.122,
-                                              "ag_news_2class": 0.305}},
+                 "encoder, mean over test examples of Kendall's τ-b between attention and "
+                 "|e_t · ∂p/∂e_t| (input × gradient, absolute, attention detached; their "
+                 "code's XxE[X]) and between attention and leave-one-out's |Δp|, and test "
+                 "accuracy, as they publish them (one training run each; their repository's "
+                 "graph_outputs/CorrStats_kendalltau holds the same τ). Their AG News is the "
+                 "two-class World vs Business subset (our `ag_news_2class`)"),
+    "tau_attention_input_x_gradient": {
+        "additive": {"sst2": 0.351, "imdb": 0.437, "ag_news_2class": 0.389},
+        "scaled_dot": {"sst2": 0.073, "imdb": 0.122, "ag_news_2class": 0.305}},
     "tau_attention_loo": {"additive": {"sst2": 0.291, "imdb": 0.341, "ag_news_2class": 0.367}},
     "accuracy": {"additive": {"sst2": 0.808, "imdb": 0.898, "ag_news_2class": 0.958}},
 }
-"""Published BiLSTM figures of Jain & Wallace (2019), keyed by our dataset names."""
+"""Published BiLSTM figures of Jain & Wallace (2019), keyed by our dataset names.
+
+Their gradient quantity, read from their code (github.com/successar/AttentionExplanation,
+`model/Binary_Classification.py: gradient_mem`, `Trainers/PlottingBC.py`): the gradient of
+the sigmoid output p(y = 1) with respect to the input embeddings, with the attention
+weights detached, times the embedding and summed over its dimensions, absolute value, τ-b
+with attention over the real tokens; with two classes our |e_t · ∂p(ŷ)/∂e_t| is the same
+number (p(ŷ) is p(1) or 1 − p(1)). That is `input_x_gradient(absolute=True,
+detach_attention=True)`, experiment 6's "τ attention–input_x_gradient", not the gradient
+norm ‖∂p(ŷ)/∂e_t‖₂ of its "τ attention–gradient" row.
+"""
 
 REFERENCE_NOTE = f"Reference rows: {JAIN_WALLACE_2019['citation']}"
 """Experiment 6's note under its rule: where its published reference rows come from."""
@@ -46,9 +59,12 @@ METHODS = ("attention", "instance_mi", "gradient", "input_x_gradient", "integrat
            "leave_one_out")
 """The explainers compared in experiment 6 (rows and columns of the agreement table)."""
 
-PAIRS = (("attention", "gradient"), ("attention", "leave_one_out"), ("instance_mi", "gradient"),
-         ("instance_mi", "leave_one_out"), ("gradient", "leave_one_out"),
-         ("attention", "instance_mi"))
+REFERENCES = ("gradient", "input_x_gradient", "leave_one_out")
+"""The classic explainers attention and instance MI are compared with: the gradient norm,
+Jain & Wallace's |input × gradient| and leave-one-out."""
+
+PAIRS = (*((m, r) for m in ("attention", "instance_mi") for r in REFERENCES),
+         ("gradient", "leave_one_out"), ("attention", "instance_mi"))
 """The τ columns of experiment 6's table; gradient–LOO is the reference agreement."""
 
 ATTENTIONS = ("additive", "scaled_dot")
@@ -140,28 +156,44 @@ TAU_UNDEFINED = ("τ is undefined for an example where either ranking is constan
 
 def finding_6(lab) -> dict:
   """Do attention and MI agree with gradient / leave-one-out? (Experiment 6.)"""
-  dataset = lab.directory.name
+  scores = {attention: explained_cell(lab, attention) for attention in ATTENTIONS}
+  return measure(scores, lab.directory.name, lab.splits["test"])
+
+
+def measure(scores: dict, dataset: str, test=None, *, examples: dict | None = None) -> dict:
+  """Experiment 6 from the explained cells' scores.
+
+  Args:
+    scores: {attention type: `explanation_scores` of its cell (+ "accuracy" [S])}.
+    dataset: the dataset's name (for Jain & Wallace's reference rows).
+    test: the test split, whose vocabulary spells the token figure's words (None: no
+      words), unless `examples` is given.
+    examples: the token figure's data, kept from a stored result.
+
+  Returns:
+    The finding's JSON-able dict with its verdict (`judge_6`).
+  """
   rows, agreements, counterfactual = {}, {}, {}
-  for attention in ATTENTIONS:
-    scores = explained_cell(lab, attention)
-    row = {"accuracy": seed_summary(scores["accuracy"])}
+  for attention, cell in scores.items():
+    row = {"accuracy": seed_summary(cell["accuracy"])}
     for a, b in PAIRS:
-      row[f"τ {a}–{b}"] = seed_summary(_tau(scores, a, b), undefined=TAU_UNDEFINED)
-    if "importance" in scores:
-      mask = sequence_mask(scores["lengths"], scores["attention"].shape[-1])
+      row[f"τ {a}–{b}"] = seed_summary(_tau(cell, a, b), undefined=TAU_UNDEFINED)
+    if "importance" in cell:
+      mask = sequence_mask(cell["lengths"], cell["attention"].shape[-1])
       for method in METHODS:
-        precision = analysis.precision_at_k(scores[method], scores["importance"][None], mask[None])
+        precision = analysis.precision_at_k(cell[method], cell["importance"][None], mask[None])
         row[f"p@k {method}"] = seed_summary(
             precision, undefined="precision@k is undefined without planted tokens")
-    row["counterfactual JSD"] = seed_summary(scores["counterfactual_jsd"].mean(1))
+    row["counterfactual JSD"] = seed_summary(cell["counterfactual_jsd"].mean(1))
     rows[f"bilstm + {attention}"] = row
-    table = analysis.agreement({m: scores[m] for m in METHODS}, scores["lengths"])
-    agreements[attention] = {"methods": table["methods"], "mean": table["mean"].tolist()}
-    counterfactual[attention] = {"jsd": scores["counterfactual_jsd"].ravel().tolist(),
-                                 "max_attention": scores["max_attention"].ravel().tolist()}
-    if attention == "additive":
-      examples = _examples(scores, lab.splits["test"])
-    reference = _reference_row(dataset, attention)
+    table = analysis.agreement({m: cell[m] for m in METHODS}, cell["lengths"])
+    agreements[attention] = {"methods": table["methods"], "mean": table["mean"].tolist(),
+                             "ci": table["ci"].tolist(), "over": table["over"]}
+    counterfactual[attention] = {"jsd": cell["counterfactual_jsd"].ravel().tolist(),
+                                 "max_attention": cell["max_attention"].ravel().tolist()}
+    if examples is None and attention == "additive":
+      examples = _examples(cell, test)
+    reference = reference_row(dataset, attention)
     if reference:
       rows[f"bilstm + {attention} (Jain & Wallace 2019)"] = reference
   out = {"title": "Explainers side by side (experiment 6)", "rows": rows,
@@ -174,10 +206,12 @@ def _examples(scores: dict, test, count: int = 4) -> dict:
   """Seed 0's scores of a few examples, each method's row scaled to [0, 1] (token figure)."""
   count = min(count, len(scores["lengths"]))
   lengths = scores["lengths"][:count]
-  if test.vocab is not None:
+  if test is not None and test.vocab is not None:
     words = [test.vocab.decode(test.tokens[i, :lengths[i]]) for i in range(count)]
-  else:
+  elif test is not None:
     words = [[str(t) for t in test.tokens[i, :lengths[i]]] for i in range(count)]
+  else:
+    words = []
   rows = {}
   for method in METHODS:
     values = np.abs(scores[method][0, :count]).astype(float)
@@ -187,11 +221,12 @@ def _examples(scores: dict, test, count: int = 4) -> dict:
   return {"lengths": lengths.tolist(), "rows": rows, "words": words}
 
 
-def _reference_row(dataset: str, attention: str) -> dict:
+def reference_row(dataset: str, attention: str) -> dict:
   """Jain & Wallace's published numbers for this dataset and attention, as table cells."""
   nan = float("nan")
   row = {}
-  for column, source in (("accuracy", "accuracy"), ("τ attention–gradient", "tau_attention_gradient"),
+  for column, source in (("accuracy", "accuracy"),
+                         ("τ attention–input_x_gradient", "tau_attention_input_x_gradient"),
                          ("τ attention–leave_one_out", "tau_attention_loo")):
     value = JAIN_WALLACE_2019[source].get(attention, {}).get(dataset)
     if value is not None:

@@ -1,16 +1,39 @@
 """Finding (iii): when attention values are nearly equal, their order disagrees with MI's.
 
-`finding_3` measures it on a `Lab`'s cells; `figures` draws its result.
+Per explained example: the attention spread (largest − smallest weight over its real
+tokens), τ = Kendall's τ-b between its attention and its instance MI, and its length.
+Spread falls with length (more tokens share the attention) and so can τ, so a rise of τ
+with spread may be length alone. The finding is therefore measured two ways, per seed:
+
+- **length-controlled** (the verdict): the partial correlation of log spread and τ given
+  log length over the seed's explained examples (`attnjax.analysis.partial_correlation`: a
+  cubic in log length regressed out of both), then the one-sample t over seeds of that
+  statistic (predicted > 0). Kendall's partial τ is not used: where spread and τ both
+  follow length and nothing else it stays well above 0 (`tests/test_verdicts.py`);
+- **uncontrolled**: each seed's examples cut into quartiles of its own spread, the mean τ
+  per quartile, and the paired t over seeds of the highest − the lowest quartile.
+
+`measure` takes a cell's arrays (as `analysis.npz` holds them, or rebuilt from a stored
+result) and returns the finding; `finding_3` runs it on a `Lab`'s cell; `figures` draws it.
 """
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
-from attnjax.analysis.summary import mean_ci, seed_summary
-from attnjax.reproduce.figures import panel
+from attnjax.analysis import kendall_tau_b, partial_correlation, seed_summary
+from attnjax.reproduce.figures import figure
 from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
-from attnjax.reproduce.verdicts import NEAR_TIE_UNDEFINED, judge, near_tie_quartiles
+from attnjax.reproduce.verdicts import judge
+
+QUARTILE_UNDEFINED = "a seed with no defined τ in this quartile"
+LENGTH_CONTROL = "length control"
+"""The row holding the per-seed rank statistics of spread, τ and length."""
+PARTIAL = "partial r(log spread, τ | log length)"
+"""The statistic the verdict tests."""
+CONTROL_UNDEFINED = ("a seed with fewer defined examples than the length control needs, or "
+                     "whose spread or τ is a function of length alone")
 
 
 def cells(lab: Lab) -> dict[str, dict]:
@@ -20,39 +43,126 @@ def cells(lab: Lab) -> dict[str, dict]:
 
 def finding_3(lab: Lab, buckets: int = 4) -> dict:
   """(iii) When attention values are nearly equal, their order disagrees with MI's."""
-  cell = lab.cell("bilstm-additive", **cells(lab)["bilstm-additive"])
-  b = cell["tau"].shape[1]
-  spread = cell["stats_spread"][:, :b].ravel()
-  tau = cell["tau"].ravel()
-  seed = np.repeat(np.arange(cell["tau"].shape[0]), b)
-  keep = np.isfinite(tau)
-  spread, tau, seed = spread[keep], tau[keep], seed[keep]
-  left_out = int((~keep).sum())
-  quartiles = near_tie_quartiles(spread, tau, seed, cell["tau"].shape[0], buckets)
-  edges = quartiles["edges"]
+  return measure(lab.cell("bilstm-additive", **cells(lab)["bilstm-additive"]), buckets)
+
+
+def seed_quartiles(spread, tau, buckets: int = 4) -> dict:
+  """Each seed's examples in quantile buckets of its own spread, and the mean τ of each.
+
+  Args:
+    spread: <float>[S, B] attention spread of each seed's explained examples.
+    tau: <float>[S, B] their τ(attention, instance MI) (NaN: undefined, left out).
+    buckets: how many spread quantiles.
+
+  Returns:
+    {"index": <int>[S, B] bucket of each example (−1 where τ is undefined),
+    "edges": <float64>[S, buckets + 1] each seed's quantile edges, "means":
+    <float64>[buckets, S] mean τ per bucket and seed (NaN where empty), "medians":
+    <float64>[buckets, S] median spread per bucket and seed, "counts": <int>[buckets, S]}.
+  """
+  spread, tau = np.asarray(spread, np.float64), np.asarray(tau, np.float64)
+  seeds = tau.shape[0]
+  index = np.full(tau.shape, -1)
+  edges = np.full((seeds, buckets + 1), np.nan)
+  means, medians = (np.full((buckets, seeds), np.nan) for _ in range(2))
+  counts = np.zeros((buckets, seeds), int)
+  for s in range(seeds):  # S ≤ a handful: host statistics, not a hot path
+    keep = np.isfinite(tau[s])
+    if not keep.any():
+      continue
+    edges[s] = np.quantile(spread[s, keep], np.linspace(0, 1, buckets + 1))
+    index[s, keep] = np.clip(np.searchsorted(edges[s], spread[s, keep], side="right") - 1, 0,
+                             buckets - 1)
+    for q in range(buckets):
+      chosen = index[s] == q
+      counts[q, s] = chosen.sum()
+      if chosen.any():
+        means[q, s], medians[q, s] = tau[s, chosen].mean(), np.median(spread[s, chosen])
+  return {"index": index, "edges": edges, "means": means, "medians": medians, "counts": counts}
+
+
+def length_control(spread, tau, lengths) -> dict:
+  """Per seed, how spread, τ and length go together over the explained examples.
+
+  Args:
+    spread, tau: <float>[S, B] as in `seed_quartiles`.
+    lengths: <int>[B] each explained example's number of real tokens.
+
+  Returns:
+    {"τ(spread, τ)", "τ(spread, length)", "τ(τ, length)": Kendall's τ-b; PARTIAL: the
+    partial correlation of log spread and τ given a cubic in log length}, each <float64>[S],
+    over the examples with a defined τ (NaN where a statistic is undefined).
+  """
+  spread, tau = np.asarray(spread, np.float64), np.asarray(tau, np.float64)
+  length = np.broadcast_to(np.asarray(lengths, np.float64), tau.shape)
+  defined = np.isfinite(tau)
+  rank = lambda a, b: np.asarray(kendall_tau_b(
+      jnp.asarray(a, jnp.float32), jnp.asarray(np.nan_to_num(b), jnp.float32),
+      jnp.asarray(defined)), np.float64)
+  with np.errstate(divide="ignore"):
+    log_spread = np.log(spread)
+  return {"τ(spread, τ)": rank(spread, tau), "τ(spread, length)": rank(spread, length),
+          "τ(τ, length)": rank(np.nan_to_num(tau), length),
+          PARTIAL: partial_correlation(log_spread, tau, np.log(length), mask=defined)}
+
+
+def measure(cell: dict, buckets: int = 4) -> dict:
+  """Finding iii from a cell's arrays.
+
+  Args:
+    cell: {"stats_spread": <float>[S, N], "tau": <float>[S, B] (the first B ≤ N test
+      examples are the explained ones), "mask": <bool>[N, T] real positions}.
+    buckets: spread quantiles per seed.
+
+  Returns:
+    The finding's JSON-able dict with its verdict (`judge_3`).
+  """
+  tau = np.asarray(cell["tau"], np.float64)
+  seeds, b = tau.shape
+  spread = np.asarray(cell["stats_spread"], np.float64)[:, :b]
+  lengths = np.asarray(cell["mask"])[:b].sum(-1)
+  quartiles = seed_quartiles(spread, tau, buckets)
   rows = {}
   for q in range(buckets):
-    chosen = tau[quartiles["index"] == q]
     rows[f"spread q{q + 1}"] = {
-        "spread_range": [float(edges[q]), float(edges[q + 1])], "tau": mean_ci(chosen),
-        "tau_over_seeds": seed_summary(quartiles["seed_means"][q], undefined=NEAR_TIE_UNDEFINED),
-        "examples": int(chosen.size)}
+        "tau": seed_summary(quartiles["means"][q], undefined=QUARTILE_UNDEFINED),
+        "spread (median)": seed_summary(quartiles["medians"][q], undefined=QUARTILE_UNDEFINED),
+        "examples per seed": quartiles["counts"][q].tolist()}
+  rows[LENGTH_CONTROL] = {name: seed_summary(values, undefined=CONTROL_UNDEFINED)
+                          for name, values in length_control(spread, tau, lengths).items()}
+  keep = np.isfinite(tau)
+  seed = np.broadcast_to(np.arange(seeds)[:, None], tau.shape)
+  length = np.broadcast_to(lengths, tau.shape)
   out = {"title": "Near-ties (finding iii)", "rows": rows,
-         "dropped": {"count": left_out, "of": int(keep.size), "reason": TAU_UNDEFINED},
-         "scatter": {"spread": spread.tolist(), "tau": tau.tolist(), "seed": seed.tolist()}}
+         "dropped": {"count": int((~keep).sum()), "of": int(keep.size), "reason": TAU_UNDEFINED},
+         "scatter": {"spread": spread[keep].tolist(), "tau": tau[keep].tolist(),
+                     "seed": seed[keep].tolist(), "length": length[keep].astype(int).tolist()}}
   return {**out, **judge(3, out)}
 
 
 def figures(finding: dict) -> dict:
-  """{"finding3": Figure}."""
-  fig, ax = panel()
-  rows = finding["rows"]
+  """{"finding3": Figure}: τ against spread (each quartile's mean over seeds with its 95%
+  interval over seeds) and τ against length, the confound the verdict controls for."""
+  fig, axes = figure(10.0, 3.8, 1, 2)
+  rows = {k: v for k, v in finding["rows"].items() if k != LENGTH_CONTROL}
   scatter = finding["scatter"]
-  ax.scatter(scatter["spread"], scatter["tau"], s=6, alpha=0.4)
-  centres = [np.mean(r["spread_range"]) for r in rows.values()]
-  ax.plot(centres, [r["tau"]["mean"] for r in rows.values()], "o-", color="tab:red",
-          label="quartile mean")
-  ax.set(xlabel="attention spread (max − min)", ylabel="Kendall τ (attention, MI)",
-         title="Near-ties", xscale="log")
-  ax.legend(fontsize=8)
+  left, right = axes[0]
+  left.scatter(scatter["spread"], scatter["tau"], s=6, alpha=0.3)
+  x = [r["spread (median)"]["mean"] for r in rows.values()]
+  y = [r["tau"]["mean"] for r in rows.values()]
+  error = [np.nan_to_num(r["tau"]["ci"]) for r in rows.values()]
+  left.errorbar(x, y, yerr=error, fmt="o-", color="tab:red", capsize=3,
+                label="quartile mean ± 95% CI over seeds")
+  left.set(xlabel="attention spread (max − min)", ylabel="Kendall τ (attention, MI)",
+           title="Near-ties", xscale="log")
+  left.legend(fontsize=8)
+  right.scatter(scatter["length"], scatter["tau"], s=6, alpha=0.3,
+                c=np.log(np.maximum(scatter["spread"], 1e-12)),
+                cmap="viridis")
+  control = finding["rows"].get(LENGTH_CONTROL, {}).get(PARTIAL, {})
+  title = "τ against length (colour: log spread)"
+  if control:
+    title += f"\n{PARTIAL} {control['mean']:+.3f} ± {control['ci']:.3f}"
+  right.set(xlabel="example length (tokens)", ylabel="Kendall τ (attention, MI)", xscale="log",
+            title=title)
   return {"finding3": fig}

@@ -11,7 +11,9 @@ the tables' row and column order, is kept). Each re-judged finding records
 its previous verdict ("rejudged"); a rule that needs data the file does not
 hold says so in its rule and comparisons (e.g. a paired comparison done as
 Welch's t on the summaries), and finding iii's verdict is "not judged" when
-its per-seed values cannot be recovered.
+the result holds no per-seed length-controlled statistic. Results whose
+archived cell arrays are kept can be measured again with today's code by
+`experiments/rederive.py`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from attnjax.reproduce.explanations import REFERENCE_NOTE
 from attnjax.reproduce.report import write_report
 from attnjax.reproduce.verdicts import judge
 
-JUDGED = ("verdict", "rule", "comparisons", "robustness", "order", "comparisons_attention",
-          "summary")
+JUDGED = ("verdict", "rule", "comparisons", "robustness", "order", "comparisons_random",
+          "comparisons_attention", "comparisons_uncontrolled", "summary")
 """The keys of a finding that `judge` recomputes (the rest is kept as stored)."""
 
 
@@ -46,8 +48,7 @@ def rejudge_results(document: dict, *, mark: bool = True) -> tuple[dict, list[di
     raise ValueError("not a results.json document: it has no 'results' entry")
   meta = document.get("meta", {})
   analysis = meta.get("analysis") or {}
-  context = {"robustness_method": analysis.get("robustness_method"), "seeds": meta.get("seeds"),
-             "explain_examples": analysis.get("explain_examples")}
+  context = {"robustness_method": analysis.get("robustness_method")}
   results, changes = {}, []
   for dataset, findings in nan_for_null(document["results"]).items():
     results[dataset] = {}
@@ -99,11 +100,21 @@ def main(argv=None) -> int:
   parser.add_argument("directories", nargs="+", metavar="DIR",
                       help="folders holding a results.json")
   args = parser.parse_args(argv)
-  for directory in args.directories:
+  return each_folder(args.directories, rejudge, "rejudge")
+
+
+def each_folder(directories, action, name: str) -> int:
+  """Runs `action(directory)` on each folder and prints its verdict changes (`describe`);
+  stops at the first `ValueError` / `FileNotFoundError`, printed as "NAME: error: …".
+
+  Returns:
+    The exit code: 0, or 2 after an error.
+  """
+  for directory in directories:
     try:
-      changes = rejudge(directory)
-    except ValueError as error:
-      print(f"rejudge: error: {error}", file=sys.stderr)
+      changes = action(directory)
+    except (ValueError, FileNotFoundError) as error:
+      print(f"{name}: error: {error}", file=sys.stderr)
       return 2
     print("\n".join(describe(directory, changes)))
   return 0

@@ -71,6 +71,9 @@ def format_comparison(c: dict) -> str:
   low, high = (_number(x) for x in c["ci"])
   interval = (f"[{_signed(low)}, {_signed(high)}]" if np.isfinite(low) and np.isfinite(high)
               else "[no interval: fewer than 2 values]")
+  adjusted = [_number(x) for x in c.get("ci_adjusted", (np.nan, np.nan))]
+  if c.get("family", 1) > 1 and all(np.isfinite(adjusted)):
+    interval += f" (Bonferroni over {c['family']}: [{_signed(adjusted[0])}, {_signed(adjusted[1])}])"
   name = "Welch t" if c["test"] == "welch" else "paired t"
   test = f"{name}({_number(c['dof']):.1f}) = {_number(c['t']):.2f}" if np.isfinite(
       _number(c["t"])) else name
@@ -98,9 +101,11 @@ def _comparisons(finding: dict) -> list[str]:
     if comparisons:
       level = f"{comparisons[0].get('level', 0.95):.0%}"
       count = len(comparisons)
-      lines += [f"{title} (difference of means, its {level} interval, two-sided p and Holm's p "
-                f"over {count} comparison{'s' if count > 1 else ''}; significant when Holm p < "
-                f"{comparisons[0].get('alpha', 0.05):g}):", ""]
+      adjusted = (" (unadjusted) and, in brackets after it, the Bonferroni interval at the "
+                  "family's size" if count > 1 else "")
+      lines += [f"{title} (difference of means, its {level} interval{adjusted}, two-sided p and "
+                f"Holm's p over {count} comparison{'s' if count > 1 else ''}; significant when "
+                f"Holm p < {comparisons[0].get('alpha', 0.05):g}):", ""]
       lines += [f"- {format_comparison(c)}" for c in comparisons] + [""]
   return lines
 
@@ -158,14 +163,28 @@ def _test_examples(meta: dict) -> str:
           "whole split. ")
 
 
+def _intervals(meta: dict) -> str:
+  """What every interval of the report covers, in words."""
+  seeds = meta.get("seeds")
+  return ("Every interval is over seeds: the variation between models trained with different "
+          "seeds on the same data, measured on the same test and explained examples (a "
+          "per-example statistic is first averaged over a seed's examples); it does not cover "
+          "another draw of test examples or another training set. "
+          + (f"With n = {seeds} seeds no distribution-free test can reach p < 0.05 (the "
+             f"smallest two-sided p of a sign or rank test over {seeds} values is "
+             f"{2 / 2 ** seeds:.2g}); the t-tests used assume per-seed values near normal. "
+             if isinstance(seeds, int) and 2 ** seeds < 40 else ""))
+
+
 def write_report(out: Path, results: dict, meta: dict) -> Path:
   """Writes `out/report.md`: per dataset, a table and verdict per finding."""
   preset = meta.get("preset", "quick" if meta["quick"] else "full")  # results before presets
   lines = ["# attnjax reproduce: do attention weights track I(h_t ; output)?", "",
            f"Seeds per cell: {meta['seeds']}; mode: {preset}. "
-           "Numbers are mean ± half-width of the 95% Student-t interval over seeds (or over "
-           "examples, finding iii), with n the number of values it is over; values that are "
-           "undefined (NaN) are left out and counted in a numbered note under the table. "
+           "Numbers are mean ± half-width of the 95% Student-t interval over seeds, with n the "
+           "number of values it is over; values that are undefined (NaN) are left out and "
+           "counted in a numbered note under the table. "
+           f"{_intervals(meta)}"
            f"{_test_examples(meta)}τ is Kendall's τ-b between a model's attention weights and "
            "its instance-level MI I(h_t ; output) per example (Gaussian perturbations of the "
            "input embeddings, k-NN estimator on the readout projection of h_t; see "

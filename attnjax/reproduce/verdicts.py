@@ -12,15 +12,21 @@ Every verdict is decided from comparisons of per-seed values
   `seed_summary`). Where a pairing rule meets a summary without them (results
   written before they were stored), Welch's t on the summaries is used instead
   and the comparison says so ("note"): it ignores the pairing.
-- **Multiplicity.** A finding's comparisons form one family; their two-sided
-  p-values are adjusted by Holm's step-down method, and a comparison is
+- **Multiplicity.** The comparisons a finding's verdict reads form one family
+  (comparisons reported beside it but not read by the verdict form families of
+  their own); their two-sided p-values are adjusted by Holm's step-down method, and a comparison is
   significant when its adjusted p < `ALPHA` = 0.05. Holm keeps the chance of any
   false "significant" in the family ≤ 5% under any dependence between the
   comparisons (finding i's two share the scaled_dot cell) and is uniformly more
   powerful than Bonferroni. With one comparison it is exactly the 95% interval
   rule: A > B when the interval of A − B lies above 0, A < B below, inconclusive
   when it covers 0. The report prints each difference with its unadjusted 95%
-  interval, p and Holm's p.
+  interval, the Bonferroni interval at the family's size (1 − 0.05 / m), p and
+  Holm's p.
+- **Units.** Every interval is over seeds (n = S): a per-example statistic is
+  averaged over a seed's examples first. The same explained examples recur
+  in every seed, so pooling seed-examples as independent would understate
+  the interval.
 - **Outcomes.** Each comparison is "A > B", "A < B" or "inconclusive"; each
   finding combines its comparisons into "reproduced", "mixed", "not
   reproduced" or "inconclusive" by the rule in its `judge_*` function (printed
@@ -28,9 +34,10 @@ Every verdict is decided from comparisons of per-seed values
   prediction; its outcomes are "MI agrees better", "attention agrees better",
   "mixed" and "inconclusive". Experiment 7 asks whether attention ranks the
   tokens the prediction rests on better than chance ("attention beats random",
-  "attention below random", "mixed", "inconclusive") and, in a second family
-  with its own Holm adjustment, which explainers do better or worse than
-  attention (stated in words under "summary").
+  "attention below random", "mixed", "inconclusive"); in families of their own,
+  whether the other methods beat random and which do better or worse than
+  attention (stated in words under "summary"). Finding iii's verdict is
+  length-controlled (`judge_3`).
 
 `judge(number, finding, ...)` takes a finding's JSON-able dict (as `findings`
 builds it or as `results.json` stores it) and returns its "verdict", "rule"
@@ -46,7 +53,7 @@ import re
 import numpy as np
 
 from attnjax.analysis import compare
-from attnjax.analysis.summary import seed_summary
+from attnjax.analysis.summary import seed_summary, student_t_quantile
 
 ALPHA = 0.05
 """Family-wise significance level of a finding's comparisons (Holm-adjusted p < ALPHA)."""
@@ -58,7 +65,6 @@ NOT_JUDGED = "not judged"
 
 UNPAIRED_NOTE = ("paired values not stored: Welch's t on the summaries (ignores the pairing "
                  "over seeds)")
-NEAR_TIE_UNDEFINED = "a seed with no defined τ in this quartile"
 
 
 def comparison(a: str, a_summary: dict, b: str, b_summary: dict, *, measure: str,
@@ -99,16 +105,32 @@ def _floats(values) -> np.ndarray:
 def decide(comparisons: list[dict], *, alpha: float = ALPHA) -> list[dict]:
   """Holm-adjusts a family of comparisons and gives each its outcome (in place; returned).
 
-  Adds "p_holm", "alpha", "direction" (+1: a > b, −1: a < b, 0: inconclusive)
-  and "outcome" ("a > b", "a < b" or "inconclusive", with the sides' names).
+  Adds "p_holm", "alpha", "family" (m, the comparisons with a p-value),
+  "ci_adjusted" (the Bonferroni interval at level 1 − alpha / m: simultaneous
+  for the family, and one that excludes 0 implies Holm's p < alpha; a Holm-significant
+  comparison's may still cover 0, Holm being the more powerful), "direction"
+  (+1: a > b, −1: a < b, 0: inconclusive) and "outcome" ("a > b", "a < b" or
+  "inconclusive", with the sides' names).
   """
   adjusted = compare.holm([c["p"] for c in comparisons])
+  family = int(np.isfinite([_number(c["p"]) for c in comparisons]).sum()) if comparisons else 0
   for c, p_holm in zip(comparisons, adjusted):
-    c["p_holm"], c["alpha"] = float(p_holm), alpha
+    c["p_holm"], c["alpha"], c["family"] = float(p_holm), alpha, family
+    c.setdefault("se", _stored_se(c))  # stored before comparisons kept it
+    c["ci_adjusted"] = compare.interval(c, 1 - alpha / max(family, 1))
     c["direction"] = compare.direction(c, alpha=alpha, p_key="p_holm")
     c["outcome"] = ("inconclusive" if c["direction"] == 0 else
                     f"{c['a']} {'>' if c['direction'] > 0 else '<'} {c['b']}")
   return comparisons
+
+
+def _stored_se(c: dict) -> float:
+  """A stored comparison's standard error, from its interval, level and dof."""
+  low, high = (_number(x) for x in c.get("ci", (math.nan, math.nan)))
+  dof, level = _number(c.get("dof")), _number(c.get("level", 0.95))
+  if not (np.isfinite(low) and np.isfinite(high) and np.isfinite(dof) and dof >= 1):
+    return math.nan
+  return (high - low) / 2 / student_t_quantile((1 + level) / 2, dof)
 
 
 def _agreement(c: dict) -> int:
@@ -239,95 +261,47 @@ def _number(value) -> float:
   return math.nan if value is None else float(value)
 
 
-def near_tie_quartiles(spread, tau, seed, seeds: int, buckets: int = 4, *, edges=None) -> dict:
-  """Finding iii's buckets: spread quantile edges over all seed-examples, per-seed means.
+NEAR_TIES_CONTROL = ("length control", "partial r(log spread, τ | log length)")
+"""Finding iii's row and column of the statistic its verdict tests."""
 
-  Args:
-    spread: <float>[N] attention spread (max − min) of the seed-examples with defined τ.
-    tau: <float>[N] their Kendall τ(attention, instance MI).
-    seed: <int>[N] the seed index (0 … seeds − 1) of each.
-    seeds: S.
-    buckets: how many spread quantiles.
-    edges: <float>[buckets + 1] bucket edges to use instead of the spread's
-      quantiles (those a stored result was computed with).
 
-  Returns:
-    {"edges": <float64>[buckets + 1], "index": <int>[N] bucket of each,
-    "seed_means": <float64>[buckets, S] mean τ of each seed's examples in each
-    bucket (NaN where a seed has none)}.
+def judge_3(finding: dict) -> dict:
+  """(iii) τ(attention, MI) rises with attention spread once length is controlled for.
+
+  The verdict: the one-sample t over seeds of each seed's partial correlation of log spread
+  and τ given a cubic in log length (predicted > 0). A separate family, not part of the verdict: the paired t
+  over seeds of the highest − the lowest spread quartile's mean τ (quartiles within each
+  seed), the comparison without the length control.
   """
-  spread, tau, seed = np.asarray(spread), np.asarray(tau, np.float64), np.asarray(seed, int)
-  if edges is None:  # no seed-example with a defined τ: no edges, every bucket empty
-    edges = (np.quantile(spread, np.linspace(0, 1, buckets + 1)) if spread.size
-             else np.full(buckets + 1, np.nan))
-  edges = np.asarray(edges)
-  index = np.clip(np.searchsorted(edges, spread, side="right") - 1, 0, buckets - 1)
-  sums, counts = np.zeros((buckets, seeds)), np.zeros((buckets, seeds))
-  np.add.at(sums, (index, seed), tau)
-  np.add.at(counts, (index, seed), 1)
-  with np.errstate(invalid="ignore"):
-    means = sums / counts  # 0 / 0 = NaN: a seed without examples in a bucket
-  return {"edges": edges, "index": index, "seed_means": means}
-
-
-def _near_tie_seed_means(finding: dict, seeds: int | None, explain_examples: int | None):
-  """Per-seed quartile summaries of finding iii, and how they were obtained (or why not)."""
-  rows = list(finding["rows"].values())
-  if all("per_seed" in r.get("tau_over_seeds", {}) for r in rows):
-    return [r["tau_over_seeds"] for r in rows], None
-  scatter = finding.get("scatter", {})
-  spread, tau = (np.asarray(_floats(scatter.get(k, [])), np.float64) for k in ("spread", "tau"))
-  if "seed" in scatter:
-    seed, how = np.asarray(scatter["seed"], int), "the stored scatter's seed indices"
-    seeds = seeds or int(seed.max()) + 1
-  elif (seeds and explain_examples and tau.size == seeds * explain_examples
-        and np.isfinite(tau).all()):
-    # No τ was undefined, so the scatter is the [S, B] array raveled seed-major.
-    seed = np.repeat(np.arange(seeds), explain_examples)
-    how = (f"the stored scatter, whose {tau.size} = {seeds} seeds × {explain_examples} "
-           "examples values (none undefined) are in seed order")
-  else:
-    return None, ("finding iii's paired test needs each seed's mean τ per quartile; these "
-                  "results store neither those nor the seed of each scatter point, so it is "
-                  "not judged")
-  edges = [r["spread_range"][0] for r in rows] + [rows[-1]["spread_range"][1]]
-  quartiles = near_tie_quartiles(spread, tau, seed, seeds, len(rows), edges=edges)
-  pooled = [tau[quartiles["index"] == q].mean() for q in range(len(rows))]
-  stored = [_number(r["tau"]["mean"]) for r in rows]
-  if not np.allclose(pooled, stored, rtol=1e-9, atol=1e-12):
-    return None, ("the stored scatter does not reproduce the stored quartile means "
-                  f"({pooled} vs {stored}), so finding iii is not judged")
-  summaries = [seed_summary(m, undefined=NEAR_TIE_UNDEFINED) for m in quartiles["seed_means"]]
-  return summaries, (f"per-seed quartile means recomputed from {how} and the stored quartile "
-                     "edges; the pooled quartile means match the stored ones")
-
-
-def judge_3(finding: dict, *, seeds: int | None = None,
-            explain_examples: int | None = None) -> dict:
-  """(iii) τ rises from the lowest- to the highest-spread quartile (paired over seeds)."""
-  names = list(finding["rows"])
-  low, high = names[0], names[-1]
-  summaries, how = _near_tie_seed_means(finding, seeds, explain_examples)
+  rows = finding["rows"]
+  quartiles = [name for name in rows if name.startswith("spread q")]
   dropped = finding.get("dropped")
   over = (f"; τ over {dropped['of'] - dropped['count']} seed-examples, {dropped['count']} with "
           "undefined τ left out" if dropped else "")
-  rule = ("paired t over seeds of each seed's mean τ(attention, instance MI) in the "
-          f"highest-spread quartile − the lowest (predicted > 0; quartile edges over all "
-          "seed-examples): reproduced when significantly > 0 and the lowest quartile's τ is "
-          "closer to 0 than the highest's; mixed when significantly > 0 but the lowest "
-          "quartile's τ is further from 0 (negative); not reproduced when significantly < 0; "
-          f"inconclusive otherwise{over}")
-  if summaries is None:
-    return {"verdict": NOT_JUDGED, "comparisons": [], "rule": f"{rule}. {how}"}
-  c = comparison(high, summaries[-1], low, summaries[0], measure="mean τ per seed",
-                 predicted=">", paired=True)
-  if how:
-    c["note"] = "; ".join(filter(None, [c.get("note"), how]))
-  decide([c])
-  closer = abs(summaries[0]["mean"]) < abs(summaries[-1]["mean"])
-  verdict = {1: "reproduced" if closer else "mixed", -1: "not reproduced",
-             0: "inconclusive"}[c["direction"]]
-  return {"verdict": verdict, "comparisons": [c], "rule": rule}
+  rule = ("one-sample t over seeds of each seed's partial correlation of log attention "
+          "spread and τ(attention, instance MI) given a cubic in the example's log length, over "
+          "its explained examples (predicted > 0): reproduced when significantly > 0, not reproduced when "
+          "significantly < 0, inconclusive otherwise. Without the length control, a separate "
+          "family not part of the verdict: paired t over seeds of the highest − the lowest "
+          f"spread quartile's mean τ, quartiles within each seed{over}")
+  uncontrolled = []
+  if quartiles and all("per_seed" in rows[q].get("tau", {}) for q in quartiles):
+    uncontrolled = decide([comparison(quartiles[-1], rows[quartiles[-1]]["tau"], quartiles[0],
+                                      rows[quartiles[0]]["tau"], measure="mean τ per seed",
+                                      predicted=">", paired=True)])
+  row, column = NEAR_TIES_CONTROL
+  control = rows.get(row, {}).get(column)
+  if control is None or "per_seed" not in control:
+    return {"verdict": NOT_JUDGED, "comparisons": [], "comparisons_uncontrolled": uncontrolled,
+            "rule": (f"{rule}. Not judged: these results store no per-seed {column} (the "
+                     "examples' lengths were not kept)")}
+  values = _floats(control["per_seed"])
+  zero = {"per_seed": [0.0] * len(values), "mean": 0.0, "std": 0.0, "n": len(values)}
+  (c,) = decide([comparison(column, control, "0", zero, measure="per seed", predicted=">",
+                            paired=True)])
+  verdict = {1: "reproduced", -1: "not reproduced", 0: "inconclusive"}[c["direction"]]
+  return {"verdict": verdict, "comparisons": [c], "comparisons_uncontrolled": uncontrolled,
+          "rule": rule}
 
 
 def judge_4(finding: dict) -> dict:
@@ -381,13 +355,26 @@ def judge_5(finding: dict) -> dict:
                    "below it; inconclusive when that interval spans two thirds")}
 
 
+EXPLAINER_REFERENCES = ("gradient", "input_x_gradient", "leave_one_out")
+"""Experiment 6's classic explainers: the gradient norm, |input × gradient| (Jain & Wallace's
+quantity) and leave-one-out."""
+
+
+def _has_seed_values(summary: dict | None) -> bool:
+  return summary is not None and (summary.get("per_seed") is not None
+                                  or np.isfinite(_number(summary.get("std"))))
+
+
 def judge_6(finding: dict) -> dict:
-  """Experiment 6: instance MI's vs attention's τ with gradient and with leave-one-out."""
-  comparisons = []
+  """Experiment 6: instance MI's vs attention's τ with each classic explainer."""
+  comparisons, unmeasured = [], []
   for name, row in finding["rows"].items():
-    for reference in ("gradient", "leave_one_out"):
+    for reference in EXPLAINER_REFERENCES:
       mi, attention = (row.get(f"τ {m}–{reference}") for m in ("instance_mi", "attention"))
       if mi is None or attention is None:  # e.g. a published reference row
+        continue
+      if not (_has_seed_values(mi) and _has_seed_values(attention)):
+        unmeasured.append(f"{name}: τ with {reference}")
         continue
       comparisons.append(comparison("instance MI", mi, "attention", attention,
                                     measure=f"{name}: τ with {reference}", paired=True))
@@ -396,13 +383,16 @@ def judge_6(finding: dict) -> dict:
   verdict = ("inconclusive" if not any(directions) else
              "MI agrees better" if all(d > 0 for d in directions) else
              "attention agrees better" if all(d < 0 for d in directions) else "mixed")
+  left_out = (f"; left out, per-seed values not stored: {', '.join(unmeasured)}"
+              if unmeasured else "")
   return {"verdict": verdict, "comparisons": comparisons,
-          "rule": ("instance MI's − attention's Kendall τ with gradient and with leave-one-out, "
+          "rule": ("instance MI's − attention's Kendall τ with the gradient norm, with "
+                   "|input × gradient| (Jain & Wallace's quantity) and with leave-one-out, "
                    "per attention type, paired t over seeds (the same seed's model and "
                    f"examples), Holm over the {len(comparisons)}: 'MI agrees better' / "
                    "'attention agrees better' when every comparison is significant that way, "
                    "inconclusive when none is, mixed otherwise; gradient–LOO is the agreement "
-                   "between two classic explainers, for scale")}
+                   f"between two classic explainers, for scale{left_out}")}
 
 
 FAITHFULNESS_VERDICTS = ("attention beats random", "attention below random", "mixed",
@@ -420,14 +410,16 @@ def _split_row(name: str) -> tuple[str, str]:
 def judge_7(finding: dict) -> dict:
   """Experiment 7: each method's comprehensiveness against random and against attention.
 
-  Two families, each Holm-adjusted on its own: every method − random (is it
+  Three families, each Holm-adjusted on its own, paired t over seeds (the same
+  seed's model, examples and random rankings): attention − random per attention
+  type (the comparisons the verdict reads), every other method − random (is it
   better than chance?) and every other explainer − attention (is it more
-  faithful than attention?), per attention type, paired t over seeds (the
-  same seed's model, examples and random rankings). The verdict answers the
-  first question for attention; "summary" states both in words.
+  faithful than attention?). The verdict answers the first question; "summary"
+  states all three in words.
 
   Returns:
-    {"verdict", "rule", "comparisons" (against random), "comparisons_attention"
+    {"verdict", "rule", "comparisons" (attention against random),
+    "comparisons_random" (the other methods against random), "comparisons_attention"
     (against attention), "summary" (one sentence per attention type)}.
   """
   measure = "comprehensiveness (AOPC)"
@@ -436,23 +428,25 @@ def judge_7(finding: dict) -> dict:
     cell, method = _split_row(name)
     if measure in row:
       cells.setdefault(cell, {})[method] = row[measure]
-  versus_random, versus_attention = [], []
+  attention_random, others_random, versus_attention = [], [], []
   for cell, methods in cells.items():
     for method, summary in methods.items():
       if method in (RANDOM_METHOD, "planted"):
         continue
       if RANDOM_METHOD in methods:
-        versus_random.append(comparison(method, summary, RANDOM_METHOD, methods[RANDOM_METHOD],
-                                        measure=f"{cell}: {measure}", predicted=">", paired=True))
+        family = attention_random if method == "attention" else others_random
+        family.append(comparison(method, summary, RANDOM_METHOD, methods[RANDOM_METHOD],
+                                 measure=f"{cell}: {measure}", predicted=">", paired=True))
       if method != "attention" and "attention" in methods:
         versus_attention.append(comparison(method, summary, "attention", methods["attention"],
                                            measure=f"{cell}: {measure}", paired=True))
-  decide(versus_random)
-  decide(versus_attention)
-  attention = [c["direction"] for c in versus_random if c["a"] == "attention"]
+  for family in (attention_random, others_random, versus_attention):
+    decide(family)
+  attention = [c["direction"] for c in attention_random]
   verdict = ("inconclusive" if not any(attention) else
              "attention below random" if any(d < 0 for d in attention) else
              "attention beats random" if all(d > 0 for d in attention) else "mixed")
+  versus_random = attention_random + others_random
   summary = []
   for cell in cells:
     def named(comparisons, direction):
@@ -463,31 +457,31 @@ def judge_7(finding: dict) -> dict:
              f"above attention: {', '.join(named(versus_attention, 1)) or 'none'}",
              f"below attention: {', '.join(named(versus_attention, -1)) or 'none'}"]
     summary.append(f"{cell}: " + "; ".join(parts))
-  return {"verdict": verdict, "comparisons": versus_random,
-          "comparisons_attention": versus_attention, "summary": summary,
+  return {"verdict": verdict, "comparisons": attention_random,
+          "comparisons_random": others_random, "comparisons_attention": versus_attention,
+          "summary": summary,
           "rule": ("comprehensiveness AOPC, paired t over seeds (the same seed's model and "
-                   "examples); two families, each Holm-adjusted: every method − random "
-                   f"({len(versus_random)}) and every other method − attention "
-                   f"({len(versus_attention)}). 'attention beats random' when attention is "
-                   "significantly above random in every attention type, 'attention below "
-                   "random' when it is significantly below in any, inconclusive when in none, "
-                   "mixed otherwise; the summary names, per attention type, the methods "
-                   "significantly above / below random and attention")}
+                   "examples); three families, each Holm-adjusted: attention − random per "
+                   f"attention type ({len(attention_random)}; the verdict's), every other "
+                   f"method − random ({len(others_random)}) and every other method − "
+                   f"attention ({len(versus_attention)}). 'attention beats random' when "
+                   "attention is significantly above random in every attention type, "
+                   "'attention below random' when it is significantly below in any, "
+                   "inconclusive when in none, mixed otherwise; the summary names, per "
+                   "attention type, the methods significantly above / below random and "
+                   "attention")}
 
 
 JUDGES = {1: judge_1, 2: judge_2, 3: judge_3, 4: judge_4, 5: judge_5, 6: judge_6, 7: judge_7}
 
 
-def judge(number: int, finding: dict, *, robustness_method: str | None = None,
-          seeds: int | None = None, explain_examples: int | None = None) -> dict:
+def judge(number: int, finding: dict, *, robustness_method: str | None = None) -> dict:
   """The verdict, rule and comparisons of finding `number` from its JSON-able dict.
 
   Args:
     number: 1–7.
-    finding: the finding's dict (its "rows", and finding iii's "scatter").
+    finding: the finding's dict (its "rows").
     robustness_method: finding i's robustness estimator (named in the rule).
-    seeds, explain_examples: S and B of the run, which let finding iii recover
-      per-seed values from a scatter stored without seed indices.
 
   Returns:
     {"verdict", "rule", "comparisons"} (+ "robustness" for finding i, "order"
@@ -498,6 +492,4 @@ def judge(number: int, finding: dict, *, robustness_method: str | None = None,
     raise ValueError(f"unknown finding {number}; allowed: {sorted(JUDGES)}")
   if number == 1:
     return judge_1(finding, robustness_method=robustness_method)
-  if number == 3:
-    return judge_3(finding, seeds=seeds, explain_examples=explain_examples)
   return JUDGES[number](finding)
