@@ -74,7 +74,7 @@ def test_every_experiment_draws_the_figures_it_registers():
       1: {"rows": {"additive": {"mi_profile": [0.1, 0.2], "mi_mean_over_positions": summary}}},
       2: {"title": "Ablation", "rows": {"a": {"tau": summary}}},
       3: {"rows": {"spread q1": {"spread (median)": summary, "tau": summary},
-                   "length control": {"partial r(log spread, τ | log length)": summary}},
+                   "length control": {"partial r(log spread, τ given log length)": summary}},
           "scatter": {"spread": [0.1, 0.2], "tau": [0.3, 0.1], "length": [5, 9]}},
       4: {"title": "Gumbel", "rows": {"softmax": {"tau": summary, "entropy": summary}}},
       5: {"grid": [[0.2]], "encoders": ["bilstm"], "attentions": ["additive"],

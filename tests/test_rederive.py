@@ -67,7 +67,9 @@ def test_rederive_from_archived_arrays_equals_the_runs_measurement(tmp_path):
   reference = saved["results"]["sst2"]["6"]["rows"]["bilstm + additive (Jain & Wallace 2019)"]
   assert reference["τ attention–input_x_gradient"]["mean"] == 0.351
   assert (tmp_path / "figures" / "sst2_finding3.png").is_file()
-  assert "partial r(log spread, τ | log length)" in (tmp_path / "report.md").read_text()
+  text = (tmp_path / "report.md").read_text()
+  assert "partial r(log spread, τ given log length) − 0 (per seed): " in text
+  assert "Without the length control, a separate family" in text
 
 
 def test_rederive_without_arrays_uses_the_scatter_and_the_agreement_means(tmp_path, monkeypatch):

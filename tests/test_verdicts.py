@@ -207,7 +207,8 @@ def test_finding_3_is_length_controlled(rise, length_effect, verdict, uncontroll
   per_seed = finding["rows"]["length control"][near_ties.PARTIAL]["per_seed"]
   test = stats.ttest_1samp(per_seed, 0.0)
   np.testing.assert_allclose([c["t"], c["p"]], [test.statistic, test.pvalue], rtol=1e-6)
-  assert c["test"] == "paired" and c["n"] == [5, 5] and c["b"] == "0"
+  assert c["test"] == "one-sample" and c["n"] == [5, 5] and c["b"] == "0"
+  np.testing.assert_allclose(c["ci"], test.confidence_interval(), rtol=1e-6)
   assert finding["verdict"] == verdict
   (u,) = finding["comparisons_uncontrolled"]
   means = [finding["rows"][f"spread q{q}"]["tau"]["per_seed"] for q in (4, 1)]

@@ -4,7 +4,7 @@ A comparison of A and B is the difference of means A − B with its Student-t
 confidence interval, the t statistic, its degrees of freedom and the two-sided
 p-value, as a JSON-able dict:
 
-    {"test": "welch" | "paired", "difference", "se", "ci": [low, high], "level",
+    {"test": "welch" | "paired" | "one-sample", "difference", "se", "ci": [low, high], "level",
      "t", "dof", "p", "n": [n_a, n_b], "dropped": [dropped_a, dropped_b]}
 
 (for the paired test n_a = n_b = the pairs used, dropped = the pairs left out).
@@ -16,6 +16,8 @@ p-value, as a JSON-able dict:
 - `paired`: two values per seed from the same seed's model (e.g. a model and
   that model with its attention swapped): the one-sample t of the per-seed
   differences.
+- `one_sample`: one statistic per seed against a fixed value (e.g. a partial
+  correlation against 0).
 - `holm`: Holm's step-down adjustment of a family of p-values.
 - `direction`: +1 (A > B), −1 (A < B) or 0 (inconclusive) from a p-value and
   the sign of the difference.
@@ -35,7 +37,7 @@ import numpy as np
 
 from attnjax.analysis.summary import student_t_quantile, student_t_two_sided_p
 
-TESTS = ("welch", "paired")
+TESTS = ("welch", "paired", "one-sample")
 
 
 def _check_level(level: float):
@@ -153,6 +155,22 @@ def paired(a, b, *, level: float = 0.95) -> dict:
     return _result("paired", mean, math.nan, math.nan, level, (n, n), (dropped, dropped))
   se = float(kept.std(ddof=1)) / math.sqrt(n)
   return _result("paired", float(kept.mean()), se, n - 1.0, level, (n, n), (dropped, dropped))
+
+
+def one_sample(a, value: float = 0.0, *, level: float = 0.95) -> dict:
+  """One-sample t of mean(A) − value.
+
+  Args:
+    a: <float>[S] values (e.g. one statistic per seed); non-finite left out, counted.
+    value: the value the mean is compared with.
+    level: confidence level of the interval of the difference.
+
+  Returns:
+    The comparison dict (module docstring), test "one-sample", n = [S kept, S kept];
+    equal to `scipy.stats.ttest_1samp(a, value)` and its `confidence_interval`.
+  """
+  a = _finite(a)
+  return {**paired(a, np.full(a.shape, float(value)), level=level), "test": "one-sample"}
 
 
 def interval(comparison: dict, level: float) -> list[float]:

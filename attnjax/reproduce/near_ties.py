@@ -30,7 +30,7 @@ from attnjax.reproduce.verdicts import judge
 QUARTILE_UNDEFINED = "a seed with no defined τ in this quartile"
 LENGTH_CONTROL = "length control"
 """The row holding the per-seed rank statistics of spread, τ and length."""
-PARTIAL = "partial r(log spread, τ | log length)"
+PARTIAL = "partial r(log spread, τ given log length)"
 """The statistic the verdict tests."""
 CONTROL_UNDEFINED = ("a seed with fewer defined examples than the length control needs, or "
                      "whose spread or τ is a function of length alone")
@@ -165,4 +165,7 @@ def figures(finding: dict) -> dict:
     title += f"\n{PARTIAL} {control['mean']:+.3f} ± {control['ci']:.3f}"
   right.set(xlabel="example length (tokens)", ylabel="Kendall τ (attention, MI)", xscale="log",
             title=title)
+  from matplotlib.ticker import NullFormatter
+  for ax in (left, right):  # log axes: label the decades only, so labels never overlap
+    ax.xaxis.set_minor_formatter(NullFormatter())
   return {"finding3": fig}

@@ -74,11 +74,12 @@ def format_comparison(c: dict) -> str:
   adjusted = [_number(x) for x in c.get("ci_adjusted", (np.nan, np.nan))]
   if c.get("family", 1) > 1 and all(np.isfinite(adjusted)):
     interval += f" (Bonferroni over {c['family']}: [{_signed(adjusted[0])}, {_signed(adjusted[1])}])"
-  name = "Welch t" if c["test"] == "welch" else "paired t"
+  name = {"welch": "Welch t", "one-sample": "one-sample t"}.get(c["test"], "paired t")
   test = f"{name}({_number(c['dof']):.1f}) = {_number(c['t']):.2f}" if np.isfinite(
       _number(c["t"])) else name
   n_a, n_b = c["n"]
-  count = f"n = {n_a} / {n_b}" if c["test"] == "welch" else f"n = {n_a} pairs"
+  count = {"welch": f"n = {n_a} / {n_b}", "one-sample": f"n = {n_a}"}.get(c["test"],
+                                                                       f"n = {n_a} pairs")
   dropped = [int(d) for d in c.get("dropped", (0, 0))]
   if any(dropped):
     count += (f" ({dropped[0]} / {dropped[1]} undefined left out)" if c["test"] == "welch"
@@ -94,8 +95,12 @@ def _comparisons(finding: dict) -> list[str]:
   """The comparisons behind a verdict (and finding i's robustness check), one bullet each."""
   lines = []
   for title, comparisons in (("Comparisons", finding.get("comparisons")),
-                             ("Comparisons with attention, a second family",
+                             ("Other methods against random, a separate family",
+                              finding.get("comparisons_random")),
+                             ("Comparisons with attention, a separate family",
                               finding.get("comparisons_attention")),
+                             ("Without the length control, a separate family, not part of the "
+                              "verdict", finding.get("comparisons_uncontrolled")),
                              ("Robustness comparisons, not part of the verdict",
                               finding.get("robustness", {}).get("comparisons"))):
     if comparisons:
@@ -214,7 +219,12 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
       lines += _comparisons(finding)
       if finding.get("summary"):
         lines += ["In words:", ""] + [f"- {sentence}." for sentence in finding["summary"]] + [""]
-      if finding.get("rejudged"):
+      if finding.get("rederived"):
+        lines += [f"Measured again with today's code from {finding['rederived']['from']}, "
+                  "nothing trained or analysed again (`experiments/rederive.py`); the verdict "
+                  f"was **{finding['rejudged']['previous_verdict']}** by the rule of its run.",
+                  ""]
+      elif finding.get("rejudged"):
         lines += [f"Re-judged from the stored summaries without re-running anything "
                   f"(`attnjax.reproduce.rejudge`); the verdict was "
                   f"**{finding['rejudged']['previous_verdict']}** by the rule of its run.", ""]

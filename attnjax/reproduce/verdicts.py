@@ -261,7 +261,7 @@ def _number(value) -> float:
   return math.nan if value is None else float(value)
 
 
-NEAR_TIES_CONTROL = ("length control", "partial r(log spread, τ | log length)")
+NEAR_TIES_CONTROL = ("length control", "partial r(log spread, τ given log length)")
 """Finding iii's row and column of the statistic its verdict tests."""
 
 
@@ -295,10 +295,8 @@ def judge_3(finding: dict) -> dict:
     return {"verdict": NOT_JUDGED, "comparisons": [], "comparisons_uncontrolled": uncontrolled,
             "rule": (f"{rule}. Not judged: these results store no per-seed {column} (the "
                      "examples' lengths were not kept)")}
-  values = _floats(control["per_seed"])
-  zero = {"per_seed": [0.0] * len(values), "mean": 0.0, "std": 0.0, "n": len(values)}
-  (c,) = decide([comparison(column, control, "0", zero, measure="per seed", predicted=">",
-                            paired=True)])
+  (c,) = decide([{"a": column, "b": "0", "measure": "per seed", "predicted": ">",
+                  **compare.one_sample(_floats(control["per_seed"]))}])
   verdict = {1: "reproduced", -1: "not reproduced", 0: "inconclusive"}[c["direction"]]
   return {"verdict": verdict, "comparisons": [c], "comparisons_uncontrolled": uncontrolled,
           "rule": rule}
