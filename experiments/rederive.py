@@ -1,6 +1,6 @@
 """Measure stored full-size results again with today's finding iii and experiment 6 code.
 
-  python experiments/rederive.py experiments/results/sst2_full [more folders] --data-dir ../shared/data
+  python experiments/rederive.py experiments/results/sst2_full [DIR ...] --data-dir ../shared/data
 
 From each folder's archived cell arrays (or, without them, from what results.json kept;
 see `attnjax.reproduce.rederive`), recomputes finding iii and experiment 6, re-judges every

@@ -166,8 +166,8 @@ def test_length_control_equals_scipy_and_the_first_order_partial_correlation():
   for s in range(3):
     keep = np.isfinite(cell["tau"][s])
     spread, tau, length = cell["stats_spread"][s, keep], cell["tau"][s, keep], lengths[keep]
-    for name, (a, b) in (("τ(spread, τ)", (spread, tau)), ("τ(spread, length)", (spread, length)),
-                         ("τ(τ, length)", (tau, length))):
+    for name, (a, b) in (("τ(spread, τ)", (spread, tau)),
+                         ("τ(spread, length)", (spread, length)), ("τ(τ, length)", (tau, length))):
       np.testing.assert_allclose(got[name][s], stats.kendalltau(a, b)[0], atol=1e-6)
     # The cubic control's residual correlation, against numpy's polynomial fit and scipy.
     x, y, z = np.log(spread), tau, np.log(length)

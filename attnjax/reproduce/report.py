@@ -73,7 +73,8 @@ def format_comparison(c: dict) -> str:
               else "[no interval: fewer than 2 values]")
   adjusted = [_number(x) for x in c.get("ci_adjusted", (np.nan, np.nan))]
   if c.get("family", 1) > 1 and all(np.isfinite(adjusted)):
-    interval += f" (Bonferroni over {c['family']}: [{_signed(adjusted[0])}, {_signed(adjusted[1])}])"
+    interval += (f" (Bonferroni over {c['family']}: [{_signed(adjusted[0])}, "
+                 f"{_signed(adjusted[1])}])")
   name = {"welch": "Welch t", "one-sample": "one-sample t"}.get(c["test"], "paired t")
   test = f"{name}({_number(c['dof']):.1f}) = {_number(c['t']):.2f}" if np.isfinite(
       _number(c["t"])) else name

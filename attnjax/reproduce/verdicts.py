@@ -14,8 +14,8 @@ Every verdict is decided from comparisons of per-seed values
   and the comparison says so ("note"): it ignores the pairing.
 - **Multiplicity.** The comparisons a finding's verdict reads form one family
   (comparisons reported beside it but not read by the verdict form families of
-  their own); their two-sided p-values are adjusted by Holm's step-down method, and a comparison is
-  significant when its adjusted p < `ALPHA` = 0.05. Holm keeps the chance of any
+  their own); their two-sided p-values are adjusted by Holm's step-down
+  method, and a comparison is significant when its adjusted p < `ALPHA` = 0.05. Holm keeps the chance of any
   false "significant" in the family ≤ 5% under any dependence between the
   comparisons (finding i's two share the scaled_dot cell) and is uniformly more
   powerful than Bonferroni. With one comparison it is exactly the 95% interval
@@ -268,10 +268,10 @@ NEAR_TIES_CONTROL = ("length control", "partial r(log spread, τ given log lengt
 def judge_3(finding: dict) -> dict:
   """(iii) τ(attention, MI) rises with attention spread once length is controlled for.
 
-  The verdict: the one-sample t over seeds of each seed's partial correlation of log spread
-  and τ given a cubic in log length (predicted > 0). A separate family, not part of the verdict: the paired t
-  over seeds of the highest − the lowest spread quartile's mean τ (quartiles within each
-  seed), the comparison without the length control.
+  The verdict: the one-sample t over seeds of each seed's partial correlation of log
+  spread and τ given a cubic in log length (predicted > 0). A separate family, not part
+  of the verdict: the paired t over seeds of the highest − the lowest spread quartile's
+  mean τ (quartiles within each seed), the comparison without the length control.
   """
   rows = finding["rows"]
   quartiles = [name for name in rows if name.startswith("spread q")]
@@ -279,9 +279,9 @@ def judge_3(finding: dict) -> dict:
   over = (f"; τ over {dropped['of'] - dropped['count']} seed-examples, {dropped['count']} with "
           "undefined τ left out" if dropped else "")
   rule = ("one-sample t over seeds of each seed's partial correlation of log attention "
-          "spread and τ(attention, instance MI) given a cubic in the example's log length, over "
-          "its explained examples (predicted > 0): reproduced when significantly > 0, not reproduced when "
-          "significantly < 0, inconclusive otherwise. Without the length control, a separate "
+          "spread and τ(attention, instance MI) given a cubic in the example's log length, "
+          "over its explained examples (predicted > 0): reproduced when significantly > 0, "
+          "not reproduced when significantly < 0, inconclusive otherwise. Without the length control, a separate "
           "family not part of the verdict: paired t over seeds of the highest − the lowest "
           f"spread quartile's mean τ, quartiles within each seed{over}")
   uncontrolled = []
