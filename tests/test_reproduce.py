@@ -52,7 +52,8 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
     assert finding["verdict"] in allowed
     assert strict_json(finding["comparisons"]) == saved["results"]["planted"][number]["comparisons"]
   assert "Comparisons (difference of means, its 95% interval" in report
-  assert {c["test"] for c in results["planted"]["3"]["comparisons"]} == {"paired"}
+  assert {c["test"] for c in results["planted"]["3"]["comparisons"]} == {"one-sample"}
+  assert {c["test"] for c in results["planted"]["3"]["comparisons_uncontrolled"]} == {"paired"}
   assert {c["test"] for c in results["planted"]["6"]["comparisons"]} == {"paired"}
   for row in saved["results"]["planted"]["1"]["rows"].values():  # estimator error, both methods
     for name, method in (("calibration", "mixed_ksg"),
