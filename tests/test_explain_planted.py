@@ -45,6 +45,7 @@ def precision_at_k(scores_BxT, importance_BxT, lengths_B):
 @pytest.mark.parametrize("method, options", [
     ("gradient", {}), ("gradient", {"detach_attention": False}), ("leave_one_out", {}),
     ("integrated_gradients", {"absolute": True}),
+    ("instance_mi", {}),  # chance: 1 / length ≈ 0.05
 ])
 def test_explainers_find_the_planted_token(method, options):
   model, params, data = _trained()
