@@ -7,7 +7,7 @@ giving a per-example importance profile [T]. Models in, scores out.
 
 Perturbations, documented choices:
   "gaussian": ẽ_t = e_t + σ·ε_t, ε ~ N(0, I), on every real input embedding
-    (σ = `scale`, in units of the embedding init std, 1.0 by default);
+    (σ = `scale`, absolute, 1.0 by default: the embedding init std);
   "dropout": each real token is replaced by `<unk>` with probability `rate`
     (the first copy is kept clean so the unperturbed input is among the K).
 Output: "label" (predicted class; discrete estimators such as mixed_ksg),
@@ -44,7 +44,9 @@ class InstanceMI:
   Attributes:
     num_samples: K perturbed copies per example, >= `attnjax.mi.MIN_COUNT` (20).
     perturbation: "gaussian" (σ = `scale`) or "dropout" (rate `rate`), `PERTURBATIONS`.
-    scale: σ of the Gaussian noise, in units of the embedding init std, finite > 0.
+    scale: σ of the Gaussian noise added to each embedding coordinate, in absolute units
+      (the embedding init std is 1.0 by default, so σ 1 is noise as large as an
+      untrained token vector), finite > 0.
     rate: probability of replacing a real token by `<unk>`, in (0, 1).
     output: the output variable, `OUTPUTS` (see the module docstring).
     method: MI estimator (None: "mixed_ksg" for output="label", else "ksg").
@@ -52,6 +54,14 @@ class InstanceMI:
     components: principal components for projection="pca", >= 1.
     batch_size: examples per `lax.map` step, >= 1.
   Numbers are stored as Python int / float.
+
+  How well the defaults locate known-important tokens (planted task, precision@k;
+  `benchmarks/instance_mi_study.py`, table in `benchmarks/README.md`): with a BiLSTM,
+  0.55 against leave-one-out's 0.79 and attention's 0.81; dropout at rate 0.3 with K 256
+  reaches 0.67, and no MI of h_t measured there reached 0.70, because a BiLSTM state
+  carries its neighbours' tokens. With the embedding encoder (h_t = e_t), 0.21 against
+  leave-one-out's 0.42: σ 1 is as large as the token vectors themselves; σ 0.3 with
+  K ≥ 256 reaches 0.39–0.40.
   """
   num_samples: int = 128
   perturbation: str = "gaussian"
