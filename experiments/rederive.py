@@ -1,10 +1,10 @@
-"""Measure stored full-size results again with today's finding iii and experiment 6 code.
+"""Measure stored full-size results again with the current finding iii and experiment 6 code.
 
   python experiments/rederive.py experiments/results/sst2_full [DIR ...] --data-dir ../shared/data
 
 From each folder's archived cell arrays (or, without them, from what results.json kept;
 see `attnjax.reproduce.rederive`), recomputes finding iii and experiment 6, re-judges every
-finding with today's rules and rewrites results.json, report.md and the two experiments'
+finding with the current rules and rewrites results.json, report.md and the two experiments'
 figures. Nothing is trained or analysed again. Prints each verdict, before → after.
 """
 

@@ -31,7 +31,7 @@ def _cells(seed=0):
 
 
 def _results(tmp_path, analysis, scores, *, archive=True):
-  """A results.json as an older run wrote it (its findings without today's rows)."""
+  """A results.json as an older run wrote it (its findings without the current rows)."""
   old_3 = near_ties.measure(analysis)
   del old_3["rows"]["length control"]
   old_6 = explanations.measure(scores, "sst2")

@@ -1,4 +1,4 @@
-"""Measure stored results again with today's experiment code, from the arrays they kept.
+"""Measure stored results again with the current experiment code, from the arrays they kept.
 
 `attnjax rejudge` recomputes verdicts from a results.json's summaries. When an
 experiment's *measurement* changes (a statistic added or replaced), the summaries are

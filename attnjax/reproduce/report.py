@@ -221,7 +221,7 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
       if finding.get("summary"):
         lines += ["In words:", ""] + [f"- {sentence}." for sentence in finding["summary"]] + [""]
       if finding.get("rederived"):
-        lines += [f"Measured again with today's code from {finding['rederived']['from']}, "
+        lines += [f"Measured again with the current code from {finding['rederived']['from']}, "
                   "nothing trained or analysed again (`experiments/rederive.py`); the verdict "
                   f"was **{finding['rejudged']['previous_verdict']}** by the rule of its run.",
                   ""]
