@@ -21,6 +21,12 @@ _TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 _WORD = re.compile(r"\w+")
 
 
+def _normalise(text: str) -> str:
+  """Steps 1 and 2 of `tokenize`: HTML breaks to spaces, entities decoded, lower case."""
+  text = _BREAK.sub(" ", text)
+  return html.unescape(_BARE_ENTITY.sub(lambda m: f"&#{m.group(1)};", text)).lower()
+
+
 def tokenize(text: str) -> list[str]:
   """Splits `text` into lower-case word and punctuation tokens.
 
@@ -45,9 +51,7 @@ def tokenize(text: str) -> list[str]:
   Returns:
     The tokens, in order.
   """
-  text = _BREAK.sub(" ", text)
-  text = html.unescape(_BARE_ENTITY.sub(lambda m: f"&#{m.group(1)};", text))
-  return _TOKEN.findall(text.lower())
+  return _TOKEN.findall(_normalise(text))
 
 
 WORDS_TOKENIZER = "lower-words-v1"
@@ -64,9 +68,7 @@ def tokenize_words(text: str) -> list[str]:
     >>> tokenize_words("It #39;s NOT bad...<br />Don't miss it!")
     ["it", "s", "not", "bad", "don", "t", "miss", "it"]
   """
-  text = _BREAK.sub(" ", text)
-  text = html.unescape(_BARE_ENTITY.sub(lambda m: f"&#{m.group(1)};", text))
-  return _WORD.findall(text.lower())
+  return _WORD.findall(_normalise(text))
 
 
 TOKENIZERS = {TOKENIZER: tokenize, WORDS_TOKENIZER: tokenize_words}

@@ -25,13 +25,12 @@ import numpy as np
 from attnjax.analysis import kendall_tau_b, partial_correlation, seed_summary
 from attnjax.reproduce.figures import figure
 from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
-from attnjax.reproduce.verdicts import judge
+from attnjax.reproduce.verdicts import NEAR_TIES_CONTROL, judge
 
 QUARTILE_UNDEFINED = "a seed with no defined τ in this quartile"
-LENGTH_CONTROL = "length control"
-"""The row holding the per-seed rank statistics of spread, τ and length."""
-PARTIAL = "partial r(log spread, τ given log length)"
-"""The statistic the verdict tests."""
+LENGTH_CONTROL, PARTIAL = NEAR_TIES_CONTROL
+"""The row holding the per-seed statistics of spread, τ and length, and the column the
+verdict tests (`verdicts.judge_3` reads them by these names)."""
 CONTROL_UNDEFINED = ("a seed with fewer defined examples than the length control needs, or "
                      "whose spread or τ is a function of length alone")
 

@@ -53,7 +53,7 @@ import re
 import numpy as np
 
 from attnjax.analysis import compare
-from attnjax.analysis.summary import seed_summary, student_t_quantile
+from attnjax.analysis.summary import seed_summary
 
 ALPHA = 0.05
 """Family-wise significance level of a finding's comparisons (Holm-adjusted p < ALPHA)."""
@@ -116,21 +116,11 @@ def decide(comparisons: list[dict], *, alpha: float = ALPHA) -> list[dict]:
   family = int(np.isfinite([_number(c["p"]) for c in comparisons]).sum()) if comparisons else 0
   for c, p_holm in zip(comparisons, adjusted):
     c["p_holm"], c["alpha"], c["family"] = float(p_holm), alpha, family
-    c.setdefault("se", _stored_se(c))  # stored before comparisons kept it
     c["ci_adjusted"] = compare.interval(c, 1 - alpha / max(family, 1))
     c["direction"] = compare.direction(c, alpha=alpha, p_key="p_holm")
     c["outcome"] = ("inconclusive" if c["direction"] == 0 else
                     f"{c['a']} {'>' if c['direction'] > 0 else '<'} {c['b']}")
   return comparisons
-
-
-def _stored_se(c: dict) -> float:
-  """A stored comparison's standard error, from its interval, level and dof."""
-  low, high = (_number(x) for x in c.get("ci", (math.nan, math.nan)))
-  dof, level = _number(c.get("dof")), _number(c.get("level", 0.95))
-  if not (np.isfinite(low) and np.isfinite(high) and np.isfinite(dof) and dof >= 1):
-    return math.nan
-  return (high - low) / 2 / student_t_quantile((1 + level) / 2, dof)
 
 
 def _agreement(c: dict) -> int:
