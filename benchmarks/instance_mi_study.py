@@ -171,6 +171,28 @@ def output_variable(logits_KxC, output: str):
   raise ValueError(output)
 
 
+def _over_examples(model, one_example, batch_size: int):
+  """jit of `map_seeds` over stacked params of `lax.map` over examples, as the library's
+  `_instance_fn` runs them: one key per example, split from the seed's key.
+
+  `one_example(params, (tokens_T, length, *extra_T, key))` scores one example; the
+  compiled function takes (params, keys [S], tokens [B, T], lengths [B], *extra [B, ...]).
+  """
+  def one_model(params, key, tokens, lengths, *extra):
+    keys = jax.random.split(key, tokens.shape[0])
+    return jax.lax.map(lambda args: one_example(params, args), (tokens, lengths, *extra, keys),
+                       batch_size=batch_size)
+
+  return jax.jit(lambda params, keys, tokens, lengths, *extra: map_seeds(
+      lambda p, k: one_model(p, k, tokens, lengths, *extra), params, model=model,
+      per_seed=(keys,)))
+
+
+def _real(length, max_length: int):
+  """<bool>[T]: the real positions of one example (a row of `sequence_mask`)."""
+  return jnp.arange(max_length) < length
+
+
 @functools.lru_cache(maxsize=None)
 def _custom_fn(model, settings: InstanceMI, output: str, projection: str):
   """`attnjax.explain.instance._instance_fn` with any `output_variable` and, besides
@@ -178,29 +200,22 @@ def _custom_fn(model, settings: InstanceMI, output: str, projection: str):
   two-class readout uses. Same perturbations, keys, estimator calls."""
   method = settings.estimator
 
-  def one_model(params, key, tokens, lengths):
-    mask = sequence_mask(lengths, tokens.shape[1])
-    keys = jax.random.split(key, tokens.shape[0])
+  def one_example(params, args):
+    tokens_T, length, example_key = args
+    mask_T = _real(length, tokens_T.shape[0])
+    perturb_key, mi_key = jax.random.split(example_key)
+    logits, hidden = instance_lib._perturb_one(model, params, tokens_T, length, perturb_key,
+                                               settings)
+    if projection == "readout_diff":
+      kernel = params["params"]["output_layer"]["kernel"]
+      hidden = hidden @ (kernel[:, 1] - kernel[:, 0])[:, None]
+    else:
+      hidden = project_hidden(hidden, params, projection, settings.components)
+    values = mi.per_position(hidden, output_variable(logits, output), method=method,
+                             mask=jnp.broadcast_to(mask_T, hidden.shape[:2]), key=mi_key)
+    return jnp.where(mask_T, values, 0.0)
 
-    def one_example(args):
-      tokens_T, length, mask_T, example_key = args
-      perturb_key, mi_key = jax.random.split(example_key)
-      logits, hidden = instance_lib._perturb_one(model, params, tokens_T, length, perturb_key,
-                                                 settings)
-      if projection == "readout_diff":
-        kernel = params["params"]["output_layer"]["kernel"]
-        hidden = hidden @ (kernel[:, 1] - kernel[:, 0])[:, None]
-      else:
-        hidden = project_hidden(hidden, params, projection, settings.components)
-      values = mi.per_position(hidden, output_variable(logits, output), method=method,
-                               mask=jnp.broadcast_to(mask_T, hidden.shape[:2]), key=mi_key)
-      return jnp.where(mask_T, values, 0.0)
-
-    return jax.lax.map(one_example, (tokens, lengths, mask, keys),
-                       batch_size=settings.batch_size)
-
-  return jax.jit(lambda params, keys, tokens, lengths: map_seeds(
-      lambda p, k: one_model(p, k, tokens, lengths), params, model=model, per_seed=(keys,)))
+  return _over_examples(model, one_example, settings.batch_size)
 
 
 def custom_instance_mi(model, params, data, key, settings: InstanceMI, output: str,
@@ -214,30 +229,23 @@ def custom_instance_mi(model, params, data, key, settings: InstanceMI, output: s
 def _input_side_fn(model, settings: InstanceMI):
   """The dropout copies of `_perturb_one` (same key use), scored on the input side:
   I(d_t ; output) per position, d_t = 1 where token t was replaced by <unk>."""
-  def one_model(params, key, tokens, lengths):
-    mask = sequence_mask(lengths, tokens.shape[1])
-    keys = jax.random.split(key, tokens.shape[0])
+  def one_example(params, args):
+    tokens_T, length, example_key = args
+    mask_T = _real(length, tokens_T.shape[0])
+    perturb_key, mi_key = jax.random.split(example_key)
+    copies = settings.num_samples
+    tokens_KxT = jnp.broadcast_to(tokens_T, (copies,) + tokens_T.shape)
+    lengths_K = jnp.full((copies,), length)
+    drop = jax.random.bernoulli(perturb_key, settings.rate, tokens_KxT.shape)
+    drop = (drop & sequence_mask(lengths_K, tokens_T.shape[0])).at[0].set(False)
+    logits, _ = model.apply(params, jnp.where(drop, model.unk_id, tokens_KxT), lengths_K)
+    y = output_variable(logits, settings.output).astype(jnp.float32).reshape(copies, -1)
+    position_keys = jax.random.split(mi_key, tokens_T.shape[0])
+    estimate = lambda d, k: mi.estimate(y, d.astype(jnp.int32), method="mixed_ksg",
+                                        key=k).value
+    return jnp.where(mask_T, jax.vmap(estimate, in_axes=(1, 0))(drop, position_keys), 0.0)
 
-    def one_example(args):
-      tokens_T, length, mask_T, example_key = args
-      perturb_key, mi_key = jax.random.split(example_key)
-      copies = settings.num_samples
-      tokens_KxT = jnp.broadcast_to(tokens_T, (copies,) + tokens_T.shape)
-      lengths_K = jnp.full((copies,), length)
-      drop = jax.random.bernoulli(perturb_key, settings.rate, tokens_KxT.shape)
-      drop = (drop & sequence_mask(lengths_K, tokens_T.shape[0])).at[0].set(False)
-      logits, _ = model.apply(params, jnp.where(drop, model.unk_id, tokens_KxT), lengths_K)
-      y = output_variable(logits, settings.output).astype(jnp.float32).reshape(copies, -1)
-      position_keys = jax.random.split(mi_key, tokens_T.shape[0])
-      estimate = lambda d, k: mi.estimate(y, d.astype(jnp.int32), method="mixed_ksg",
-                                          key=k).value
-      return jnp.where(mask_T, jax.vmap(estimate, in_axes=(1, 0))(drop, position_keys), 0.0)
-
-    return jax.lax.map(one_example, (tokens, lengths, mask, keys),
-                       batch_size=settings.batch_size)
-
-  return jax.jit(lambda params, keys, tokens, lengths: map_seeds(
-      lambda p, k: one_model(p, k, tokens, lengths), params, model=model, per_seed=(keys,)))
+  return _over_examples(model, one_example, settings.batch_size)
 
 
 def input_side_mi(model, params, data, key, settings: InstanceMI):
@@ -267,37 +275,30 @@ def _effects_fn(model, settings: InstanceMI):
   """Per example: share of copies whose label differs from the clean one, attention mass on
   the planted tokens (clean, and mean over copies), share of copies with p(ŷ) > 1 − 1e-6
   and = 1 in float32, mean |margin| of the copies."""
-  def one_model(params, key, tokens, lengths, planted):
-    keys = jax.random.split(key, tokens.shape[0])
+  def one_example(params, args):
+    tokens_T, length, planted_T, k = args
+    copies = settings.num_samples
+    tokens_KxT = jnp.broadcast_to(tokens_T, (copies,) + tokens_T.shape)
+    lengths_K = jnp.full((copies,), length)
+    mask_KxT = sequence_mask(lengths_K, tokens_T.shape[0])
+    if settings.perturbation == "gaussian":
+      embedded = model.apply(params, tokens_KxT, method=model.embed)
+      noise = jax.random.normal(k, embedded.shape) * settings.scale
+      logits, aux = model.apply(params, tokens_KxT, lengths_K,
+                                embedded=embedded + noise * mask_KxT[..., None])
+    else:
+      drop = (jax.random.bernoulli(k, settings.rate, tokens_KxT.shape) & mask_KxT).at[0].set(False)
+      logits, aux = model.apply(params, jnp.where(drop, model.unk_id, tokens_KxT), lengths_K)
+    clean_logits, clean_aux = model.apply(params, tokens_T[None], length[None])
+    top = jnp.argmax(clean_logits[0])
+    p_top = jax.nn.softmax(logits, -1)[:, top]
+    mass = (aux.attention * planted_T[None]).sum(-1)
+    return jnp.stack([jnp.mean(jnp.argmax(logits, -1) != top),
+                      (clean_aux.attention[0] * planted_T).sum(), mass.mean(),
+                      jnp.mean(p_top > 1 - 1e-6), jnp.mean(p_top == 1.0),
+                      jnp.mean(jnp.abs(logits[:, top] - logits[:, 1 - top]))])
 
-    def one_example(args):
-      tokens_T, length, planted_T, k = args
-      copies = settings.num_samples
-      tokens_KxT = jnp.broadcast_to(tokens_T, (copies,) + tokens_T.shape)
-      lengths_K = jnp.full((copies,), length)
-      mask_KxT = sequence_mask(lengths_K, tokens_T.shape[0])
-      if settings.perturbation == "gaussian":
-        embedded = model.apply(params, tokens_KxT, method=model.embed)
-        noise = jax.random.normal(k, embedded.shape) * settings.scale
-        logits, aux = model.apply(params, tokens_KxT, lengths_K,
-                                  embedded=embedded + noise * mask_KxT[..., None])
-      else:
-        drop = (jax.random.bernoulli(k, settings.rate, tokens_KxT.shape) & mask_KxT).at[0].set(False)
-        logits, aux = model.apply(params, jnp.where(drop, model.unk_id, tokens_KxT), lengths_K)
-      clean_logits, clean_aux = model.apply(params, tokens_T[None], length[None])
-      top = jnp.argmax(clean_logits[0])
-      p_top = jax.nn.softmax(logits, -1)[:, top]
-      mass = (aux.attention * planted_T[None]).sum(-1)
-      return jnp.stack([jnp.mean(jnp.argmax(logits, -1) != top),
-                        (clean_aux.attention[0] * planted_T).sum(), mass.mean(),
-                        jnp.mean(p_top > 1 - 1e-6), jnp.mean(p_top == 1.0),
-                        jnp.mean(jnp.abs(logits[:, top] - logits[:, 1 - top]))])
-
-    return jax.lax.map(one_example, (tokens, lengths, planted, keys), batch_size=8)
-
-  return jax.jit(lambda params, keys, tokens, lengths, planted: map_seeds(
-      lambda p, k: one_model(p, k, tokens, lengths, planted), params, model=model,
-      per_seed=(keys,)))
+  return _over_examples(model, one_example, 8)
 
 
 def perturbation_effects(model, params, data, key, settings: InstanceMI):
