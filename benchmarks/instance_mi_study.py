@@ -15,7 +15,7 @@ What is measured (each row: precision@k per training seed and their mean, and th
 run time per explained example and model, the compile time apart):
   * baselines: attention, gradient, leave-one-out (`explain.explain`);
   * instance MI through the library (`explain.instance_position_mi` with an
-    `InstanceMI`), one factor at a time from the defaults: K, σ, perturbation,
+    `InstanceMI`), one factor at a time from `START` (K 128, Gaussian σ 1): K, σ, perturbation,
     output, projection, estimator; then combinations;
   * settings the library has no option for, computed here with the library's own
     perturbations (`attnjax.explain.instance._perturb_one`, same keys; checked equal
@@ -57,6 +57,14 @@ from attnjax.models.seeds import map_seeds, select_seed, split_over_seeds
 from attnjax.training import TrainConfig, train
 
 ENCODERS = ("embedding", "bilstm")
+START = {"num_samples": 128, "perturbation": "gaussian", "scale": 1.0, "rate": 0.15}
+"""The setting every row varies from (K 128, Gaussian σ 1; the other `InstanceMI` fields at
+their defaults). The committed results label it "defaults": it was the library's then."""
+
+
+def study_settings(**fields) -> InstanceMI:
+  """`InstanceMI` at `START` with `fields` replaced."""
+  return InstanceMI(**{**START, **fields})
 BASELINES = ("attention", "gradient", "leave_one_out")
 EARLIER_MEASUREMENT = {"embedding": {"attention": 0.33, "gradient": 0.33, "leave_one_out": 0.30,
                                    "instance_mi": 0.14},
@@ -347,7 +355,7 @@ def linearised_population_mi(model, params, data, diff: bool = False):
 
 def grid(smoke: bool):
   """(group, label, kind, InstanceMI fields, extra) of the one-factor-at-a-time rows."""
-  rows = [("defaults", "defaults (K 128, gaussian σ 1, probs, readout, ksg)", "library", {}, {})]
+  rows = [("defaults", "start (K 128, gaussian σ 1, probs, readout, ksg)", "library", {}, {})]
   for k in ((64, 256) if smoke else (64, 256, 512)):
     rows.append(("K", f"K {k}", "library", {"num_samples": k}, {}))
   for scale in (0.1, 0.3, 3.0):
@@ -399,7 +407,7 @@ COMBINATIONS = {
 
 
 def run_setting(kind, model, params, data, key, fields, extra):
-  settings = InstanceMI(**fields)
+  settings = study_settings(**fields)
   if kind == "library":
     return library_instance_mi(model, params, data, key, settings)
   if kind == "custom":
@@ -427,8 +435,9 @@ def study_encoder(encoder, args, train_data, dev_data, test):
 
   # The custom path equals the library (same perturbations and keys) for output="probs".
   small = test.take(np.arange(min(8, len(test.lengths))))
-  library = explain.instance_position_mi(model, two, small.tokens, small.lengths, key=key)
-  ours = custom_instance_mi(model, two, small, key, InstanceMI(), "probs")[0]
+  library = explain.instance_position_mi(model, two, small.tokens, small.lengths, key=key,
+                                         settings=study_settings())
+  ours = custom_instance_mi(model, two, small, key, study_settings(), "probs")[0]
   out["custom_path_equals_library"] = bool(jnp.array_equal(library, ours))
 
   for group, label, kind, fields, extra in grid(args.smoke):
@@ -455,7 +464,7 @@ def study_encoder(encoder, args, train_data, dev_data, test):
     for method in CONTINUOUS_Y_METHODS:
       if method in ("ksg", "binning"):
         continue
-      settings = InstanceMI(method=method)
+      settings = study_settings(method=method)
       args_ = (one, key, jnp.asarray(few.tokens), jnp.asarray(few.lengths))
       fn = instance_lib._instance_fn(model, settings, (("steps", 200),))
       scores, seconds, compile_seconds = timed(fn, args_)
@@ -471,7 +480,7 @@ def study_encoder(encoder, args, train_data, dev_data, test):
                         ("dropout 0.15", {"perturbation": "dropout", "rate": 0.15}),
                         ("dropout 0.3", {"perturbation": "dropout", "rate": 0.3})):
     out["perturbation_effects"][label] = perturbation_effects(model, params, test, key,
-                                                              InstanceMI(**fields))
+                                                              study_settings(**fields))
     print(f"  {encoder:9s} effects {label:12s} "
           f"{ {k: np.round(v, 4).tolist() for k, v in out['perturbation_effects'][label].items()} }",
           flush=True)

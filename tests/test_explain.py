@@ -276,3 +276,18 @@ def test_instance_mi_settings_are_one_validated_frozen_dataclass():
                                              key=jax.random.key(2), num_samples=24, scale=2.0,
                                              batch_size=2)
   np.testing.assert_array_equal(by_settings, by_keywords)
+
+
+@pytest.mark.parametrize("encoder, resolved", [("embedding", "gaussian"), ("bilstm", "dropout"),
+                                               ("cnn", "dropout")])
+def test_instance_mi_auto_perturbation_is_gaussian_only_for_the_embedding_encoder(encoder,
+                                                                                  resolved):
+  data = planted(jax.random.key(0), 3, seq_len=8, vocab_size=30)
+  model = AttentionClassifier(30, 2, embed_dim=4, hidden_dim=4, attention_dim=4, encoder=encoder)
+  params = init_params(model, jax.random.key(1))
+  run = functools.partial(explain.instance_position_mi, model, params, data.tokens,
+                          data.lengths, key=jax.random.key(2), num_samples=24)
+  assert explain.InstanceMI().perturbation_for(encoder) == resolved
+  np.testing.assert_array_equal(run(), run(perturbation=resolved))
+  other = {"gaussian": "dropout", "dropout": "gaussian"}[resolved]
+  assert not np.array_equal(np.asarray(run()), np.asarray(run(perturbation=other)))

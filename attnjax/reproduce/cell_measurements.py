@@ -37,8 +37,8 @@ class AnalysisSettings:
     eval_examples: test examples used for dataset-level MI and attention stats.
     explain_examples: test examples given instance-level MI (costly: K forward
       passes and T estimates each).
-    num_samples: K perturbed copies per explained example.
-    perturbation, scale: see `attnjax.explain.perturbed_internals`.
+    num_samples, perturbation, scale, rate: instance-level MI's perturbed copies
+      (`attnjax.explain.InstanceMI`, whose defaults these are; `instance_settings`).
     dataset_method: estimator of dataset-level I(h_t ; ŷ).
     instance_method: estimator of instance-level I(h_t ; output).
     robustness_method: a second dataset-level estimator (None: skip), so the
@@ -53,16 +53,25 @@ class AnalysisSettings:
     calibration_replicates: R surrogate draws (and label permutations) of the
       calibration of both dataset-level estimators (0: no calibration; see
       `calibration_position`).
+    ig_steps, counterfactual_steps: experiment 6's integrated-gradients path steps and
+      counterfactual-attention optimisation steps.
+    faithfulness_draws: random rankings per example in experiment 7.
+  The defaults are the quick preset's; `attnjax.reproduce.presets.analysis_settings`
+  gives the full-size ones.
   """
   eval_examples: int = 400
   explain_examples: int = 24
-  num_samples: int = 64
-  perturbation: str = "gaussian"
-  scale: float = 1.0
+  num_samples: int = explain.InstanceMI.num_samples
+  perturbation: str = explain.InstanceMI.perturbation
+  scale: float = explain.InstanceMI.scale
+  rate: float = explain.InstanceMI.rate
   dataset_method: str = "mixed_ksg"
   instance_method: str = "ksg"
   robustness_method: str | None = "crossfit_probe"
   calibration_replicates: int = 3
+  ig_steps: int = 16
+  counterfactual_steps: int = 100
+  faithfulness_draws: int = 4
 
   def __post_init__(self):
     for name in ("dataset_method", "instance_method", "robustness_method"):
@@ -72,17 +81,25 @@ class AnalysisSettings:
                          f"{sorted(mi.METHODS)}")
     # Checked here, before any cell trains: the analysis runs only after training.
     for name, minimum in (("eval_examples", mi.MIN_COUNT), ("explain_examples", 1),
-                          ("num_samples", mi.MIN_COUNT)):
+                          ("num_samples", mi.MIN_COUNT), ("ig_steps", 1),
+                          ("counterfactual_steps", 1), ("faithfulness_draws", 1)):
       value = getattr(self, name)
       if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
         why = (" (the MI estimators' minimum sample count, attnjax.mi.MIN_COUNT)"
                if minimum == mi.MIN_COUNT else "")
         raise ValueError(f"AnalysisSettings.{name} must be an integer >= {minimum}{why}, "
                          f"got {value!r}")
+    self.instance_settings  # perturbation, scale and rate checked by InstanceMI
     if not (isinstance(self.calibration_replicates, int) and (
         self.calibration_replicates == 0 or self.calibration_replicates >= 2)):
       raise ValueError(f"calibration_replicates must be 0 or an integer >= 2, got "
                        f"{self.calibration_replicates!r}")
+
+  @property
+  def instance_settings(self) -> explain.InstanceMI:
+    """Instance-level MI's settings: K, perturbation, σ, rate and the estimator."""
+    return explain.InstanceMI(num_samples=self.num_samples, perturbation=self.perturbation,
+                              scale=self.scale, rate=self.rate, method=self.instance_method)
 
 
 def class_options(method: str, num_classes: int) -> dict:
@@ -222,9 +239,7 @@ def instance_mi(cell: CellInputs) -> dict:
   b = min(settings.explain_examples, len(subset))
   instance = explain.instance_position_mi(
       cell.model, cell.params, subset.tokens[:b], subset.lengths[:b], key=cell.keys["instance"],
-      settings=explain.InstanceMI(num_samples=settings.num_samples,
-                                  perturbation=settings.perturbation, scale=settings.scale,
-                                  method=settings.instance_method))
+      settings=settings.instance_settings)
   out = {"instance_mi": np.asarray(instance)}
   attention_b = cell.attention[:, :b]
   out["tau"] = np.asarray(analysis.rank_correlation(attention_b, instance, mask[None, :b]))

@@ -128,8 +128,8 @@ def explained_cell(lab, attention: str) -> dict:
   cell = lab.cell(name, **cells(lab)[name])
   folder = lab.directory / "cells" / name
   path, stamp_path = folder / "explanations.npz", folder / "explanations.json"
-  quick = lab.settings.num_samples < 128
-  options = {"ig_steps": 16 if quick else 32, "counterfactual_steps": 100 if quick else 200}
+  options = {"ig_steps": lab.settings.ig_steps,
+             "counterfactual_steps": lab.settings.counterfactual_steps}
   key = lab.cell_key(name, "counterfactual")
   stamp = {"analysis": read_cache_json(folder / "analysis.json"), "key": key_stamp(key),
            "options": options, "code": explanation_code()}

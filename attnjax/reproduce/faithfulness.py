@@ -154,7 +154,7 @@ def _faithful_cell(lab, attention: str) -> dict:
   scores = explained_cell(lab, attention)
   folder = lab.directory / "cells" / name
   path, stamp_path = folder / "faithfulness.npz", folder / "faithfulness.json"
-  options = {"draws": 4 if lab.settings.num_samples < 128 else 10, "mode": "remove",
+  options = {"draws": lab.settings.faithfulness_draws, "mode": "remove",
              "bins": list(BINS)}
   key = lab.cell_key(name, "faithfulness random rankings")
   stamp = {"explanations": read_cache_json(folder / "explanations.json"),

@@ -205,12 +205,14 @@ def base_config(dataset: str, preset: str, vocab_size: int, num_classes: int) ->
 
 
 def analysis_settings(preset: str):
-  """The default `AnalysisSettings` of `preset` (quick: fewer examples and copies; jw: every
-  test example explained)."""
+  """The default `AnalysisSettings` of `preset` (quick: fewer examples, integration and
+  optimisation steps and random rankings; jw: every test example explained). Instance-level
+  MI's K perturbed copies are `attnjax.explain.InstanceMI`'s in every preset."""
   from attnjax.reproduce.cell_measurements import AnalysisSettings
   check_preset(preset)
   if preset == "quick":
     return AnalysisSettings()
   # jw: every test example explained (no test split here has more than 25,000).
   explained = 25_000 if preset == "jw" else 100
-  return AnalysisSettings(eval_examples=2000, explain_examples=explained, num_samples=128)
+  return AnalysisSettings(eval_examples=2000, explain_examples=explained, ig_steps=32,
+                          counterfactual_steps=200, faithfulness_draws=10)

@@ -158,6 +158,19 @@ def _estimator(meta: dict) -> str:
   return text
 
 
+def _perturbation(meta: dict) -> str:
+  """How the run's instance-level MI perturbed each example, in words."""
+  settings = meta.get("analysis") or {}
+  k = settings.get("num_samples")
+  copies = f"{k} perturbed copies: " if k else ""
+  kind, scale, rate = (settings.get(name) for name in ("perturbation", "scale", "rate"))
+  gaussian = f"Gaussian noise of σ {scale:g} on the input embeddings" if scale else "Gaussian noise"
+  dropped = f"tokens replaced by <unk> at rate {rate:g}" if rate else "tokens dropped"
+  if kind == "auto":
+    return f"{copies}{dropped}, or {gaussian} for the embedding encoder"
+  return copies + (dropped if kind == "dropout" else gaussian)
+
+
 def _test_examples(meta: dict) -> str:
   """The sentence saying which test examples accuracy and the dataset-level numbers are over."""
   n = meta.get("analysis", {}).get("eval_examples")
@@ -192,8 +205,8 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
            "counted in a numbered note under the table. "
            f"{_intervals(meta)}"
            f"{_test_examples(meta)}τ is Kendall's τ-b between a model's attention weights and "
-           "its instance-level MI I(h_t ; output) per example (Gaussian perturbations of the "
-           "input embeddings, k-NN estimator on the readout projection of h_t; see "
+           f"its instance-level MI I(h_t ; output) per example ({_perturbation(meta)}, k-NN "
+           "estimator on the readout projection of h_t; see `attnjax.explain.InstanceMI` and "
            "`attnjax.analysis.position_mi`). Dataset-level MI is I(h_t ; predicted label) by "
            f"{_estimator(meta)}. Finding i's calibration columns give each estimator's "
            "measured error at that cell's operating point (`attnjax.analysis.calibrate`): "
