@@ -14,6 +14,7 @@ import numpy as np
 from attnjax.data import SPLITS
 from attnjax.data.load import DEFAULT_SOURCE, PLANTED_VOCAB_SIZE, SOURCES
 from attnjax.models import ATTENTIONS, ENCODERS, NORMALIZERS
+from attnjax.sentences import METHODS as METHODS_DEFAULT
 
 DATA_OPTIONS = ("data", "source", "data_dir", "max_len", "vocab_size", "train_split", "dev_split",
                 "test_split", "train_size", "data_seed")
@@ -374,6 +375,43 @@ def cmd_rejudge(args) -> int:
   return 0
 
 
+def cmd_explain(args) -> int:
+  from attnjax import render, sentences
+
+  # Every input is checked before the model runs.
+  outs = [render.check_path(path) for path in args.out or []]
+  methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+  texts = list(args.text or [])
+  if args.file:
+    texts += sentences.read_texts(args.file)
+  if not texts:
+    raise ValueError("nothing to explain: give --text TEXT (repeatable) or --file FILE")
+  _at_least(args, "batch_size", 1)
+  run = sentences.select_seeds(sentences.open_run(args.run_dir), args.seeds)
+  encoded = sentences.encode_texts(run, texts)
+  for i, (length, total) in enumerate(zip(encoded.lengths, encoded.total), 1):
+    if total > length:
+      kept = "first" if run.keep == "start" else "last"
+      print(f"attnjax explain: warning: text {i} has {total} tokens; the model reads its "
+            f"{kept} {length} (T = {run.max_length})", file=sys.stderr)
+  bar = None
+  if not args.no_progress and len(texts) > args.batch_size:
+    from tqdm.auto import tqdm
+    bar = tqdm(total=len(texts), unit="text", file=sys.stderr)
+  progress = None if bar is None else (lambda done, total: bar.update(done - bar.n))
+  try:
+    document = sentences.explain_texts(run, texts, methods=methods, batch_size=args.batch_size,
+                                       progress=progress)
+  finally:
+    if bar is not None:
+      bar.close()
+  for path in outs:
+    print(f"wrote {render.write(document, path)}")
+  if not outs:
+    print(render.table(document))
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog="attnjax", description="Attention models, MI estimators and experiments in JAX.")
@@ -447,11 +485,35 @@ def build_parser() -> argparse.ArgumentParser:
   rejudge_parser.add_argument("directories", nargs="+", metavar="DIR",
                               help="folders holding a results.json written by `reproduce`")
   rejudge_parser.set_defaults(func=cmd_rejudge)
+  explain_parser = sub.add_parser(
+      "explain", help="explain your own text with a trained run: every explainer side by side",
+      description="Score every token of each text with each explainer, for every seed of a "
+      "run, and show them side by side: a web page (.html), a figure (.png) or JSON (.json) "
+      "by the extension of --out; without --out, a table in the terminal.")
+  explain_parser.add_argument("run_dir", metavar="RUN_DIR",
+                              help="a directory written by `attnjax train --out`, or a "
+                              "reproduction cell's OUT/<dataset>/cells/<cell>/run")
+  explain_parser.add_argument("--text", action="append", metavar="TEXT",
+                              help="a text to explain (repeatable)")
+  explain_parser.add_argument("--file", default=None,
+                              help="more texts: .txt (one per line), .tsv (a 'text' or "
+                              "'sentence' column) or .jsonl (a 'text' key)")
+  explain_parser.add_argument("--methods", default=",".join(METHODS_DEFAULT),
+                              help=f"comma-separated explainers (default: all of "
+                              f"{','.join(METHODS_DEFAULT)})")
+  explain_parser.add_argument("--seeds", default="all",
+                              help="'all' (default) or comma-separated seeds of the run, e.g. 0,2")
+  explain_parser.add_argument("--out", action="append", metavar="FILE",
+                              help="write FILE (.html, .png or .json; repeatable)")
+  explain_parser.add_argument("--batch-size", type=int, default=32,
+                              help="texts per chunk (memory bound; default 32)")
+  explain_parser.add_argument("--no-progress", action="store_true")
+  explain_parser.set_defaults(func=cmd_explain)
   eval_parser = sub.add_parser("evaluate", help="evaluate a run directory on a split")
   eval_parser.add_argument("run_dir", help="directory written by `attnjax train`")
   eval_parser.add_argument("--split", default="test")
   eval_parser.set_defaults(func=cmd_evaluate)
-  for command in (train_parser, rep, rejudge_parser, eval_parser):  # `--debug` after the command works too
+  for command in (train_parser, rep, rejudge_parser, explain_parser, eval_parser):  # `--debug` after the command works too
     command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help=debug_help)
   return parser

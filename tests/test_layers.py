@@ -1,4 +1,5 @@
-"""The import graph points one way: models, mi, data < analysis < explain, training < reproduce < cli.
+"""The import graph points one way: models, mi, data < analysis < explain, training, render <
+reproduce, sentences < cli.
 
 Every module under attnjax/ is parsed (not imported) and each `attnjax` import,
 at module level or inside a function, is checked against the layer order. A
@@ -18,8 +19,8 @@ LAYERS = {
     "attnjax": 0, "checks": 0, "io": 0, "fingerprint": 0, "compiled": 0,
     "models": 1, "mi": 1, "data": 1,
     "analysis": 2,
-    "explain": 3, "training": 3,
-    "reproduce": 4,
+    "explain": 3, "training": 3, "render": 3,
+    "reproduce": 4, "sentences": 4,
     "cli": 5,
 }
 

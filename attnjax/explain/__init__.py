@@ -24,7 +24,7 @@ from attnjax.explain.ablation import ABLATIONS, ablate, permute_attention, unifo
 from attnjax.explain.counterfactual import (CounterfactualAttention, counterfactual_attention,
                                             jensen_shannon, total_variation)
 from attnjax.explain.faithfulness import (faithfulness, random_baseline, random_scores,
-                                          rank_positions)
+                                          rank_positions, rankable_scores)
 from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
 from attnjax.explain.instance import (PERTURBATIONS, InstanceMI, instance_position_mi,
                                      perturbed_internals)
@@ -37,4 +37,5 @@ __all__ = ["ABLATIONS", "METHODS", "OUTPUTS", "PERTURBATIONS", "CounterfactualAt
            "faithfulness", "gradient", "input_x_gradient", "instance_mi", "instance_position_mi",
            "integrated_gradients", "jensen_shannon", "leave_one_out", "permute_attention",
            "perturbed_internals", "random_baseline", "random_scores", "rank_positions",
+           "rankable_scores",
            "total_variation", "uniform_attention"]

@@ -140,6 +140,28 @@ def faithfulness(model, params, tokens, lengths, scores, *, bins=BINS, mode: str
                        batch_copies=check_batch_copies(batch_copies))
 
 
+def rankable_scores(scores, mask):
+  """Scores every real position can be ranked by, and which rows have no ranking.
+
+  A real position without a finite score (an instance-MI estimate left undefined) ranks
+  after every scored one; a row with no finite score at all gets zeros and is reported
+  in `unranked` (its measures should be read as undefined).
+
+  Args:
+    scores: <float>[..., B, T]; mask: <bool>[B, T] real positions.
+
+  Returns:
+    (<float32>[..., B, T] finite scores, <bool>[..., B] unranked).
+  """
+  scores = np.asarray(scores, np.float32)
+  mask = np.broadcast_to(mask, scores.shape)
+  finite = np.isfinite(scores) & mask
+  unranked = ~finite.any(-1)
+  low = np.where(finite, scores, np.inf).min(-1, keepdims=True) - 1.0
+  low = np.where(np.isfinite(low), low, 0.0)
+  return np.where(finite | ~mask, np.nan_to_num(scores), low).astype(np.float32), unranked
+
+
 def random_scores(key, lengths, max_length: int, draws: int):
   """Scores ranking each example's real positions in a uniformly random order.
 

@@ -141,7 +141,7 @@ def _run_datasets(out, results, results_path, meta, say, o: ReproduceOptions) ->
     example = None
     if "bilstm-additive" in plan and "bilstm-additive" not in failed:
       example = lab.cell("bilstm-additive", **plan["bilstm-additive"])
-    write_figures(out, dataset, findings, example)
+    write_figures(out, dataset, findings, example, lab.splits["test"].vocab)
     write_report(out, results, meta)
   return failed_cells
 

@@ -123,14 +123,8 @@ def faithfulness_scores(model, params, tokens, lengths, rankings: dict, key, *, 
 
   for method, scores in rankings.items():
     scores = np.broadcast_to(np.asarray(scores, np.float32), (seeds,) + tokens.shape)
-    # A real position without a finite score (e.g. an instance-MI estimate left undefined)
-    # ranks after every scored one. An example with no finite score at all has no ranking:
-    # it is scored with zeros (so that the batch runs) and its measures are NaN.
-    finite = np.isfinite(scores) & mask[None]
-    unranked = ~finite.any(-1)  # [S, B]
-    low = np.where(finite, scores, np.inf).min(-1, keepdims=True) - 1.0
-    low = np.where(np.isfinite(low), low, 0.0)
-    scores = np.where(finite | ~mask[None], np.nan_to_num(scores), low)
+    # An undefined score ranks last; an example with none has no ranking: NaN measures.
+    scores, unranked = explain.rankable_scores(scores, mask)  # [S, B, T], [S, B]
     result = explain.faithfulness(model, params, tokens, lengths, scores, bins=bins,
                                   mode="remove", batch_copies=batch_copies)
     out["probability"] = np.asarray(result["probability"], np.float64)

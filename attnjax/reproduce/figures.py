@@ -52,23 +52,26 @@ def tau_bars(ax, rows: dict, title: str) -> list[str]:
   return names
 
 
-def token_figure(cell: dict, examples: int = 4):
+def token_figure(cell: dict, vocab=None, examples: int = 4):
   """Seed 0's attention vs instance MI (and planted tokens) on the first explained examples
-  of a cell's analysis (`attnjax.reproduce.cell_measurements.analyze`): a `Figure`."""
+  of a cell's analysis (`attnjax.reproduce.cell_measurements.analyze`), the words written
+  out (`attnjax.render.words_figure`; token ids where `vocab` is None, as on the planted
+  task): a `Figure`."""
+  from attnjax.render import Row, colors, words_figure
+
   mi = cell["instance_mi"][0]
   attention = cell["attention"][0]
   mask = cell["mask"]
   importance = cell.get("importance")
-  examples = min(examples, mi.shape[0])
-  fig, axes = figure(8, 1.3 * examples, examples, 1)
-  for row, ax in enumerate(axes[:, 0]):
+  tokens = cell.get("tokens")
+  blocks = []
+  for row in range(min(examples, mi.shape[0])):
     length = int(mask[row].sum())
-    a = attention[row, :length] / max(attention[row, :length].max(), 1e-12)
-    finite = mi[row, :length][np.isfinite(mi[row, :length])]  # all undefined: a blank row
-    m = mi[row, :length] / max(finite.max() if finite.size else 1.0, 1e-12)
-    rows = [a, m] + ([importance[row, :length].astype(float)] if importance is not None else [])
-    ax.imshow(np.stack(rows), aspect="auto", cmap="magma", vmin=0, vmax=1)
-    ax.set_yticks(range(len(rows)), ["attention", "MI", "planted"][:len(rows)], fontsize=7)
-    ax.set_xticks([])
-  axes[0, 0].set_title("seed 0: attention vs instance MI (each row scaled to its max)")
-  return fig
+    ids = tokens[row, :length] if tokens is not None else range(length)
+    words = vocab.decode(ids) if vocab is not None and tokens is not None else [str(i) for i in ids]
+    rows = [Row("attention", words, colors.normalise(attention[row, :length])),
+            Row("instance MI", words, colors.normalise(mi[row, :length]))]
+    if importance is not None:
+      rows.append(Row("planted", words, importance[row, :length].astype(float)))
+    blocks.append((f"Example {row + 1} (seed 0)", rows))
+  return words_figure(blocks, width=9.0, fontsize=9.0)

@@ -259,9 +259,11 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
   return write_atomic(out / "report.md", "\n".join(lines))
 
 
-def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | None) -> list[Path]:
-  """The figures of every experiment in `findings` (`EXPERIMENTS[n].draw`) and a token heat
-  map of `example_cell` (`figures.token_figure`); returns the paths written.
+def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | None,
+                  vocab=None) -> list[Path]:
+  """The figures of every experiment in `findings` (`EXPERIMENTS[n].draw`) and the coloured
+  words of `example_cell` (`figures.token_figure`, decoded with `vocab`); returns the paths
+  written.
 
   Every mean over seeds is drawn with its 95% interval over seeds (a band for
   per-position MI curves, error bars for per-cell values).
@@ -272,6 +274,6 @@ def write_figures(out: Path, dataset: str, findings: dict, example_cell: dict | 
     for name, fig in EXPERIMENTS[int(number)].draw(finding).items():
       written.append(figures.save(fig, folder / f"{dataset}_{name}.png"))
   if example_cell is not None:
-    written.append(figures.save(figures.token_figure(example_cell),
+    written.append(figures.save(figures.token_figure(example_cell, vocab),
                                 folder / f"{dataset}_tokens.png"))
   return written
