@@ -192,7 +192,7 @@ def encode_texts(run: OpenedRun, texts: Sequence[str]) -> Encoded:
     tokens[i, :len(ids)] = ids
     lengths[i] = len(ids)
     all_words.append(words)
-    unknown.append([i == UNK_ID for i in ids])
+    unknown.append([token_id == UNK_ID for token_id in ids])
   return Encoded(tokens, lengths, all_words, unknown, total)
 
 
