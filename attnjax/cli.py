@@ -388,12 +388,6 @@ def cmd_explain(args) -> int:
     raise ValueError("nothing to explain: give --text TEXT (repeatable) or --file FILE")
   _at_least(args, "batch_size", 1)
   run = sentences.select_seeds(sentences.open_run(args.run_dir), args.seeds)
-  encoded = sentences.encode_texts(run, texts)
-  for i, (length, total) in enumerate(zip(encoded.lengths, encoded.total), 1):
-    if total > length:
-      kept = "first" if run.keep == "start" else "last"
-      print(f"attnjax explain: warning: text {i} has {total} tokens; the model reads its "
-            f"{kept} {length} (T = {run.max_length})", file=sys.stderr)
   bar = None
   if not args.no_progress and len(texts) > args.batch_size:
     from tqdm.auto import tqdm
@@ -405,6 +399,12 @@ def cmd_explain(args) -> int:
   finally:
     if bar is not None:
       bar.close()
+  for i, sentence in enumerate(document["sentences"], 1):
+    length, total = len(sentence["words"]), sentence["tokens_total"]
+    if total > length:
+      kept = "first" if run.keep == "start" else "last"
+      print(f"attnjax explain: warning: text {i} has {total} tokens; the model reads its "
+            f"{kept} {length} (T = {run.max_length})", file=sys.stderr)
   for path in outs:
     print(f"wrote {render.write(document, path)}")
   if not outs:

@@ -45,7 +45,6 @@ def check_path(path) -> Path:
 def write(document: dict, path) -> Path:
   """Writes `document` to `path` as HTML, PNG or JSON by its extension (atomically)."""
   path = check_path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
   return WRITERS[path.suffix.lower()](document, path)
 
 

@@ -128,8 +128,8 @@ def document_figure(document: dict, **options):
   return words_figure(blocks, **options)
 
 
-def save_png(fig, path) -> Path:
-  """Writes `fig` as a PNG to `path`, atomically."""
+def save_png(fig, path, *, tight: bool = False) -> Path:
+  """Writes `fig` as a PNG at `DPI` to `path`, atomically (`tight`: cropped to what is drawn)."""
   buffer = io.BytesIO()
-  fig.savefig(buffer, format="png", dpi=DPI)
+  fig.savefig(buffer, format="png", dpi=DPI, **({"bbox_inches": "tight"} if tight else {}))
   return write_atomic(Path(path), buffer.getvalue())

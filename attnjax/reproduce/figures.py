@@ -6,19 +6,16 @@ notebook's backend is left alone); `Figure.savefig` renders PNG with Agg by itse
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
-from attnjax.io import write_atomic
+from attnjax.render.figure import save_png
 
 
 def save(fig, path: Path) -> Path:
-  """Writes `fig` as a PNG to `path`, atomically."""
-  buffer = io.BytesIO()
-  fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-  return write_atomic(path, buffer.getvalue())
+  """Writes `fig` as a PNG to `path`, atomically, cropped to what is drawn."""
+  return save_png(fig, path, tight=True)
 
 
 def figure(width: float, height: float, rows: int = 1, columns: int = 1):
