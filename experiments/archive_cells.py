@@ -1,4 +1,4 @@
-"""Carry a `reproduce` run's cells between sessions or machines, without their parameters.
+"""Carry a `reproduce` run's cells between machines or output folders, without their parameters.
 
   python experiments/archive_cells.py archive runs/imdb_full experiments/cells/imdb_full
   python experiments/archive_cells.py restore experiments/cells/imdb_full runs/imdb_full

@@ -7,7 +7,7 @@ the full-size presets); this evaluates each cell's seeds on all of the split, wi
 data options stored in the cell. Prints a table and writes
 OUT/<dataset>_<split>_accuracy.json (strict JSON, atomically), keeping the entries
 of cells it cannot evaluate now (archived without parameters: a run split over
-sessions evaluates each cell where it was trained). Nothing is trained.
+machines evaluates each cell where it was trained). Nothing is trained.
 """
 
 import argparse
@@ -20,7 +20,7 @@ from attnjax.reproduce.split_accuracy import SPLITS, split_accuracy
 
 def earlier(path: Path, dataset: str, split: str) -> dict:
   """The cells of an existing results file (kept for cells archived since: a run split over
-  sessions evaluates each cell in the session that trained it); {} if there is none."""
+  machines evaluates each cell on the machine that trained it); {} if there is none."""
   if not path.is_file():
     return {}
   saved = read_json(path)
