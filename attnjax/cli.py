@@ -56,26 +56,28 @@ def _add_model_args(parser: argparse.ArgumentParser):
   group.add_argument("--attention", default="additive", choices=ATTENTIONS)
   group.add_argument("--normalizer", default="softmax", choices=NORMALIZERS)
   group.add_argument("--temperature", type=float, default=1.0, help="Gumbel-softmax τ > 0")
-  group.add_argument("--embed-dim", type=int, default=None, help="(default 128)")
-  group.add_argument("--hidden-dim", type=int, default=None, help="(default 128)")
-  group.add_argument("--dropout", type=float, default=None, help="(default 0)")
-  group.add_argument("--word-dropout", type=float, default=None, help="(default 0)")
+  group.add_argument("--embed-dim", type=int, default=None, help="(default: the preset's)")
+  group.add_argument("--hidden-dim", type=int, default=None, help="(default: the preset's)")
+  group.add_argument("--dropout", type=float, default=None, help="(default: the preset's)")
+  group.add_argument("--word-dropout", type=float, default=None,
+                     help="(default: the preset's)")
 
 
 def _add_train_args(parser: argparse.ArgumentParser):
   group = parser.add_argument_group("training")
   group.add_argument("--seeds", type=int, default=4, help="number of seeds S (seeds 0..S-1)")
   group.add_argument("--first-seed", type=int, default=0, help="seeds are first..first+S-1")
-  group.add_argument("--preset", default=None, choices=("paper",),
-                     help="paper: the corpus's settings of `attnjax reproduce --preset paper` "
-                     "(attnjax.reproduce.presets.PAPER) for every model, training and --max-len "
-                     "option not given")
-  group.add_argument("--epochs", type=int, default=None, help="(default 3)")
-  group.add_argument("--batch-size", type=int, default=None, help="(default 64)")
-  group.add_argument("--learning-rate", type=float, default=None, help="(default 1e-3)")
+  group.add_argument("--preset", default="full", choices=("quick", "full", "paper"),
+                     help="the corpus's settings of `attnjax reproduce --preset` (attnjax.presets) "
+                     "for every model, training and --max-len option not given (default: full, "
+                     "128 units, 5 epochs, batch 64, learning rate 1e-3, no dropout)")
+  group.add_argument("--epochs", type=int, default=None, help="(default: the preset's)")
+  group.add_argument("--batch-size", type=int, default=None, help="(default: the preset's)")
+  group.add_argument("--learning-rate", type=float, default=None,
+                     help="(default: the preset's)")
   group.add_argument("--patience", type=int, default=None,
-                     help="stop after this many epochs without dev improvement (default: "
-                     "run all epochs)")
+                     help="stop after this many epochs without dev improvement (default: the "
+                     "preset's; full and quick run all epochs)")
   group.add_argument("--buckets", default="auto",
                      help="length buckets: 'auto', 'none' (pad every batch to T) or lengths "
                           "such as 16,32,64")
@@ -177,27 +179,11 @@ def _print_table(header, rows, file=sys.stdout):
     print("  ".join(str(x).rjust(w) for x, w in zip(row, widths)), file=file)
 
 
-TRAIN_DEFAULTS = {"embed_dim": 128, "hidden_dim": 128, "dropout": 0.0, "word_dropout": 0.0,
-                  "epochs": 3, "batch_size": 64, "learning_rate": 1e-3, "patience": None,
-                  "max_len": None}
-"""`attnjax train`'s defaults for options not given (and not set by --preset)."""
-
-
 def _apply_preset(args):
-  """Fills every model/training option not given from --preset, then from TRAIN_DEFAULTS."""
-  values = dict(TRAIN_DEFAULTS)
-  if getattr(args, "preset", None) == "paper":
-    from attnjax.reproduce.presets import PAPER, corpus_of
+  """Fills every model/training option not given from --preset (`attnjax.presets.train_options`)."""
+  from attnjax.presets import train_options
 
-    corpus = corpus_of(args.data)
-    if corpus not in PAPER:
-      raise ValueError(f"--preset paper has no settings for --data {args.data!r}; it has: "
-                       f"{', '.join(PAPER)}")
-    s = PAPER[corpus]
-    values.update(embed_dim=s.width, hidden_dim=s.width, dropout=s.dropout,
-                  word_dropout=s.word_dropout, epochs=s.epochs, batch_size=s.batch_size,
-                  learning_rate=s.learning_rate, patience=s.patience, max_len=s.max_len)
-  for name, value in values.items():
+  for name, value in train_options(args.data, args.preset).items():
     if getattr(args, name, None) is None:
       setattr(args, name, value)
   return args
@@ -210,6 +196,7 @@ def _train_config(args, vocab_size: int, num_classes: int):
   model = AttentionClassifier(
       vocab_size=vocab_size, num_classes=num_classes,
       embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, encoder=args.encoder,
+      attention_dim=args.attention_dim, deep_layer_dims=(args.attention_dim,) * 2,
       attention=args.attention, normalizer=args.normalizer, temperature=args.temperature,
       dropout=args.dropout, word_dropout=args.word_dropout)
   return TrainConfig(model=model, epochs=args.epochs, batch_size=args.batch_size,
@@ -356,7 +343,7 @@ def _analysis_settings(args):
                                     else args.robustness_method)
   if not changes:
     return None
-  from attnjax.reproduce.presets import analysis_settings
+  from attnjax.reproduce.options import analysis_settings
   return dataclasses.replace(analysis_settings(_preset(args)), **changes)
 
 
@@ -412,16 +399,8 @@ def cmd_explain(args) -> int:
   return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
-      prog="attnjax", description="Attention models, MI estimators and experiments in JAX.")
-  parser.add_argument("--cpu-devices", type=int, default=None, metavar="N",
-                      help="expose N CPU devices (e.g. one per core) and shard seeds over them; "
-                      "faster than one device when training several seeds on a CPU "
-                      "(default: JAX's, one CPU device)")
-  debug_help = "show the full traceback of an error instead of a one-line message"
-  parser.add_argument("--debug", action="store_true", help=debug_help)
-  sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _add_train_command(sub) -> argparse.ArgumentParser:
+  """`attnjax train`."""
   train_parser = sub.add_parser("train", help="train S seeds of one model in one program",
                                 description="Train S seeds of one attention classifier "
                                 "together and write a run directory.")
@@ -429,13 +408,18 @@ def build_parser() -> argparse.ArgumentParser:
   _add_model_args(train_parser)
   _add_train_args(train_parser)
   train_parser.set_defaults(func=cmd_train)
+  return train_parser
+
+
+def _add_reproduce_command(sub) -> argparse.ArgumentParser:
+  """`attnjax reproduce`."""
   rep = sub.add_parser("reproduce", help="run the paper's five findings (+ experiment 6, the explainers) "
                        "and write a report",
                        description="Train every cell (S seeds each, one program per cell), "
                        "analyse attention vs MI, and write report.md, results.json and figures. "
                        "Finished cells are skipped on re-runs.")
   rep.add_argument("--preset", default=None, choices=("quick", "full", "paper", "jw"),
-                   help="model, training and data settings (attnjax.reproduce.presets): quick "
+                   help="model, training and data settings (attnjax.presets): quick "
                    "(minutes on CPU), full (default; 128 units, 5 epochs, one setting for all "
                    "corpora), paper (per-corpus settings that reach published accuracy), jw (Jain & "
                    "Wallace 2019's protocol, SST-2)")
@@ -477,6 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ray: cells travel back to the driver through Ray (workers without "
                    "the driver's file system); default: workers write the shared --out")
   rep.set_defaults(func=cmd_reproduce)
+  return rep
+
+
+def _add_rejudge_command(sub) -> argparse.ArgumentParser:
+  """`attnjax rejudge`."""
   rejudge_parser = sub.add_parser(
       "rejudge", help="recompute the verdicts of stored reproduce results (no re-training)",
       description="Recompute every finding's verdict in DIR/results.json from its stored "
@@ -485,6 +474,11 @@ def build_parser() -> argparse.ArgumentParser:
   rejudge_parser.add_argument("directories", nargs="+", metavar="DIR",
                               help="folders holding a results.json written by `reproduce`")
   rejudge_parser.set_defaults(func=cmd_rejudge)
+  return rejudge_parser
+
+
+def _add_explain_command(sub) -> argparse.ArgumentParser:
+  """`attnjax explain`."""
   explain_parser = sub.add_parser(
       "explain", help="explain your own text with a trained run: every explainer side by side",
       description="Score every token of each text with each explainer, for every seed of a "
@@ -509,14 +503,37 @@ def build_parser() -> argparse.ArgumentParser:
                               help="texts per chunk (memory bound; default 32)")
   explain_parser.add_argument("--no-progress", action="store_true")
   explain_parser.set_defaults(func=cmd_explain)
+  return explain_parser
+
+
+def _add_evaluate_command(sub) -> argparse.ArgumentParser:
+  """`attnjax evaluate`."""
   eval_parser = sub.add_parser("evaluate", help="evaluate a run directory on a split")
   eval_parser.add_argument("run_dir", help="directory written by `attnjax train`")
   eval_parser.add_argument("--split", default="test")
   eval_parser.set_defaults(func=cmd_evaluate)
-  for command in (train_parser, rep, rejudge_parser, explain_parser, eval_parser):  # `--debug` after the command works too
+  return eval_parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+  """The `attnjax` command line: every subcommand, each with `--debug`."""
+  parser = argparse.ArgumentParser(
+      prog="attnjax", description="Attention models, MI estimators and experiments in JAX.")
+  parser.add_argument("--cpu-devices", type=int, default=None, metavar="N",
+                      help="expose N CPU devices (e.g. one per core) and shard seeds over them; "
+                      "faster than one device when training several seeds on a CPU "
+                      "(default: JAX's, one CPU device)")
+  parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+  sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+  for add in (_add_train_command, _add_reproduce_command, _add_rejudge_command,
+              _add_explain_command, _add_evaluate_command):
+    command = add(sub)  # `--debug` after the command works too
     command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help=debug_help)
+                         help=DEBUG_HELP)
   return parser
+
+
+DEBUG_HELP = "show the full traceback of an error instead of a one-line message"
 
 
 # What a user's input can cause: bad values, missing or unreadable files (OSError), a

@@ -23,7 +23,7 @@ from attnjax.data.load import load_splits
 from attnjax.io import write_json_atomic
 from attnjax.models import ATTENTIONS
 from attnjax.models.encoders import sequence_mask
-from attnjax.reproduce.presets import data_options
+from attnjax.presets import data_options
 from attnjax.reproduce.cell_measurements import AnalysisSettings, calibration_position
 from attnjax.training import collect, load_run
 

@@ -24,7 +24,7 @@ import numpy as np
 from attnjax import analysis, explain
 from attnjax.io import write_json_atomic
 from attnjax.models.encoders import sequence_mask
-from attnjax.reproduce import presets
+from attnjax import presets
 from attnjax.training import train
 
 SETTINGS = {

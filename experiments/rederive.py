@@ -5,7 +5,8 @@
 From each folder's archived cell arrays (or, without them, from what results.json kept;
 see `attnjax.reproduce.rederive`), recomputes finding iii and experiment 6, re-judges every
 finding with the current rules and rewrites results.json, report.md and the two experiments'
-figures. Nothing is trained or analysed again. Prints each verdict, before → after.
+figures. Nothing is trained or analysed again. Prints each verdict as stored and as
+re-judged.
 """
 
 import argparse

@@ -19,8 +19,9 @@ from attnjax.reproduce.split_accuracy import SPLITS, split_accuracy
 
 
 def earlier(path: Path, dataset: str, split: str) -> dict:
-  """The cells of an existing results file (kept for cells archived since: a run split over
-  machines evaluates each cell on the machine that trained it); {} if there is none."""
+  """The cells of an existing results file (kept for cells that are archived without
+  parameters: a run split over machines evaluates each cell on the machine that trained
+  it); {} if there is none."""
   if not path.is_file():
     return {}
   saved = read_json(path)

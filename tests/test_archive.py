@@ -3,6 +3,7 @@ refuses. A reproduction resumed from an archive is tested end to end in test_rep
 
 import zipfile
 
+import jax
 import numpy as np
 import pytest
 
@@ -64,4 +65,5 @@ def test_trained_run_refuses_a_cell_that_was_never_run(tmp_path):
   from attnjax.training import TrainConfig
   config = TrainConfig(model=AttentionClassifier(vocab_size=10, num_classes=2), epochs=1)
   with pytest.raises(ValueError, match="run the cell first"):
-    cells.trained_run(tmp_path / "cell", config, (0,), {}, progress=False)
+    cells.trained(cells.CellSpec.of(tmp_path / "cell", config, (0,), cells.AnalysisSettings(),
+                                    jax.random.key(0)), {}, progress=False)

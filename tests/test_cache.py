@@ -16,7 +16,7 @@ from attnjax.data import load_splits
 from attnjax.io import nan_for_null, read_json, strict_json, write_json_atomic
 from attnjax.models import AttentionClassifier
 from attnjax.reproduce import cell_measurements as cm
-from attnjax.reproduce import cells, findings, report, reproduce
+from attnjax.reproduce import building_blocks, cells, report, reproduce
 from attnjax.training import TrainConfig, train
 
 MODULE = '''"""A module."""
@@ -111,7 +111,7 @@ def test_strict_json_and_reads(tmp_path):
 def test_reproduce_refuses_a_corrupt_results_json_and_keeps_it(tmp_path):
   (tmp_path / "results.json").write_text('{"meta": {"seeds": 2}, "results": {')
   with pytest.raises(ValueError, match="results.json exists but is not readable JSON"):
-    reproduce(tmp_path, seeds=2, quick=True, progress=False, only=(1,))
+    reproduce(tmp_path, seeds=2, preset="quick", progress=False, only=(1,))
   assert (tmp_path / "results.json").read_text() == '{"meta": {"seeds": 2}, "results": {'
 
 
@@ -155,13 +155,13 @@ def test_finding_5_ranks_undefined_tau_last_explicitly():
       value = taus[encoder][("additive", "deep", "scaled_dot").index(attention)]
       return {"tau": np.full((3, 4), value), "accuracy": np.full(3, 0.9)}
 
-  result = findings.finding_5(StubLab())
+  result = building_blocks.EXPERIMENT.judged(building_blocks.measure(StubLab()))
   assert result["order"] == ["cnn + additive", "cnn + deep", "bilstm + scaled_dot",
                              "bilstm + additive", "bilstm + deep", "cnn + scaled_dot"]
   assert "3 cell(s) with undefined τ" in result["rule"] and "ranks 4 of 6" in result["rule"]
   assert result["verdict"] == "not reproduced"  # rank 4 of 6 would be mixed; τ is undefined
   taus["bilstm"][0] = 0.25
-  result = findings.finding_5(StubLab())
+  result = building_blocks.EXPERIMENT.judged(building_blocks.measure(StubLab()))
   assert result["order"][:3] == ["cnn + additive", "bilstm + additive", "cnn + deep"]
   assert "ranks between 2 and 2" in result["rule"]  # constant τ per cell: differences are exact
   assert result["verdict"] == "reproduced"
@@ -184,15 +184,21 @@ def test_cell_cache_keyed_on_code_settings_and_key(tmp_path, tiny_splits, monkey
   key = jax.random.key(3)
   folder = tmp_path / "cell"
 
+  def spec(settings=settings, key=key, **changes):
+    return cells.CellSpec.of(folder, config.replace(**changes), (0, 1), settings, key,
+                             data_id="tiny")
+
   def run(settings=settings, key=key):
-    return cells.run_cell(folder, config, (0, 1), tiny_splits, settings, key, progress=False,
-                          data_id="tiny")
+    return cells.analysed(spec(settings, key), tiny_splits, progress=False)
 
   def mtimes():
     return {name: (folder / name).stat().st_mtime_ns
             for name in ("run/params.msgpack", "analysis.npz")}
 
+  assert cells.status(spec()) == cells.MISSING
   first = run()
+  assert cells.status(spec()) == cells.ANALYSED
+  assert cells.status(spec(key=jax.random.key(4))) == cells.TRAINED
   stamp = json.loads((folder / "analysis.json").read_text())
   assert stamp["code"] == cells.analysis_code() and stamp["run"]["code"] == cells.run_code()
   assert stamp["key"] == cells.key_stamp(key)
@@ -230,11 +236,10 @@ def test_cell_cache_keyed_on_code_settings_and_key(tmp_path, tiny_splits, monkey
   np.testing.assert_array_equal(rearchived["attention"], retrained["attention"])
   # Other data or config are refused, never silently recomputed over.
   with pytest.raises(ValueError, match="other data"):
-    cells.run_cell(folder, config, (0, 1), tiny_splits, settings, key, progress=False,
-                   data_id="other")
+    cells.analysed(cells.CellSpec.of(folder, config, (0, 1), settings, key, data_id="other"),
+                   tiny_splits, progress=False)
   with pytest.raises(ValueError, match="different run"):
-    cells.run_cell(folder, config.replace(epochs=2), (0, 1), tiny_splits, settings, key,
-                   progress=False, data_id="tiny")
+    cells.status(spec(epochs=2))
 
 
 def test_a_cell_measurement_is_one_table_entry_with_its_switch(tiny_splits, monkeypatch):
@@ -264,7 +269,8 @@ def test_a_cell_measurement_is_one_table_entry_with_its_switch(tiny_splits, monk
   np.testing.assert_allclose(arrays["context_norm"], np.linalg.norm(cell.context, axis=-1))
   np.testing.assert_allclose(arrays["accuracy"],
                              (cell.predicted == tiny_splits["test"].labels[:n]).mean(-1))
-  assert "dataset_mi_robust" not in arrays and "calibration" not in arrays
+  assert "dataset_mi_robust" not in arrays
+  assert not any(name.startswith("calibration/") for name in arrays)
   # Switched off by its own rule; the second estimator on by the settings'.
   robust = dataclasses.replace(settings, num_samples=32, robustness_method="probe")
   again = cm.analyze(config, params, tiny_splits["test"], robust, jax.random.key(0))

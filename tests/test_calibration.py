@@ -73,6 +73,13 @@ def test_crossfit_bias_small_bad_probe_bias_large_null_near_zero():
   assert bad["bias"] < -0.1  # 5 SGD steps: far from converged (measured −0.21)
 
 
+def test_critic_estimators_get_num_classes_under_vmap():
+  x, y = _data(200)
+  result = calibration.calibrate(x, y, method="nwj", key=jax.random.key(0), replicates=2,
+                                 truth_samples=2000, steps=20, eval_every=10)
+  assert np.isfinite(result["estimates"]).all() and np.isfinite(result["null_values"]).all()
+
+
 def test_bad_arguments():
   x, y = _data(100)
   with pytest.raises(ValueError, match="replicates"):

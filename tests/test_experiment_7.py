@@ -9,7 +9,6 @@ from attnjax import explain
 from attnjax.analysis import seed_summary
 from attnjax.models import AttentionClassifier, init_params
 from attnjax.reproduce import faithfulness as experiment
-from attnjax.reproduce import verdicts
 
 SPREAD = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])
 
@@ -110,7 +109,7 @@ def _rows(attention_minus_random, leave_one_out_minus_attention=0.0):
                                                   ((0.01, -0.01), "inconclusive"),
                                                   ((0.3, 0.01), "mixed")])
 def test_experiment_7_outcomes(differences, verdict):
-  judged = verdicts.judge(7, _rows(differences))
+  judged = experiment.judge(_rows(differences), {})
   assert judged["verdict"] == verdict
   # Three families: attention − random per cell (the verdict's, Holm over 2); LOO − random;
   # LOO − attention; the planted ground truth is shown, never tested.
@@ -126,7 +125,7 @@ def test_experiment_7_outcomes(differences, verdict):
 
 
 def test_experiment_7_summary_names_the_significant_methods():
-  judged = verdicts.judge(7, _rows((0.3, 0.3), leave_one_out_minus_attention=0.2))
+  judged = experiment.judge(_rows((0.3, 0.3), leave_one_out_minus_attention=0.2), {})
   assert judged["summary"][0] == ("additive: above random: attention, leave_one_out; below "
                                   "random: none; above attention: leave_one_out; below "
                                   "attention: none")

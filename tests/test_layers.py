@@ -1,5 +1,5 @@
 """The import graph points one way: models, mi, data < analysis < explain, training, render <
-reproduce, sentences < cli.
+presets < reproduce, sentences < cli.
 
 Every module under attnjax/ is parsed (not imported) and each `attnjax` import,
 at module level or inside a function, is checked against the layer order. A
@@ -16,12 +16,13 @@ ROOT = Path(__file__).resolve().parents[1] / "attnjax"
 
 LAYERS = {
     # Shared helpers below everything: argument checks, atomic files, code fingerprints.
-    "attnjax": 0, "checks": 0, "io": 0, "fingerprint": 0, "compiled": 0,
+    "attnjax": 0, "checks": 0, "io": 0, "fingerprint": 0, "program_cache": 0,
     "models": 1, "mi": 1, "data": 1,
     "analysis": 2,
     "explain": 3, "training": 3, "render": 3,
-    "reproduce": 4, "sentences": 4,
-    "cli": 5,
+    "presets": 4,
+    "reproduce": 5, "sentences": 5,
+    "cli": 6,
 }
 
 ALLOWED: set[tuple[str, str]] = set()
@@ -94,3 +95,42 @@ def test_analysis_does_not_run_models():
     for imported in _imports(path):
       assert not (imported or "").startswith(("attnjax.models.classifier", "attnjax.training",
                                               "attnjax.explain")), (path.name, imported)
+
+
+MAX_FUNCTION_LINES = 60
+"""Lines of code (docstring, comments and blank lines excluded) any function may have."""
+
+
+def _code_lines(node: ast.AST, lines: list[str]) -> int:
+  body = node.body
+  docstring = set()
+  if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+      and isinstance(body[0].value.value, str):
+    docstring = set(range(body[0].lineno, body[0].end_lineno + 1))
+  return sum(1 for i in range(node.lineno, node.end_lineno + 1)
+             if i not in docstring and lines[i - 1].strip()
+             and not lines[i - 1].strip().startswith("#"))
+
+
+def test_no_function_is_longer_than_its_budget():
+  too_long = []
+  for path in sorted(ROOT.rglob("*.py")):
+    source = path.read_text()
+    lines = source.splitlines()
+    for node in ast.walk(ast.parse(source, str(path))):
+      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        count = _code_lines(node, lines)
+        if count > MAX_FUNCTION_LINES:
+          too_long.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name}: {count}")
+  assert not too_long, "functions over the budget:\n" + "\n".join(too_long)
+
+
+def test_each_experiment_module_owns_its_measurement_judge_and_figures():
+  from attnjax.reproduce import findings, verdicts
+
+  for number, experiment in findings.EXPERIMENTS.items():
+    home = experiment.measure.__module__
+    assert experiment.judge.__module__ == experiment.draw.__module__ == home, number
+  # The generic statistics only: no experiment's row names or judges.
+  source = Path(verdicts.__file__).read_text()
+  assert "def judge" not in source and "bilstm" not in source and "gumbel" not in source

@@ -1,5 +1,7 @@
 """`estimate`, `per_position` and the registry: dispatch, errors, padding, vmap."""
 
+import inspect
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -8,7 +10,7 @@ import pytest
 import scipy.stats
 
 from attnjax import mi
-from attnjax.mi import registry, testing
+from attnjax.mi import registry, testing, variational
 
 STRENGTHS = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 0.0, 0.8], np.float32)
 N, D = 2000, 8
@@ -26,6 +28,27 @@ def stack():
 def test_unknown_method_lists_the_registry():
   with pytest.raises(ValueError, match="unknown method 'kde'.*mixed_ksg"):
     mi.estimate(np.zeros((10, 2)), np.zeros(10, np.int32), method="kde")
+
+
+def test_declared_options_are_the_estimators_keywords():
+  for name, estimator in mi.ESTIMATORS.items():
+    if name in variational.BOUNDS:  # `variational` takes the CriticOptions fields as **fields
+      expected = set(variational.OPTIONS) | {"num_classes"}
+    else:
+      params = inspect.signature(estimator.fn).parameters.values()
+      expected = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+      expected -= {"mask", "key"}
+    assert estimator.options == expected, name
+    assert estimator.y_kind in ("any", "discrete", "continuous"), name
+    assert estimator.counterpart in (None, *mi.ESTIMATORS), name
+  assert dict(mi.METHODS) == {name: e.fn for name, e in mi.ESTIMATORS.items()}
+
+
+def test_needs_num_classes_names_the_one_hot_encoders():
+  takes = [m for m in mi.METHODS if mi.needs_num_classes(m)]
+  assert takes == ["infonce", "nwj", "mine", "smile", "probe", "crossfit_probe"]
+  with pytest.raises(ValueError, match="unknown method 'kde'"):
+    mi.needs_num_classes("kde")
 
 
 @pytest.mark.parametrize("x_shape, y_shape, message", [

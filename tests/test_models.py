@@ -125,6 +125,43 @@ def test_bilstm_equals_each_example_run_alone():
     np.testing.assert_allclose(batched[b, :length], alone[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("encoder", ["bilstm", "lstm"])
+def test_encoder_states_hold_the_outputs_and_resume_continues_them(encoder):
+  """`encoder_states` behind `__call__`'s hidden; `resume` from a state continues the run."""
+  model = _small(encoder=encoder)
+  params = init_params(model, jax.random.key(0))
+  tokens = _tokens(jax.random.key(1))
+  _, aux = model.apply(params, tokens, LENGTHS)
+  states = model.apply(params, tokens, LENGTHS, method=model.encoder_states)
+  assert len(states) == (2 if encoder == "bilstm" else 1)
+  real = np.asarray(sequence_mask(LENGTHS, T))
+  hidden = np.concatenate([np.asarray(s.hidden) for s in states], axis=-1)
+  np.testing.assert_allclose(hidden[real], np.asarray(aux.hidden)[real], rtol=1e-5, atol=1e-6)
+
+  # Restart every direction two positions into its run, from the original's states there.
+  rows = jnp.arange(B)
+  starts = (jnp.full((B,), 2), LENGTHS - 3)[:len(states)]
+  steps = (jnp.maximum(LENGTHS - 2, 0), jnp.maximum(LENGTHS - 2, 0))[:len(states)]
+  before = (starts[0] - 1, starts[-1] + 1)[:len(states)]
+  initial = tuple(jax.tree.map(lambda x, at=at: x[rows, jnp.clip(at, 0, T - 1)], state)
+                  for state, at in zip(states, before))
+  resumed = model.apply(params, tokens, starts, initial, steps, T, method=model.resume_encoder)
+  positions = np.arange(T)[None, :]
+  for d, (state, out) in enumerate(zip(states, resumed)):
+    read = (positions >= 2) & real if d == 0 else (positions <= np.asarray(LENGTHS)[:, None] - 3)
+    read &= (np.asarray(steps[d]) > 0)[:, None]
+    np.testing.assert_allclose(np.asarray(out)[read], np.asarray(state.hidden)[read], rtol=1e-5,
+                               atol=1e-6)
+    assert np.all(np.asarray(out)[~read] == 0)
+
+
+def test_encoder_states_need_an_lstm():
+  model = _small(encoder="cnn")
+  params = init_params(model, jax.random.key(0))
+  with pytest.raises(ValueError, match="encoder_states needs an LSTM encoder.*got encoder 'cnn'"):
+    model.apply(params, _tokens(jax.random.key(1)), LENGTHS, method=model.encoder_states)
+
+
 def test_external_attention_hook():
   model = _small()
   params = init_params(model, jax.random.key(0))

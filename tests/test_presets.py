@@ -9,7 +9,8 @@ import pytest
 from attnjax import cli
 from attnjax.reproduce import (AnalysisSettings, ReproduceOptions, RayOptions, _earlier_results,
                                reproduce)
-from attnjax.reproduce.presets import PRESETS, analysis_settings, base_config, data_options
+from attnjax.presets import PRESETS, base_config, data_options
+from attnjax.reproduce.options import analysis_settings
 
 
 def test_paper_preset_is_per_corpus_and_full_keeps_the_one_setting():
@@ -32,7 +33,7 @@ def test_paper_preset_is_per_corpus_and_full_keeps_the_one_setting():
 
 
 def test_quick_flag_is_the_quick_preset():
-  assert ReproduceOptions(quick=True).settings == analysis_settings("quick")
+  assert ReproduceOptions(preset="quick").settings == analysis_settings("quick")
   assert ReproduceOptions().settings == analysis_settings("full") == analysis_settings("paper")
   assert ReproduceOptions(preset="paper").settings == analysis_settings("paper")
   parser = cli.build_parser()
@@ -48,18 +49,18 @@ def test_bad_presets_are_clear_errors(tmp_path):
     base_config("sst2", "huge", vocab_size=100, num_classes=2)
   with pytest.raises(ValueError, match=r"unknown preset 'huge'; allowed"):
     reproduce(tmp_path, preset="huge")
-  with pytest.raises(ValueError, match=r"quick=True contradicts preset='paper'"):
-    reproduce(tmp_path, quick=True, preset="paper")
   assert not any(tmp_path.iterdir())  # refused before writing anything
   assert PRESETS == ("quick", "full", "paper", "jw")
 
 
-def test_results_written_before_presets_are_kept_by_the_same_mode(tmp_path):
+def test_stored_results_are_kept_only_by_the_same_setting(tmp_path):
   path = tmp_path / "results.json"
-  meta = {"seeds": 2, "quick": True, "analysis": {"a": 1}, "code": {"run": "x"}}
+  meta = {"seeds": 2, "quick": True, "preset": "quick", "analysis": {"a": 1},
+          "code": {"run": "x"}}
   path.write_text(json.dumps({"meta": meta, "results": {"planted": {"1": {"verdict": "v"}}}}))
-  assert _earlier_results(path, {**meta, "preset": "quick"}) == {"planted": {"1": {"verdict": "v"}}}
+  assert _earlier_results(path, meta) == {"planted": {"1": {"verdict": "v"}}}
   assert _earlier_results(path, {**meta, "quick": False, "preset": "full"}) == {}
+  assert _earlier_results(path, {**meta, "code": {"run": "y"}}) == {}
 
 
 def test_train_preset_fills_only_the_options_not_given():
@@ -71,9 +72,16 @@ def test_train_preset_fills_only_the_options_not_given():
           args.epochs, args.patience, args.max_len) == (0.1, 128, 128, 2e-3, 8, 2, 64)
   config = cli._train_config(args, vocab_size=100, num_classes=2)
   assert config == base_config("sst2", "paper", 100, 2).replace(**{"model.dropout": 0.1})
+  # Without --preset: the full preset, the same TrainConfig and T as `reproduce`'s cells.
   plain = cli._apply_preset(parser.parse_args(["train", "--data", "sst2"]))
   assert (plain.dropout, plain.epochs, plain.batch_size, plain.patience, plain.max_len) == (
-      0.0, 3, 64, None, None)
+      0.0, 5, 64, None, data_options("sst2", "full", "files")["max_len"])
+  for preset in ("quick", "full"):
+    args = cli._apply_preset(parser.parse_args(["train", "--data", "imdb", "--preset", preset]))
+    assert cli._train_config(args, 100, 2) == base_config("imdb", preset, 100, 2)
+    assert args.max_len == data_options("imdb", preset, "files")["max_len"]
+  custom = cli._apply_preset(parser.parse_args(["train", "--data", "custom"]))
+  assert custom.max_len is None and custom.epochs == 5  # the corpus's own default T
   with pytest.raises(ValueError, match=r"--preset paper has no settings for --data 'custom'"):
     cli._apply_preset(parser.parse_args(["train", "--data", "custom", "--preset", "paper"]))
 
@@ -82,7 +90,7 @@ def test_one_split_policy_and_one_default_source():
   import argparse
 
   from attnjax.data import DEFAULT_SOURCE, LoadOptions, default_splits
-  from attnjax.reproduce.presets import data_options as options
+  from attnjax.presets import data_options as options
 
   assert DEFAULT_SOURCE == "files"
   parser = cli.build_parser()
@@ -107,13 +115,13 @@ def test_one_split_policy_and_one_default_source():
 
 
 def test_reproduce_options_are_one_validated_value_whatever_way_they_are_passed(tmp_path):
-  options = ReproduceOptions(data=("sst2", "planted"), only=(7, 1, 1), quick=True)
-  assert options.experiments == [1, 7] and options.resolved_preset == "quick"
+  options = ReproduceOptions(data=("sst2", "planted"), only=(7, 1, 1), preset="quick")
+  assert options.experiments == [1, 7] and options.preset == "quick"
   assert options.settings == analysis_settings("quick") and options.ray_options == RayOptions()
-  paper = dataclasses.replace(options, quick=False, preset="paper")  # fields stay as given
-  assert paper.resolved_preset == "paper" and paper.settings == analysis_settings("paper")
+  paper = dataclasses.replace(options, preset="paper")  # fields stay as given
+  assert paper.preset == "paper" and paper.settings == analysis_settings("paper")
   assert ReproduceOptions().experiments == [1, 2, 3, 4, 5, 6, 7]
-  assert ReproduceOptions().resolved_preset == "full"
+  assert ReproduceOptions().preset == "full"
   for bad, message in ((dict(seeds=1), "seeds must be >= 2"),
                        (dict(only=(8,)), r"unknown findings \[8\]; allowed"),
                        (dict(data=("mnist",)), r"unknown datasets \['mnist'\]; allowed: planted"),

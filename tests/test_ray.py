@@ -99,7 +99,7 @@ def test_a_claim_is_exclusive_and_released_when_its_holder_is_killed(tmp_path):
   messages, taken = [], threading.Event()
 
   def take():
-    with claim(folder, poll=0.01, say=messages.append):
+    with claim(folder, poll=0.01, log=messages.append):
       taken.set()
 
   with claim(folder):

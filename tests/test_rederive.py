@@ -14,6 +14,14 @@ from attnjax.reproduce.cells import save_arrays
 S, B, T = 3, 12, 10
 
 
+def _near_ties_judged(cell):
+  return near_ties.EXPERIMENT.judged(near_ties.summarize(cell))
+
+
+def _explanations_judged(scores, dataset):
+  return explanations.EXPERIMENT.judged(explanations.summarize(scores, dataset))
+
+
 def _cells(seed=0):
   rng = np.random.default_rng(seed)
   lengths = rng.integers(3, T + 1, B)
@@ -32,9 +40,9 @@ def _cells(seed=0):
 
 def _results(tmp_path, analysis, scores, *, archive=True):
   """A results.json as an older run wrote it (its findings without the current rows)."""
-  old_3 = near_ties.measure(analysis)
+  old_3 = _near_ties_judged(analysis)
   del old_3["rows"]["length control"]
-  old_6 = explanations.measure(scores, "sst2")
+  old_6 = _explanations_judged(scores, "sst2")
   for row in old_6["rows"].values():
     for name in [k for k in row if "input_x_gradient" in k]:
       del row[name]
@@ -57,12 +65,12 @@ def test_rederive_from_archived_arrays_equals_the_runs_measurement(tmp_path):
   assert [(c["finding"], c["before"]) for c in changes] == [(3, "reproduced"), (6, "old")]
   saved = json.loads((tmp_path / "results.json").read_text(), parse_constant=pytest.fail)
   finding_3 = saved["results"]["sst2"]["3"]
-  expected = json.loads(json.dumps(strict_json(near_ties.measure(analysis))))
+  expected = json.loads(json.dumps(strict_json(_near_ties_judged(analysis))))
   assert finding_3["rows"] == expected["rows"] and finding_3["verdict"] == expected["verdict"]
   assert finding_3["rederived"] == {"from": rederive.FROM_ARRAYS}
   row = saved["results"]["sst2"]["6"]["rows"]["bilstm + additive"]
   assert row["τ attention–input_x_gradient"]["per_seed"] == pytest.approx(
-      np.asarray(explanations.measure(scores, "sst2")["rows"]["bilstm + additive"][
+      np.asarray(_explanations_judged(scores, "sst2")["rows"]["bilstm + additive"][
           "τ attention–input_x_gradient"]["per_seed"]))
   reference = saved["results"]["sst2"]["6"]["rows"]["bilstm + additive (Jain & Wallace 2019)"]
   assert reference["τ attention–input_x_gradient"]["mean"] == 0.351
@@ -78,12 +86,12 @@ def test_rederive_without_arrays_uses_the_scatter_and_the_agreement_means(tmp_pa
   monkeypatch.setattr(rederive, "test_lengths", lambda dataset, meta, data_dir: lengths)
   rederive.rederive(tmp_path)
   saved = json.loads((tmp_path / "results.json").read_text())["results"]["sst2"]
-  expected = near_ties.measure(analysis)
+  expected = _near_ties_judged(analysis)
   control = saved["3"]["rows"]["length control"][near_ties.PARTIAL]["per_seed"]
   np.testing.assert_allclose(control, expected["rows"]["length control"][near_ties.PARTIAL][
       "per_seed"], rtol=1e-9)
   row = saved["6"]["rows"]["bilstm + scaled_dot"]
-  table = explanations.measure(scores, "sst2")["agreement"]["scaled_dot"]
+  table = _explanations_judged(scores, "sst2")["agreement"]["scaled_dot"]
   i, j = (table["methods"].index(m) for m in ("attention", "input_x_gradient"))
   assert row["τ attention–input_x_gradient"]["mean"] == pytest.approx(table["mean"][i][j])
   assert row["τ attention–input_x_gradient"]["ci"] is None  # no per-seed values: no interval
@@ -95,6 +103,6 @@ def test_rederive_without_arrays_uses_the_scatter_and_the_agreement_means(tmp_pa
 def test_a_scatter_with_left_out_points_cannot_be_placed():
   analysis, _, lengths = _cells()
   analysis["tau"][0, 3] = np.nan
-  stored = json.loads(json.dumps(strict_json(near_ties.measure(analysis))))
+  stored = json.loads(json.dumps(strict_json(_near_ties_judged(analysis))))
   with pytest.raises(ValueError, match="example of each point is unknown"):
     rederive.near_ties_cell(stored, lengths)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from attnjax.io import strict_json
-from attnjax.reproduce import ablation, archive, cells, explanations, reproduce, verdicts
+from attnjax.reproduce import ablation, archive, cells, explanations, findings, reproduce
 from attnjax.reproduce.cell_measurements import AnalysisSettings
 
 TINY = dict(
-    data=("planted",), seeds=2, quick=True, progress=False, encoders=("bilstm",),
+    data=("planted",), seeds=2, preset="quick", progress=False, encoders=("bilstm",),
     temperatures=(0.5,),
     analysis=AnalysisSettings(eval_examples=60, explain_examples=3, num_samples=24),
     config_changes={"epochs": 1, "model.embed_dim": 8, "model.hidden_dim": 8,
@@ -47,8 +47,7 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   assert saved["meta"]["analysis"]["code"] == cells.analysis_code()
   assert set(saved["results"]["planted"]) == {"1", "2", "3", "4", "5", "6", "7"}
   for number, finding in results["planted"].items():
-    allowed = {"6": verdicts.EXPLAINER_VERDICTS,
-               "7": verdicts.FAITHFULNESS_VERDICTS}.get(number, verdicts.VERDICTS)
+    allowed = findings.EXPERIMENTS[int(number)].outcomes
     assert finding["verdict"] in allowed
     assert strict_json(finding["comparisons"]) == saved["results"]["planted"][number]["comparisons"]
   assert "Comparisons (difference of means, its 95% interval" in report
@@ -88,7 +87,8 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
     with np.load(tmp_path / "planted" / "cells" / c / "analysis.npz") as saved_cell:
       checked = c in ("bilstm-additive", "bilstm-deep", "bilstm-scaled_dot")
       assert ("dataset_mi_robust" in saved_cell) == checked, c
-      assert ("calibration" in saved_cell) == checked, c
+      assert ("calibration/dataset/bias" in saved_cell) == checked, c
+      assert all(saved_cell[k].dtype != object for k in saved_cell.files)  # plain arrays
   stamps = {c: (tmp_path / "planted" / "cells" / c / "analysis.npz").stat().st_mtime_ns
             for c in cells_}
   # Figures were checked above; the resumed and partial runs below test the caches (each
@@ -110,7 +110,7 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   for number in results["planted"]:
     assert json.dumps(restored["planted"][number]) == json.dumps(results["planted"][number])
   # An experiment's stale arrays need parameters (here finding ii's swapped-attention code):
-  # only that cell is retrained (`cells.trained_run`), to the same numbers.
+  # only that cell is retrained (`cells.trained`), to the same numbers.
   monkeypatch.setattr(ablation, "swapped_code", lambda: "0123456789abcdef")
   swapped = reproduce(tmp_path / "restored", **{**TINY, "only": (2,)})
   assert [p.parent.parent.name for p in (tmp_path / "restored").rglob("params.msgpack")] == \

@@ -46,7 +46,7 @@ from attnjax.reproduce.cell_measurements import AnalysisSettings
 
 args = json.loads(sys.argv[1])
 TINY = dict(
-    data=("planted",), seeds=2, only=(4,), temperatures=(0.5,), quick=True, progress=False,
+    data=("planted",), seeds=2, only=(4,), temperatures=(0.5,), preset="quick", progress=False,
     analysis=AnalysisSettings(eval_examples=60, explain_examples=3, num_samples=24,
                               robustness_method=None),
     config_changes={"epochs": 1, "batch_size": 40, "steps_per_call": 2, "model.embed_dim": 8,

@@ -64,8 +64,3 @@ def test_map_seeds_equals_a_loop_over_seeds(jit):
   np.testing.assert_allclose(run(one, key), noisy_logits(one, key), rtol=1e-6, atol=1e-6)
   shared = map_seeds(lambda p, t, l: MODEL.apply(p, t, l)[0], stacked, TOKENS, LENGTHS)
   chex.assert_shape(shared, (3, 2, 3))
-
-
-def test_explain_target_keeps_over_seeds():
-  from attnjax.explain.target import over_seeds
-  assert over_seeds is map_seeds

@@ -15,7 +15,7 @@ from attnjax.reproduce.split_accuracy import split_accuracy
 from attnjax.training import load_run
 
 TINY = dict(
-    data=("planted",), seeds=2, quick=True, progress=False, only=(3,),  # one cell
+    data=("planted",), seeds=2, preset="quick", progress=False, only=(3,),  # one cell
     analysis=AnalysisSettings(eval_examples=40, explain_examples=2, num_samples=24,
                               robustness_method=None, calibration_replicates=0),
     config_changes={"epochs": 1, "model.embed_dim": 8, "model.hidden_dim": 8,

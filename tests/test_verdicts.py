@@ -10,11 +10,15 @@ from scipy import stats
 from attnjax import analysis, cli
 from attnjax.analysis import mean_ci, seed_summary
 from attnjax.io import strict_json
-from attnjax.reproduce import rejudge as rejudge_module
-from attnjax.reproduce import near_ties, report, verdicts
+from attnjax.reproduce import findings, near_ties, report, verdicts
 from attnjax.reproduce.rejudge import rejudge, rejudge_results
 
 SPREAD = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])  # per-seed noise, std 0.0158
+
+
+def _near_ties_judged(cell, **kwargs):
+  """Finding iii measured from a cell's arrays and judged, as a run does."""
+  return near_ties.EXPERIMENT.judged(near_ties.summarize(cell, **kwargs))
 
 
 def _summary(mean, noise=SPREAD):
@@ -37,14 +41,14 @@ def _finding_1(additive, deep, scaled_dot, robust=None):
     ((0.5, 0.31, 0.3), "mixed"),              # one of two significant the predicted way
 ])
 def test_finding_1_four_outcomes(means, verdict):
-  judged = verdicts.judge(1, _finding_1(*means))
+  judged = findings.judge(1, _finding_1(*means))
   assert judged["verdict"] == verdict
   assert [c["test"] for c in judged["comparisons"]] == ["welch", "welch"]  # separate cells
   assert "robustness" not in judged
 
 
 def test_comparison_numbers_and_holm_decide_the_outcome():
-  judged = verdicts.judge(1, _finding_1(0.5, 0.31, 0.3))
+  judged = findings.judge(1, _finding_1(0.5, 0.31, 0.3))
   win, overlap = judged["comparisons"]
   expected = stats.ttest_ind(0.5 + SPREAD, 0.3 + SPREAD, equal_var=False)
   np.testing.assert_allclose(win["p"], expected.pvalue, rtol=1e-6)
@@ -62,14 +66,14 @@ def test_comparison_numbers_and_holm_decide_the_outcome():
 
 
 def test_finding_1_robustness_is_judged_separately():
-  judged = verdicts.judge(1, _finding_1(0.31, 0.29, 0.3, {"additive": 0.5, "deep": 0.2,
+  judged = findings.judge(1, _finding_1(0.31, 0.29, 0.3, {"additive": 0.5, "deep": 0.2,
                                                               "scaled_dot": 0.3}),
-                          robustness_method="probe")
+                          {"robustness_method": "probe"})
   assert judged["verdict"] == "inconclusive"
   assert judged["robustness"]["verdict"] == "not reproduced"
   assert "additive vs scaled_dot: additive > scaled_dot" in judged["rule"]
   assert "deep vs scaled_dot: deep < scaled_dot" in judged["rule"]
-  negative = verdicts.judge(1, _finding_1(0.5, 0.6, 0.3, dict.fromkeys(["additive", "deep",
+  negative = findings.judge(1, _finding_1(0.5, 0.6, 0.3, dict.fromkeys(["additive", "deep",
                                                                           "scaled_dot"], -1)))
   assert "robustness" not in negative and "cannot check" in negative["rule"]
 
@@ -83,15 +87,15 @@ def _calibrated(finding, biases, spread=0.01, key="calibration"):
 
 def test_finding_1_difference_within_the_estimators_error_is_inconclusive():
   # Both differences significant by Welch (0.2 and 0.3 above scaled_dot, seed std 0.016).
-  plain = verdicts.judge(1, _finding_1(0.5, 0.6, 0.3))
+  plain = findings.judge(1, _finding_1(0.5, 0.6, 0.3))
   assert plain["verdict"] == "reproduced" and "no calibration stored" in plain["rule"]
   # A common bias cancels: still reproduced; the error is |0| + √2·0.01.
-  common = verdicts.judge(1, _calibrated(_finding_1(0.5, 0.6, 0.3), (-0.2, -0.2, -0.2)))
+  common = findings.judge(1, _calibrated(_finding_1(0.5, 0.6, 0.3), (-0.2, -0.2, -0.2)))
   assert common["verdict"] == "reproduced" and "bias_a − bias_b" in common["rule"]
   assert common["comparisons"][0]["estimator_error"] == pytest.approx(np.hypot(0.01, 0.01))
   # additive's bias differs from scaled_dot's by 0.25 > its difference 0.2: inconclusive;
   # deep's by 0.25 < 0.3: still significant. One of two → mixed.
-  differing = verdicts.judge(1, _calibrated(_finding_1(0.5, 0.6, 0.3), (0.05, 0.05, -0.2)))
+  differing = findings.judge(1, _calibrated(_finding_1(0.5, 0.6, 0.3), (0.05, 0.05, -0.2)))
   first, second = differing["comparisons"]
   assert first["estimator_error"] == pytest.approx(0.25 + np.hypot(0.01, 0.01))
   assert first["outcome"] == "inconclusive" and "estimator's error" in first["note"]
@@ -100,7 +104,7 @@ def test_finding_1_difference_within_the_estimators_error_is_inconclusive():
   finding = _calibrated(_finding_1(0.5, 0.6, 0.3, {"additive": 0.5, "deep": 0.6,
                                                    "scaled_dot": 0.3}),
                         (0.0, 0.0, 0.0), spread=0.5, key="calibration_robust")
-  robust = verdicts.judge(1, finding, robustness_method="probe")
+  robust = findings.judge(1, finding, {"robustness_method": "probe"})
   assert robust["verdict"] == "reproduced" and robust["robustness"]["verdict"] == "inconclusive"
 
 
@@ -120,7 +124,7 @@ def test_finding_2_pairs_the_swapped_rows_and_needs_per_seed_values_for_it():
   learned = np.array([0.1, 0.3, 0.5, 0.2, 0.4])
   swapped = learned - 0.05 + np.array([0.004, -0.003, 0.001, 0.0, -0.002])
   trained = np.array([-0.1, -0.12, -0.08, -0.11, -0.09])
-  judged = verdicts.judge(2, _finding_2(learned, swapped, trained))
+  judged = findings.judge(2, _finding_2(learned, swapped, trained))
   by_name = {c["b"]: c for c in judged["comparisons"]}
   assert set(by_name) == {"trained frozen-random", "swapped random"}  # uniform: τ undefined
   assert "trained uniform" in judged["rule"]
@@ -129,7 +133,7 @@ def test_finding_2_pairs_the_swapped_rows_and_needs_per_seed_values_for_it():
   np.testing.assert_allclose(paired["p"], stats.ttest_rel(learned, swapped).pvalue, rtol=1e-6)
   assert by_name["trained frozen-random"]["test"] == "welch"
   assert judged["verdict"] == "reproduced"
-  stored = verdicts.judge(2, _finding_2(learned, swapped, trained, pairs=False))
+  stored = findings.judge(2, _finding_2(learned, swapped, trained, pairs=False))
   unpaired = {c["b"]: c for c in stored["comparisons"]}["swapped random"]
   assert unpaired["test"] == "welch" and unpaired["note"] == verdicts.UNPAIRED_NOTE
   assert unpaired["direction"] == 0 and stored["verdict"] == "mixed"  # Welch cannot see it
@@ -201,7 +205,7 @@ def test_kendalls_partial_tau_does_not_control_a_shared_length_trend():
                                          # length-controlled test does not
     (-0.4, 0.0, "not reproduced", -1)])
 def test_finding_3_is_length_controlled(rise, length_effect, verdict, uncontrolled):
-  finding = near_ties.measure(_near_ties(seeds=5, examples=60, rise=rise,
+  finding = _near_ties_judged(_near_ties(seeds=5, examples=60, rise=rise,
                                          length_effect=length_effect, seed=1))
   (c,) = finding["comparisons"]
   per_seed = finding["rows"]["length control"][near_ties.PARTIAL]["per_seed"]
@@ -218,9 +222,9 @@ def test_finding_3_is_length_controlled(rise, length_effect, verdict, uncontroll
 
 
 def test_finding_3_without_lengths_is_not_judged_and_says_why():
-  finding = near_ties.measure(_near_ties())
+  finding = _near_ties_judged(_near_ties())
   del finding["rows"]["length control"]
-  judged = verdicts.judge(3, finding)
+  judged = findings.judge(3, finding)
   assert judged["verdict"] == verdicts.NOT_JUDGED and judged["comparisons"] == []
   assert "lengths were not kept" in judged["rule"]
   assert judged["comparisons_uncontrolled"][0]["test"] == "paired"
@@ -230,7 +234,7 @@ def test_finding_3_with_no_defined_tau_is_inconclusive_not_an_error():
   """Every τ undefined (e.g. constant instance MI in a tiny model): empty quartiles."""
   cell = _near_ties(seeds=2, examples=8)
   cell["tau"][:] = np.nan
-  finding = near_ties.measure(cell)
+  finding = _near_ties_judged(cell)
   assert finding["verdict"] == "inconclusive" and finding["dropped"]["count"] == 16
 
 
@@ -248,11 +252,11 @@ def test_bonferroni_interval_at_the_familys_size_equals_scipy():
 def test_finding_4_one_of_three_not_significant_is_mixed():
   rows = {"softmax": {"entropy": _summary(1.5)}, "gumbel τ=0.1": {"entropy": _summary(0.2)},
           "gumbel τ=0.5": {"entropy": _summary(1.49)}, "gumbel τ=2": {"entropy": _summary(3.0)}}
-  judged = verdicts.judge(4, {"rows": rows})
+  judged = findings.judge(4, {"rows": rows})
   assert [c["b"] for c in judged["comparisons"]] == ["gumbel τ=0.1", "gumbel τ=0.5"]
   assert judged["verdict"] == "mixed"
   rows["gumbel τ=0.5"]["entropy"] = _summary(0.6)
-  assert verdicts.judge(4, {"rows": rows})["verdict"] == "reproduced"
+  assert findings.judge(4, {"rows": rows})["verdict"] == "reproduced"
 
 
 def test_finding_5_rank_interval_from_comparisons():
@@ -261,15 +265,15 @@ def test_finding_5_rank_interval_from_comparisons():
 
   taus = {"bilstm + additive": 0.30, "lstm + additive": 0.31, "bilstm + deep": 0.29,
           "cnn + additive": 0.10, "cnn + deep": 0.05, "embedding + additive": 0.0}
-  judged = verdicts.judge(5, {"rows": rows(taus)})
+  judged = findings.judge(5, {"rows": rows(taus)})
   # Tied with two cells, clearly above three: rank 1–3 of 6, top third = ranks 1–2.
   assert "it ranks 2 of 6 by mean" in judged["rule"] and "ranks between 1 and 3" in judged["rule"]
   assert judged["verdict"] == "inconclusive"
   taus["bilstm + deep"] = 0.05  # now clearly above four: rank 1–2
-  judged = verdicts.judge(5, {"rows": rows(taus)})
+  judged = findings.judge(5, {"rows": rows(taus)})
   assert "between 1 and 2" in judged["rule"] and judged["verdict"] == "reproduced"
   taus["bilstm + additive"] = -0.2  # clearly last
-  assert verdicts.judge(5, {"rows": rows(taus)})["verdict"] == "not reproduced"
+  assert findings.judge(5, {"rows": rows(taus)})["verdict"] == "not reproduced"
 
 
 def _finding_6(mi_gradient, mi_loo, attention_gradient=0.3, attention_loo=0.2):
@@ -291,7 +295,7 @@ def _finding_6(mi_gradient, mi_loo, attention_gradient=0.3, attention_loo=0.2):
                                          ((0.31, 0.19), "inconclusive"),
                                          ((0.1, 0.4), "mixed")])
 def test_experiment_6_outcomes(mi, verdict):
-  judged = verdicts.judge(6, _finding_6(*mi))
+  judged = findings.judge(6, _finding_6(*mi))
   # 2 attention types × (gradient norm, |input × gradient|, LOO); not the reference row.
   assert len(judged["comparisons"]) == 6
   assert all(c["test"] == "paired" and c["family"] == 6 for c in judged["comparisons"])
@@ -303,7 +307,7 @@ def test_experiment_6_leaves_out_a_row_stored_without_per_seed_values():
   for row in list(finding["rows"].values())[:2]:
     for name in ("τ instance_mi–input_x_gradient", "τ attention–input_x_gradient"):
       row[name] = {"mean": row[name]["mean"], "ci": np.nan, "n": 3, "std": np.nan}
-  judged = verdicts.judge(6, finding)
+  judged = findings.judge(6, finding)
   assert len(judged["comparisons"]) == 4 and judged["verdict"] == "attention agrees better"
   assert "per-seed values not stored: bilstm + additive: τ with input_x_gradient" in judged["rule"]
 
@@ -324,7 +328,7 @@ def test_comparison_in_the_report():
 
 def _document():
   """A small results.json as an older run stored it: no per-seed values, old verdicts."""
-  finding_3 = near_ties.measure(_near_ties(seeds=5, examples=8, rise=0.4, seed=3))
+  finding_3 = _near_ties_judged(_near_ties(seeds=5, examples=8, rise=0.4, seed=3))
   finding_3 = {k: v for k, v in finding_3.items() if k in ("rows", "scatter", "dropped")}
   del finding_3["rows"]["length control"]  # results written before lengths were kept
   finding_1 = _finding_1(0.31, 0.29, 0.3)
@@ -340,7 +344,7 @@ def _document():
                    "rule": "old rule"},
              "6": {**finding_6, "title": "Explainers side by side (experiment 6)",
                    "verdict": "attention agrees better", "rule": "old rule"}}
-  meta = {"seeds": 5, "quick": True, "analysis": {"explain_examples": 8,
+  meta = {"seeds": 5, "quick": True, "preset": "quick", "analysis": {"explain_examples": 8,
                                                   "robustness_method": "probe"}}
   return json.loads(json.dumps(strict_json({"meta": meta, "results": {"toy": results}})))
 
@@ -375,9 +379,9 @@ def test_rejudge_a_stored_results_document(tmp_path, capsys):
   assert list(saved["results"]["toy"]["1"]["rows"]) == ["scaled_dot", "deep", "additive"]
   with pytest.raises(ValueError, match="holds no results.json"):
     rejudge(tmp_path / "missing")
-  (tmp_path / "results.json").write_text(json.dumps(document))  # the command line, twice
+  (tmp_path / "results.json").write_text(json.dumps(document))
   assert cli.main(["rejudge", str(tmp_path)]) == 0
-  assert rejudge_module.main([str(tmp_path)]) == 0
+  assert cli.main(["rejudge", str(tmp_path)]) == 0  # re-judged again: the same verdicts
   lines = capsys.readouterr().out.splitlines()
   assert lines[0] == f"* {tmp_path} toy finding 1: mixed → inconclusive" and len(lines) == 6
   assert lines[1] == f"* {tmp_path} toy finding 3: reproduced → not judged"

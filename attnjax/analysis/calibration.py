@@ -28,8 +28,6 @@ The R replicates (and the R permutations) run under one `vmap`.
 
 from __future__ import annotations
 
-import inspect
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -166,7 +164,7 @@ def calibrate(h, y, *, method: str, key, mask=None, num_classes: int | None = No
   def surrogate(k):
     return means[y] + jax.random.normal(k, h.shape) @ factor.T
 
-  if "num_classes" in inspect.signature(mi.METHODS[method]).parameters:
+  if mi.needs_num_classes(method):
     options = {"num_classes": num_classes, **options}
 
   def run(x, labels, k):

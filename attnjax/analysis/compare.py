@@ -37,8 +37,6 @@ import numpy as np
 
 from attnjax.analysis.summary import student_t_quantile, student_t_two_sided_p
 
-TESTS = ("welch", "paired", "one-sample")
-
 
 def _check_level(level: float):
   if not 0 < level < 1:

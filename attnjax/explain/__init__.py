@@ -30,7 +30,7 @@ from attnjax.explain.instance import (PERTURBATIONS, InstanceMI, instance_positi
                                      perturbed_internals)
 from attnjax.explain.occlusion import leave_one_out
 from attnjax.explain.registry import METHODS, attention, explain, explain_in_buckets, instance_mi
-from attnjax.explain.target import OUTPUTS
+from attnjax.explain.inputs_and_target import OUTPUTS
 
 __all__ = ["ABLATIONS", "METHODS", "OUTPUTS", "PERTURBATIONS", "CounterfactualAttention", "InstanceMI",
            "ablate", "attention", "counterfactual_attention", "explain", "explain_in_buckets",

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from attnjax.explain.target import check_inputs
+from attnjax.explain.inputs_and_target import check_inputs
 from attnjax.models.attention import masked_softmax
 from attnjax.models.encoders import sequence_mask
 from attnjax.models.seeds import map_seeds

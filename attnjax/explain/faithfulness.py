@@ -26,7 +26,7 @@ import numpy as np
 from attnjax.checks import check_choice, check_int, is_concrete, is_int, is_real
 from attnjax.data.planted import PAD_ID, UNK_ID
 from attnjax.explain.occlusion import MODES, check_batch_copies, copies_logits
-from attnjax.explain.target import check_inputs
+from attnjax.explain.inputs_and_target import check_inputs
 from attnjax.models.classifier import check_params
 from attnjax.models.encoders import sequence_mask
 from attnjax.models.seeds import map_seeds

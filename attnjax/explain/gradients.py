@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from attnjax.checks import check_choice
-from attnjax.explain.target import (OUTPUTS, check_inputs, mask_padding, resolve_target,
-                                    target_output)
+from attnjax.explain.inputs_and_target import (OUTPUTS, check_inputs, mask_padding,
+                                               resolve_target, target_output)
 from attnjax.models.encoders import sequence_mask
 from attnjax.models.seeds import map_seeds
 

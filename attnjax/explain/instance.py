@@ -32,7 +32,7 @@ from attnjax import mi
 from attnjax.analysis.position_mi import PROJECTIONS, project_hidden
 from attnjax.checks import check_choice, is_int, is_real
 from attnjax.models.classifier import AttentionClassifier
-from attnjax.explain.target import check_inputs
+from attnjax.explain.inputs_and_target import check_inputs
 from attnjax.models.encoders import sequence_mask
 from attnjax.models.seeds import map_seeds, split_over_seeds
 

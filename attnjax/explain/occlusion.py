@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from attnjax.checks import check_choice
-from attnjax.explain.target import check_inputs, mask_padding, resolve_target
-from attnjax.models import encoders
-from attnjax.models.encoders import flip_sequences, sequence_mask
+from attnjax.explain.inputs_and_target import check_inputs, mask_padding, resolve_target
+from attnjax.models.encoders import LSTM_ENCODERS, sequence_mask
 from attnjax.models.seeds import map_seeds
 
 MODES = ("remove", "mask")
@@ -66,7 +66,7 @@ def leave_one_out(model, params, tokens, lengths, *, target=None, mode: str = "r
   tokens, lengths, target = check_inputs(model, params, tokens, lengths, target)
   check_choice("mode", mode, MODES)
   check_choice("distance", distance, DISTANCES)
-  if reuse_states and model.encoder not in ("bilstm", "lstm"):
+  if reuse_states and model.encoder not in LSTM_ENCODERS:
     raise ValueError(f"reuse_states needs an LSTM encoder ('bilstm' or 'lstm'), got encoder "
                      f"{model.encoder!r}")
   return _leave_one_out(model, params, tokens, lengths, target, mode=mode, distance=distance,
@@ -202,6 +202,84 @@ def _leave_one_out(model, params, tokens, lengths, target, *, mode, distance, pa
   return map_seeds(one_seed, params, model=model)
 
 
+class _CopyRuns(NamedTuple):
+  """Where the recurrences of the N = B·T leave-one-out copies restart (copy n = b·T + t).
+
+  Attributes:
+    example: <int32>[N] b, the example copied.
+    left_out: <int32>[N] t, the position left out.
+    lengths: <int32>[N] L', the copy's length.
+    shift: <int32>[N] δ, 1 where the token is removed, 0 where it is masked.
+    forward_steps: <int32>[N] L' − t, the forward run from copy position t.
+    backward_steps: <int32>[N] t − δ + 1, the backward run from copy position
+      t − δ down to 0 (0 without a backward direction).
+    work: <int32>[N] the longer of the two runs, −1 for copies not needed.
+  """
+  example: jax.Array
+  left_out: jax.Array
+  lengths: jax.Array
+  shift: jax.Array
+  forward_steps: jax.Array
+  backward_steps: jax.Array
+  work: jax.Array
+
+
+def _copy_runs(lengths_B, copy_lengths_BxT, real_BxT, bidirectional: bool) -> _CopyRuns:
+  """The restarted runs of every copy: `_CopyRuns` of `leave_one_out_copies`' output."""
+  batch, max_length = copy_lengths_BxT.shape
+  count = batch * max_length
+  example_N = jnp.repeat(jnp.arange(batch), max_length)
+  left_out_N = jnp.tile(jnp.arange(max_length), batch)
+  copy_lengths_N = copy_lengths_BxT.reshape(count)
+  shift_N = (copy_lengths_N < lengths_B[example_N]).astype(jnp.int32)
+  forward_steps_N = copy_lengths_N - left_out_N
+  backward_steps_N = (left_out_N - shift_N + 1) * bidirectional
+  work_N = jnp.where(real_BxT.reshape(count), jnp.maximum(forward_steps_N, backward_steps_N), -1)
+  return _CopyRuns(example=example_N, left_out=left_out_N, lengths=copy_lengths_N, shift=shift_N,
+                   forward_steps=forward_steps_N, backward_steps=backward_steps_N, work=work_N)
+
+
+def _states_at(state, example_N, position_N, lengths_B):
+  """Each copy's original state at `position_N` of its example, 0 outside its real positions.
+
+  Args:
+    state: one direction's states, arrays <float32>[B, T, H].
+    example_N, position_N: <int32>[N].
+    lengths_B: <int32>[B] the originals' lengths.
+
+  Returns:
+    `state` with arrays <float32>[N, H].
+  """
+  max_length = jax.tree.leaves(state)[0].shape[1]
+  inside_N = (position_N >= 0) & (position_N < lengths_B[example_N])
+  at_N = jnp.clip(position_N, 0, max_length - 1)
+  return jax.tree.map(lambda x: jnp.where(inside_N[:, None], x[example_N, at_N], 0.0), state)
+
+
+def _copy_hidden(states, runs_K: _CopyRuns, resumed):
+  """The K copies' encoder outputs: the original's where they agree, the resumed runs elsewhere.
+
+  Args:
+    states: the originals' `encoder_states`, D directions of <float32>[B, T, H].
+    runs_K: `_CopyRuns` of the K copies.
+    resumed: D <float32>[K, T, H], the copies' resumed runs.
+
+  Returns:
+    <float32>[K, T, D·H], 0 on each copy's padding.
+  """
+  max_length = resumed[0].shape[1]
+  positions_T = jnp.arange(max_length)[None, :]
+  t_K, shift_K, example_K = runs_K.left_out, runs_K.shift, runs_K.example
+  hidden = [jnp.where((positions_T < t_K[:, None])[..., None], states[0].hidden[example_K],
+                      resumed[0])]
+  if len(states) == 2:  # backward: copy position j > t − δ holds the original's j + δ
+    source_KxT = jnp.clip(positions_T + shift_K[:, None], 0, max_length - 1)
+    original_KxTxH = states[1].hidden[example_K[:, None], source_KxT]
+    hidden.append(jnp.where((positions_T > (t_K - shift_K)[:, None])[..., None], original_KxTxH,
+                            resumed[1]))
+  return jnp.concatenate(hidden, axis=-1) * sequence_mask(runs_K.lengths, max_length)[..., None]
+
+
 def _reused_copy_logits(model, params, tokens, lengths, copies_BxTxT, lengths_BxT, real_BxT,
                         batch_copies):
   """`_copy_logits` of the leave-one-out copies, reusing the original's LSTM states.
@@ -218,105 +296,41 @@ def _reused_copy_logits(model, params, tokens, lengths, copies_BxTxT, lengths_Bx
   (all at once for `batch_copies=None`); each chunk's loop stops at its
   longest run, so a copy costs about ¾·L recurrence steps rather than T
   (the lockstep makes it max(L − t, t), not L − 1; the attention and output
-  layers still run on [K, T]).
+  layers still run on [K, T]). The model's `encoder_states`,
+  `resume_encoder` and `attend` do the model's part.
 
   Returns:
     <float32>[B, T, C] logits, 0 at padded positions.
   """
   batch, max_length, _ = copies_BxTxT.shape
   count = batch * max_length
-  tree = params["params"]
-  encoder = tree["encoder"]
-  num_dirs = encoder["input_kernel"].shape[0]
-  hidden_size = encoder["recurrent_kernel"].shape[1]
-  kernels_DxKxG = jnp.concatenate([encoder["input_kernel"], encoder["recurrent_kernel"]], axis=1)
-  table_VxE = tree["embedding"]["embedding"]
-
-  # The original's states at every position, [B, T, H] per direction, backward ones at their
-  # original positions.
-  mask_BxT = sequence_mask(lengths, max_length)
-  embedded_TxBxE = jnp.transpose(table_VxE[tokens] * mask_BxT[..., None], (1, 0, 2))
-  directions = [embedded_TxBxE]
-  if num_dirs == 2:
-    directions.append(flip_sequences(embedded_TxBxE, lengths, time_axis=0))
-  hs, cs, _ = encoders._lstm_forward(tuple(directions), tuple(kernels_DxKxG),
-                                     tuple(encoder["bias"]), model.unroll)
-  states = [(hs[0], cs[0])]
-  if num_dirs == 2:
-    states.append(tuple(flip_sequences(x, lengths, time_axis=0) for x in (hs[1], cs[1])))
-  states = [tuple(jnp.transpose(x, (1, 0, 2)) for x in pair) for pair in states]
-
-  # Every copy n = (b, t): its runs' starts, lengths and initial states.
-  example_N = jnp.repeat(jnp.arange(batch), max_length)
-  left_out_N = jnp.tile(jnp.arange(max_length), batch)
-  copy_lengths_N = lengths_BxT.reshape(count)
-  shift_N = (copy_lengths_N < lengths[example_N]).astype(jnp.int32)  # δ: 1 where removed
-  forward_steps_N = copy_lengths_N - left_out_N
-  backward_steps_N = (left_out_N - shift_N + 1) * (num_dirs == 2)
-  valid_N = real_BxT.reshape(count)
-  work_N = jnp.where(valid_N, jnp.maximum(forward_steps_N, backward_steps_N), -1)
-
-  def initial(direction, position_N):
-    h_BxTxH, c_BxTxH = states[direction]
-    inside_N = (position_N >= 0) & (position_N < lengths[example_N])
-    at_N = jnp.clip(position_N, 0, max_length - 1)
-    return tuple(jnp.where(inside_N[:, None], x[example_N, at_N], 0.0) for x in (h_BxTxH,
-                                                                                c_BxTxH))
-
-  initial_N = [initial(0, left_out_N - 1)] + (
-      [initial(1, left_out_N + 1)] if num_dirs == 2 else [])
+  states = model.apply(params, tokens, lengths, method=model.encoder_states)
+  runs = _copy_runs(lengths, lengths_BxT, real_BxT, bidirectional=len(states) == 2)
+  initial_N = [_states_at(states[0], runs.example, runs.left_out - 1, lengths)] + (
+      [_states_at(states[1], runs.example, runs.left_out + 1, lengths)] if len(states) == 2
+      else [])
   chunk = count if batch_copies is None else min(batch_copies, count)
   chunks = -(-count // chunk)
-  order_N = jnp.argsort(-work_N, stable=True)
+  order_N = jnp.argsort(-runs.work, stable=True)
   order_M = jnp.pad(order_N, (0, chunks * chunk - count))  # fillers: copy 0 again, discarded
-  work_M = jnp.pad(work_N[order_N], (0, chunks * chunk - count), constant_values=-1)
+  work_M = jnp.pad(runs.work[order_N], (0, chunks * chunk - count), constant_values=-1)
   copies_NxT = copies_BxTxT.reshape(count, max_length)
-  rows_K = jnp.arange(chunk)
 
   def run_chunk(i, logits_MxC):
     n_K = jax.lax.dynamic_slice_in_dim(order_M, i * chunk, chunk)
-    tokens_KxT, t_K, shift_K = copies_NxT[n_K], left_out_N[n_K], shift_N[n_K]
-    steps_K = [forward_steps_N[n_K], backward_steps_N[n_K]]
-    carry = tuple((h[n_K], c[n_K]) for h, c in initial_N)
-    outputs = tuple(jnp.zeros((chunk, max_length, hidden_size), jnp.float32)
-                    for _ in range(num_dirs))
-
-    def step(s, state):
-      carry, outputs = state
-      new_carry, new_outputs = [], []
-      for d in range(num_dirs):
-        position_K = t_K + s if d == 0 else t_K - shift_K - s
-        active_K = s < steps_K[d]
-        x_KxE = table_VxE[tokens_KxT[rows_K, jnp.clip(position_K, 0, max_length - 1)]]
-        (h, c), out = carry[d], outputs[d]
-        act = encoders._gate_activations(jnp.concatenate([x_KxE, h], -1) @ kernels_DxKxG[d]
-                                         + encoder["bias"][d][None, :])
-        i_g, f_g, g_g, o_g = jnp.split(act, 4, axis=-1)
-        c = f_g * c + i_g * g_g
-        h = o_g * jnp.tanh(c)
-        new_carry.append((h, c))
-        new_outputs.append(out.at[rows_K, jnp.where(active_K, position_K, max_length)].set(
-            h, mode="drop"))
-      return tuple(new_carry), tuple(new_outputs)
-
-    steps = jnp.max(jax.lax.dynamic_slice_in_dim(work_M, i * chunk, chunk))
-    _, outputs = jax.lax.fori_loop(0, steps, step, (carry, outputs))
-    copy_lengths_K = copy_lengths_N[n_K]
-    positions_T = jnp.arange(max_length)[None, :]
-    example_K = example_N[n_K]
-    forward_KxTxH = jnp.where((positions_T < t_K[:, None])[..., None],
-                              states[0][0][example_K], outputs[0])
-    hidden = [forward_KxTxH]
-    if num_dirs == 2:
-      source_KxT = jnp.clip(positions_T + shift_K[:, None], 0, max_length - 1)
-      original_KxTxH = states[1][0][example_K[:, None], source_KxT]
-      hidden.append(jnp.where((positions_T > (t_K - shift_K)[:, None])[..., None],
-                              original_KxTxH, outputs[1]))
-    hidden_KxTxD = jnp.concatenate(hidden, axis=-1) * sequence_mask(
-        copy_lengths_K, max_length)[..., None]
-    logits_KxC, _ = model.apply(params, hidden_KxTxD, copy_lengths_K, method=model.attend)
+    runs_K = jax.tree.map(lambda x: x[n_K], runs)
+    directions = len(states)
+    starts = (runs_K.left_out, runs_K.left_out - runs_K.shift)[:directions]
+    steps = (runs_K.forward_steps, runs_K.backward_steps)[:directions]
+    longest = jnp.max(jax.lax.dynamic_slice_in_dim(work_M, i * chunk, chunk))
+    resumed = model.apply(params, copies_NxT[n_K], starts,
+                          jax.tree.map(lambda x: x[n_K], initial_N), steps, longest,
+                          method=model.resume_encoder)
+    logits_KxC, _ = model.apply(params, _copy_hidden(states, runs_K, resumed), runs_K.lengths,
+                                method=model.attend)
     return jax.lax.dynamic_update_slice_in_dim(logits_MxC, logits_KxC, i * chunk, axis=0)
 
+  valid_N = real_BxT.reshape(count)
   num_valid = jnp.sum(valid_N)
   sorted_logits = jax.lax.fori_loop(0, (num_valid + chunk - 1) // chunk, run_chunk,
                                     jnp.zeros((chunks * chunk, model.num_classes), jnp.float32))

@@ -13,7 +13,7 @@ from attnjax.data import buckets as buckets_lib
 from attnjax.explain.gradients import gradient, input_x_gradient, integrated_gradients
 from attnjax.explain.instance import instance_mi
 from attnjax.explain.occlusion import leave_one_out
-from attnjax.explain.target import check_inputs, mask_padding
+from attnjax.explain.inputs_and_target import check_inputs, mask_padding
 from attnjax.models.seeds import map_seeds
 
 

@@ -8,9 +8,13 @@ Estimator families, one module each: `knn` (KSG, Ross's mixed estimator),
 `binning` (histograms), `variational` (InfoNCE, NWJ, MINE, SMILE critics),
 `probe` (Barber–Agakov), `crossfit` (the cross-fitted, regularisation-tuned
 linear probe for high-dimensional states). `testing` holds ground-truth tasks with known MI.
+`ESTIMATORS` declares each method's options and kind of y; `needs_num_classes(method)`
+says whether it takes `num_classes=` (needed for labels under `jit` / `vmap`).
 """
 
-from attnjax.mi.registry import METHODS, MIN_COUNT, estimate, per_position
+from attnjax.mi.registry import (ESTIMATORS, METHODS, MIN_COUNT, Estimator, estimate,
+                                 needs_num_classes, per_position)
 from attnjax.mi.result import MIResult
 
-__all__ = ["METHODS", "MIN_COUNT", "MIResult", "estimate", "per_position"]
+__all__ = ["ESTIMATORS", "Estimator", "METHODS", "MIN_COUNT", "MIResult", "estimate",
+           "needs_num_classes", "per_position"]

@@ -176,22 +176,3 @@ def minimize(loss_fn, params, state, data, weights, key, *, steps: int, batch_si
     scores.append(score[None])
   curve = jnp.concatenate(curves) if curves else jnp.zeros((0,), jnp.float32)
   return Fit(best[1], curve, jnp.concatenate(scores), best[2])
-
-
-def map_batches(fn, data, weights, batch_size: int):
-  """Applies `fn(batch, batch_weights) -> scalar` to consecutive batches.
-
-  The last batch is padded with zero-weight samples.
-
-  Returns:
-    `(values <float32>[batches], counts <float32>[batches])`, counts being the
-    usable samples of each batch (weight them to average).
-  """
-  n = weights.shape[0]
-  batches = -(-n // batch_size)
-  pad = batches * batch_size - n
-  shape = lambda a: jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)).reshape(
-      (batches, batch_size) + a.shape[1:])
-  batched = jax.tree.map(shape, (data, weights))
-  values = lax.map(lambda b: fn(*b), batched)
-  return values, jnp.sum(batched[1], axis=1)

@@ -1,5 +1,9 @@
 """The estimator registry and its two entry points, `estimate` and `per_position`.
 
+`ESTIMATORS` declares, per method, its function, the options it accepts and the
+kind of y it takes; the entry points validate against it, and callers ask it
+(`needs_num_classes`) which methods take `num_classes=`.
+
 Both validate shapes and options eagerly (clear `ValueError`s), then run a
 `jax.jit`-ted function compiled once per (method, options, shapes); both also
 work inside the caller's own `jit` / `vmap` (options must then be static Python
@@ -14,10 +18,11 @@ masked-out samples are ignored, as every masked-out value is.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import inspect
 import types
 import warnings
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -29,22 +34,56 @@ from attnjax.mi import options as option_ranges
 from attnjax.mi.blocks import default_block_size
 from attnjax.mi.result import MIResult
 
-METHODS = types.MappingProxyType({
-    "ksg": knn.ksg,
-    "mixed_ksg": knn.mixed_ksg,
-    "binning": binning.binning,
-    "infonce": variational.infonce,
-    "nwj": variational.nwj,
-    "mine": variational.mine,
-    "smile": variational.smile,
-    "probe": probe.probe,
-    "crossfit_probe": crossfit.crossfit_probe,
-})
-"""Estimator name → function `(x, y, *, mask=None, key=None, **options) -> MIResult`."""
+_WANTED = {"discrete": "integer labels y [N]", "continuous": "float y [N, Dy]"}
 
-# Methods that accept only one kind of y; the others take labels or vectors.
-_Y_KIND = {"ksg": "continuous", "mixed_ksg": "discrete", "probe": "discrete",
-           "crossfit_probe": "discrete"}
+
+@dataclasses.dataclass(frozen=True)
+class Estimator:
+  """An estimator and what it takes, declared once for the entry points and their callers.
+
+  Attributes:
+    fn: `(x, y, *, mask=None, key=None, **options) -> MIResult`.
+    options: the keyword options `fn` accepts besides `mask` and `key`.
+    y_kind: "discrete" (integer labels <int32>[N]), "continuous"
+      (<float32>[N, Dy]) or "any".
+    counterpart: the method for the other kind of y, named in the error a y
+      of the wrong kind raises (None: none).
+  """
+  fn: Callable[..., MIResult]
+  options: frozenset[str]
+  y_kind: str = "any"
+  counterpart: str | None = None
+
+  @property
+  def needs_num_classes(self) -> bool:
+    """Whether it takes `num_classes=`: the static width it one-hot encodes labels to."""
+    return "num_classes" in self.options
+
+
+_KNN = frozenset({"k", "metric", "standardize", "jitter", "block_size"})
+_PROBE = frozenset({"num_classes", "hidden", "steps", "batch_size", "learning_rate",
+                    "momentum", "weight_decay", "train_fraction", "validation_fraction",
+                    "eval_every", "standardize"})
+_CROSSFIT = frozenset({"num_classes", "folds", "ridge", "standardize", "dims", "iterations",
+                       "memory"})
+_CRITIC = frozenset(variational.OPTIONS + ("num_classes",))
+
+ESTIMATORS = types.MappingProxyType({
+    "ksg": Estimator(knn.ksg, _KNN, "continuous", counterpart="mixed_ksg"),
+    "mixed_ksg": Estimator(knn.mixed_ksg, _KNN, "discrete", counterpart="ksg"),
+    "binning": Estimator(binning.binning,
+                         frozenset({"bins", "strategy", "bias_correction", "block_size"})),
+    "infonce": Estimator(variational.infonce, _CRITIC),
+    "nwj": Estimator(variational.nwj, _CRITIC),
+    "mine": Estimator(variational.mine, _CRITIC),
+    "smile": Estimator(variational.smile, _CRITIC),
+    "probe": Estimator(probe.probe, _PROBE, "discrete"),
+    "crossfit_probe": Estimator(crossfit.crossfit_probe, _CROSSFIT, "discrete"),
+})
+"""Estimator name → `Estimator` (its function, options and kind of y)."""
+
+METHODS = types.MappingProxyType({name: e.fn for name, e in ESTIMATORS.items()})
+"""Estimator name → function `(x, y, *, mask=None, key=None, **options) -> MIResult`."""
 
 MIN_COUNT = 20
 """Default minimum number of usable samples; fewer give a NaN estimate."""
@@ -154,10 +193,11 @@ def per_position(h, y, *, method: str, mask=None, key=None, min_count: int = MIN
     check_int("position_batch", position_batch, 1, "or None or 'auto'")
   options = _resolve_options(method, y, options, n)
   _raise_if_bad_values(h, y, mask, method, options, per_position=True)
-  together = min(position_batch or positions, positions)
+  positions_per_batch = min(position_batch or positions, positions)
   if "block_size" in _accepted_options(method) and options.get("block_size") is None:
-    options["block_size"] = default_block_size(n, together)
-  values = _compiled_per_position(method, min_count, together, _freeze(options))(h, y, mask, key)
+    options["block_size"] = default_block_size(n, positions_per_batch)
+  compiled = _compiled_per_position(method, min_count, positions_per_batch, _freeze(options))
+  values = compiled(h, y, mask, key)
   counts = jnp.sum(mask, axis=0, dtype=jnp.int32)
   if is_concrete(mask):
     _warn_if_few(counts, min_count, f"{method}: positions {{}} have")
@@ -178,10 +218,19 @@ def auto_position_batch(backend: str | None = None) -> int | None:
   return 1 if (backend or jax.default_backend()) == "cpu" else None
 
 
-def _lookup(method):
-  if method not in METHODS:
-    raise ValueError(f"unknown method {method!r}; choose one of {sorted(METHODS)}")
-  return METHODS[method]
+def needs_num_classes(method: str) -> bool:
+  """Whether estimator `method` takes `num_classes=` (needed for labels under `jit` / `vmap`).
+
+  Raises:
+    ValueError: unknown method.
+  """
+  return _lookup(method).needs_num_classes
+
+
+def _lookup(method) -> Estimator:
+  if method not in ESTIMATORS:
+    raise ValueError(f"unknown method {method!r}; choose one of {sorted(ESTIMATORS)}")
+  return ESTIMATORS[method]
 
 
 def _as_array(name, value):
@@ -211,11 +260,12 @@ def _as_xy(x, y, method):
   else:
     y = (y[:, None] if y.ndim == 1 else y).astype(jnp.float32)
   kind = "discrete" if inputs.is_discrete(y) else "continuous"
-  if _Y_KIND.get(method, kind) != kind:
-    wanted = {"ksg": "float y [N, Dy]; for labels use 'mixed_ksg'",
-              "mixed_ksg": "integer labels y [N]; for vectors use 'ksg'",
-              "probe": "integer labels y [N]",
-              "crossfit_probe": "integer labels y [N]"}[method]
+  estimator = ESTIMATORS[method]
+  if estimator.y_kind not in ("any", kind):
+    wanted = _WANTED[estimator.y_kind]
+    if estimator.counterpart is not None:
+      other = "labels" if kind == "discrete" else "vectors"
+      wanted += f"; for {other} use {estimator.counterpart!r}"
     raise ValueError(f"method {method!r} needs {wanted}; got {y.dtype} {y.shape}")
   return x, y
 
@@ -229,23 +279,20 @@ def _as_mask(mask, shape):
   return mask.astype(bool)
 
 
-@functools.cache
-def _accepted_options(method) -> frozenset:
-  if method in variational.BOUNDS:
-    return frozenset(variational.OPTIONS + ("num_classes",))
-  params = inspect.signature(METHODS[method]).parameters.values()
-  keyword = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
-  return frozenset(keyword - {"mask", "key"})
+def _accepted_options(method) -> frozenset[str]:
+  """The options `method` accepts besides `mask` and `key`, as `ESTIMATORS` declares them."""
+  return ESTIMATORS[method].options
 
 
 def _resolve_options(method, y, options, n):
-  unknown = set(options) - _accepted_options(method)
+  accepted = _accepted_options(method)
+  unknown = set(options) - accepted
   if unknown:
     raise ValueError(f"unknown option(s) {sorted(unknown)} for method {method!r}; "
-                     f"accepted: {sorted(_accepted_options(method))}")
+                     f"accepted: {sorted(accepted)}")
   _check_option_values(method, options, n)
   options = dict(options)
-  if "num_classes" in _accepted_options(method) and inputs.is_discrete(y):
+  if ESTIMATORS[method].needs_num_classes and inputs.is_discrete(y):
     options["num_classes"] = inputs.label_count(y, options.get("num_classes"))
   return options
 
@@ -257,7 +304,7 @@ def _freeze(options):
 
 
 def _guarded(method, min_count, frozen_options):
-  fn, options = METHODS[method], dict(frozen_options)
+  fn, options = ESTIMATORS[method].fn, dict(frozen_options)
 
   def run(x, y, mask, key):
     valid = _valid_rows(x, y, options.get("num_classes"))
@@ -292,7 +339,7 @@ def _compiled_estimate(method, min_count, frozen_options):
 
 
 @functools.lru_cache(maxsize=COMPILED_CACHE_SIZE)
-def _compiled_per_position(method, min_count, together, frozen_options):
+def _compiled_per_position(method, min_count, positions_per_batch, frozen_options):
   run = _guarded(method, min_count, frozen_options)
 
   def all_positions(h, y, mask, key):
@@ -300,14 +347,15 @@ def _compiled_per_position(method, min_count, together, frozen_options):
     keys = None if key is None else jax.random.split(key, positions)
     one = lambda args: run(args[0], y, args[1], args[2]).value
     args = (jnp.swapaxes(h, 0, 1), mask.T, keys)
-    if together >= positions:
+    if positions_per_batch >= positions:
       return jax.vmap(one)(args)
-    if together == 1:
+    if positions_per_batch == 1:
       # A plain scan over positions: each position's program is `estimate`'s, so the values
-      # equal a loop of it bit for bit; a vmap of one around it (`batch_size=1`) cost 15%
-      # on CPU (crossfit_probe's batched L-BFGS) and changed the float32 rounding.
+      # equal a loop of it bit for bit; a vmap of one around it (`batch_size=1`) costs 15%
+      # more on CPU (measured on crossfit_probe's batched L-BFGS) and rounds differently
+      # in float32.
       return jax.lax.map(one, args)
-    return jax.lax.map(one, args, batch_size=together)
+    return jax.lax.map(one, args, batch_size=positions_per_batch)
   return jax.jit(all_positions)
 
 

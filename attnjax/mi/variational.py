@@ -341,10 +341,12 @@ def variational(x, y, *, bound: str, mask=None, key=None, num_classes: int | Non
 
   Accuracy (defaults, 1,000 steps) on bmi's 40 benchmark tasks, N = 5,000,
   one draw (benchmarks/README.md, "Trained estimators on bmi's benchmark"):
-  within 0.1 nats of the truth on 20 (InfoNCE) and 18 (NWJ) tasks, bmi 20 and
-  17; lowest value 0.000 (before: NWJ −1037 nats on the 1-D Student-t, ν = 1,
-  truth 0.224; now 0.197). Tested: that Student-t within [−0.06, +0.03] at
-  600 steps, independent heavy-tailed pairs in [−0.1, 0.03).
+  within 0.1 nats of the truth on 20 (InfoNCE) and 20 (NWJ) tasks, bmi 20 and
+  17; lowest value 0.065 (InfoNCE) and 0.086 (NWJ). On the 1-D Student-t
+  (ν = 1, truth 0.224) NWJ reads 0.19–0.20; without the validated checkpoint
+  and the copula inputs it measured −1037 nats there.
+  Tested: that Student-t within [−0.06, +0.03] at 600 steps, independent
+  heavy-tailed pairs in [−0.1, 0.03).
 
   Args:
     x: <float32>[N, Dx].

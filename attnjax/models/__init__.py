@@ -7,5 +7,6 @@ from attnjax.models.classifier import (AttentionClassifier, Aux, check_params, i
                                        model_from_dict, model_to_dict)
 from attnjax.models.seeds import (SEED_AXIS, is_stacked, map_seeds, num_seeds, select_seed,
                                    split_over_seeds, stack_seeds)
-from attnjax.models.encoders import (ENCODERS, CNNEncoder, EmbeddingEncoder, LSTMEncoder,
-                                     flip_sequences, make_encoder, sequence_mask)
+from attnjax.models.encoders import (ENCODERS, LSTM_ENCODERS, CNNEncoder, EmbeddingEncoder,
+                                     LSTMEncoder, LSTMState, flip_sequences, lstm_cell,
+                                     make_encoder, sequence_mask)

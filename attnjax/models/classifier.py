@@ -250,6 +250,57 @@ class AttentionClassifier(nn.Module):
     return logits_BxC, Aux(attention=attention_BxT, scores=scores_BxT, hidden=hidden_BxTxD,
                            context=context_BxD)
 
+  def encoder_states(self, tokens_BxT, lengths_B):
+    """The LSTM encoder's recurrent states at every position of the inputs.
+
+    With `resume_encoder` and `attend`, what it takes to run the model on
+    edited copies of an input from the states they share with it
+    (leave-one-out's state reuse, `attnjax.explain.occlusion`): the copies'
+    `hidden` is assembled from these states and the resumed runs, then
+    passed to `attend`. Inputs are used as given (no checks), in evaluation
+    mode (no dropout).
+
+    Args:
+      tokens_BxT: <int32>[B, T] token ids.
+      lengths_B: <int32>[B] lengths in [1, T].
+
+    Returns:
+      `LSTMEncoder.states`: a tuple of D `encoders.LSTMState`s (forward, then
+      backward for the BiLSTM), each field <float32>[B, T, H].
+
+    Raises:
+      ValueError: the encoder is not an LSTM (`encoders.LSTM_ENCODERS`).
+    """
+    return self._lstm_encoder("encoder_states").states(self.embed(tokens_BxT), lengths_B)
+
+  def resume_encoder(self, tokens_KxT, starts, initial, steps, num_steps):
+    """The LSTM encoder's recurrences run from given states over part of K sequences.
+
+    `LSTMEncoder.resume` on the embeddings of `tokens_KxT`; see there for
+    the arguments. Inputs are used as given (no checks), in evaluation mode.
+
+    Args:
+      tokens_KxT: <int32>[K, T] token ids.
+      starts, initial, steps, num_steps: as `LSTMEncoder.resume` (D entries
+        each: <int32>[K] positions, `LSTMState`s of <float32>[K, H], <int32>[K]
+        step counts; a scalar loop length).
+
+    Returns:
+      Tuple of D <float32>[K, T, H]: each run's outputs at the positions it
+      read, 0 elsewhere.
+
+    Raises:
+      ValueError: the encoder is not an LSTM (`encoders.LSTM_ENCODERS`).
+    """
+    return self._lstm_encoder("resume_encoder").resume(self.embed(tokens_KxT), starts, initial,
+                                                       steps, num_steps)
+
+  def _lstm_encoder(self, method: str):
+    if self.encoder not in encoders.LSTM_ENCODERS:
+      raise ValueError(f"{method} needs an LSTM encoder ({', '.join(encoders.LSTM_ENCODERS)}), "
+                       f"got encoder {self.encoder!r}")
+    return self.encoder_module
+
 
 def _as_float(what: str, value) -> float:
   if not is_real(value):

@@ -16,7 +16,7 @@ backward pass whose weight gradients are single large matmuls after the loop
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -109,6 +109,49 @@ def _gate_activations(gates_BxG):
                           sig[..., 3 * hidden_size:]], axis=-1)
 
 
+class LSTMState(NamedTuple):
+  """An LSTM's recurrent state; both fields have the same shape, e.g. <float32>[B, H].
+
+  Attributes:
+    hidden: h, the output.
+    cell: c, the memory cell.
+  """
+  hidden: jax.Array
+  cell: jax.Array
+
+
+def lstm_cell(x_BxE, h_BxH, c_BxH, kernel_KxG, bias_G):
+  """One LSTM step: (h, c) after reading x from the state (h, c).
+
+  Args:
+    x_BxE: <float32>[B, E] inputs.
+    h_BxH: <float32>[B, H] previous output.
+    c_BxH: <float32>[B, H] previous cell.
+    kernel_KxG: <float32>[E + H, 4H], the input kernel stacked over the
+      recurrent kernel (gate order i, f, g, o).
+    bias_G: <float32>[4H].
+
+  Returns:
+    (h <float32>[B, H], c <float32>[B, H]).
+  """
+  h_BxH, c_BxH, _ = _cell_and_gates(x_BxE, h_BxH, c_BxH, kernel_KxG, bias_G)
+  return h_BxH, c_BxH
+
+
+def _cell_and_gates(x_BxE, h_BxH, c_BxH, kernel_KxG, bias_G):
+  """`lstm_cell`'s (h, c) and the activated gates <float32>[B, 4H] the backward pass needs."""
+  act = _gate_activations(jnp.concatenate([x_BxE, h_BxH], -1) @ kernel_KxG + bias_G[None, :])
+  i, f, g, o = jnp.split(act, 4, axis=-1)
+  c_BxH = f * c_BxH + i * g
+  return o * jnp.tanh(c_BxH), c_BxH, act
+
+
+def _step_kernels(input_kernel_DxExG, recurrent_kernel_DxHxG):
+  """D <float32>[E + H, 4H]: each direction's input kernel stacked over its recurrent one."""
+  return tuple(jnp.concatenate([x, r], axis=0)
+               for x, r in zip(input_kernel_DxExG, recurrent_kernel_DxHxG))
+
+
 def _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll):
   """Forward pass of D LSTMs advanced in one scan, with what the backward needs.
 
@@ -130,10 +173,8 @@ def _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll):
     hs, cs = carry
     new_h, new_c, acts = [], [], []
     for x, h, c, kernel, bias in zip(x_t, hs, cs, kernels_KxG, biases_G):
-      act = _gate_activations(jnp.concatenate([x, h], -1) @ kernel + bias[None, :])
-      i, f, g, o = jnp.split(act, 4, axis=-1)
-      c = f * c + i * g
-      new_h.append(o * jnp.tanh(c))
+      h, c, act = _cell_and_gates(x, h, c, kernel, bias)
+      new_h.append(h)
       new_c.append(c)
       acts.append(act)
     return (tuple(new_h), tuple(new_c)), (tuple(new_h), tuple(new_c), tuple(acts))
@@ -242,7 +283,10 @@ class LSTMEncoder(nn.Module):
   """(Bi)LSTM over padded sequences that honours each example's length.
 
   The backward direction reads each example from its last real token
-  (`flip_sequences`), so real-position outputs never see padding.
+  (`flip_sequences`), so real-position outputs never see padding. Besides
+  `__call__`, `states` returns the recurrent state at every position and
+  `resume` restarts the recurrences from given states (leave-one-out's state
+  reuse; `AttentionClassifier.encoder_states` / `resume_encoder` call them).
 
   Attributes:
     hidden_dim: H, units per direction. Output D = 2H if bidirectional else H.
@@ -279,19 +323,100 @@ class LSTMEncoder(nn.Module):
     bias = self.param("bias", _forget_bias_init(self.hidden_dim), (num_dirs, four_h))
 
     mask_BxT = sequence_mask(lengths_B, max_length)
-    embedded_TxBxE = jnp.transpose(embedded_BxTxE * mask_BxT[..., None], (1, 0, 2))
-    directions = [embedded_TxBxE]
-    if self.bidirectional:
-      directions.append(flip_sequences(embedded_TxBxE, lengths_B, time_axis=0))
-    kernels = tuple(jnp.concatenate([input_kernel[d], recurrent_kernel[d]], axis=0)
-                    for d in range(num_dirs))
+    directions = self._time_major_inputs(embedded_BxTxE, lengths_B)
     lstm = (lambda *args: _lstm_forward(*args)[0]) if self.autodiff else lstm_directions
-    hidden = lstm(tuple(directions), kernels, tuple(bias), self.unroll)
+    hidden = lstm(directions, _step_kernels(input_kernel, recurrent_kernel), tuple(bias),
+                  self.unroll)
     outputs = [hidden[0]]
     if self.bidirectional:
       outputs.append(flip_sequences(hidden[1], lengths_B, time_axis=0))
     hidden_BxTxD = jnp.transpose(jnp.concatenate(outputs, axis=-1), (1, 0, 2))
     return hidden_BxTxD * mask_BxT[..., None]
+
+  def states(self, embedded_BxTxE, lengths_B):
+    """The recurrent state of every direction at every position.
+
+    The states behind `__call__`'s outputs: direction d's `hidden` at real
+    positions is the d-th H-wide slice of `__call__`'s output. The backward
+    direction's states are at the positions they belong to: its state at t
+    has read positions L − 1 down to t. Values at padded positions are not
+    meaningful (callers read real positions only).
+
+    Args:
+      embedded_BxTxE: <float32>[B, T, E].
+      lengths_B: <int32>[B].
+
+    Returns:
+      Tuple of D `LSTMState`s (forward, then backward if bidirectional), each
+      field <float32>[B, T, H].
+    """
+    kernels, biases = self._weights()
+    hs, cs, _ = _lstm_forward(self._time_major_inputs(embedded_BxTxE, lengths_B), kernels,
+                              biases, self.unroll)
+    states = [(hs[0], cs[0])]
+    if self.bidirectional:
+      states.append(tuple(flip_sequences(x, lengths_B, time_axis=0) for x in (hs[1], cs[1])))
+    return tuple(LSTMState(*(jnp.transpose(x, (1, 0, 2)) for x in pair)) for pair in states)
+
+  def resume(self, embedded_KxTxE, starts, initial, steps, num_steps):
+    """Runs every direction's recurrence from given states over a stretch of each sequence.
+
+    Direction d of sequence k starts from the state `initial[d]` and reads
+    `steps[d][k]` positions from `starts[d][k]` on: upwards (starts,
+    starts + 1, …) for the forward direction, downwards (starts, starts − 1,
+    …) for the backward one. Each step is `lstm_cell` with `__call__`'s
+    weights. Inputs are read as given (no length mask); a run that has taken
+    its steps keeps advancing until the loop ends, but its outputs are no
+    longer written.
+
+    Args:
+      embedded_KxTxE: <float32>[K, T, E] inputs of K sequences.
+      starts: D <int32>[K], the first position of each run.
+      initial: D `LSTMState`s with fields <float32>[K, H], the states before
+        each run's first step.
+      steps: D <int32>[K], the number of positions each run reads (0: none).
+      num_steps: iterations of the loop, ≥ every entry of `steps` (an int or
+        a traced scalar).
+
+    Returns:
+      Tuple of D <float32>[K, T, H]: each run's outputs h at the positions it
+      read, 0 elsewhere.
+    """
+    kernels, biases = self._weights()
+    count, max_length, _ = embedded_KxTxE.shape
+    rows_K = jnp.arange(count)
+    outputs = tuple(jnp.zeros((count, max_length) + state.hidden.shape[-1:], jnp.float32)
+                    for state in initial)
+
+    def step(s, carry_and_outputs):
+      carry, outputs = carry_and_outputs
+      new_carry, new_outputs = [], []
+      for d, (state, out) in enumerate(zip(carry, outputs)):
+        position_K = starts[d] + s if d == 0 else starts[d] - s
+        x_KxE = embedded_KxTxE[rows_K, jnp.clip(position_K, 0, max_length - 1)]
+        h, c = lstm_cell(x_KxE, state.hidden, state.cell, kernels[d], biases[d])
+        new_carry.append(LSTMState(h, c))
+        written_K = jnp.where(s < steps[d], position_K, max_length)
+        new_outputs.append(out.at[rows_K, written_K].set(h, mode="drop"))
+      return tuple(new_carry), tuple(new_outputs)
+
+    _, outputs = jax.lax.fori_loop(0, num_steps, step, (tuple(initial), outputs))
+    return outputs
+
+  def _time_major_inputs(self, embedded_BxTxE, lengths_B):
+    """D <float32>[T, B, E] masked inputs: the sequence, and reversed within its length."""
+    mask_BxT = sequence_mask(lengths_B, embedded_BxTxE.shape[1])
+    embedded_TxBxE = jnp.transpose(embedded_BxTxE * mask_BxT[..., None], (1, 0, 2))
+    directions = [embedded_TxBxE]
+    if self.bidirectional:
+      directions.append(flip_sequences(embedded_TxBxE, lengths_B, time_axis=0))
+    return tuple(directions)
+
+  def _weights(self):
+    """(D <float32>[E + H, 4H] step kernels, D <float32>[4H] biases) of a bound encoder."""
+    kernels = _step_kernels(self.get_variable("params", "input_kernel"),
+                            self.get_variable("params", "recurrent_kernel"))
+    return kernels, tuple(self.get_variable("params", "bias"))
 
 
 class CNNEncoder(nn.Module):
@@ -328,12 +453,14 @@ class EmbeddingEncoder(nn.Module):
 
 
 ENCODERS = ("bilstm", "lstm", "cnn", "embedding")
+LSTM_ENCODERS = ("bilstm", "lstm")
+"""The encoders built as an `LSTMEncoder` (with `states` and `resume`)."""
 
 
 def make_encoder(name: str, hidden_dim: int, *, unroll: int = 1, lstm_autodiff: bool = False,
                  kernel_size: int = 3) -> nn.Module:
   """Encoder module by name: one of `ENCODERS`."""
-  if name in ("bilstm", "lstm"):
+  if name in LSTM_ENCODERS:
     return LSTMEncoder(hidden_dim, bidirectional=name == "bilstm", unroll=unroll,
                        autodiff=lstm_autodiff, name="encoder")
   if name == "cnn":

@@ -2,7 +2,7 @@
 and figures.
 
     from attnjax.reproduce import ReproduceOptions, reproduce
-    reproduce("runs/reproduce", data=("planted",), quick=True)
+    reproduce("runs/reproduce", data=("planted",), preset="quick")
     reproduce("runs/sst2", ReproduceOptions(data=("sst2",), preset="paper", seeds=3))
 
 writes `report.md`, `results.json`, `figures/*.png` and `<dataset>/cells/*`
@@ -25,14 +25,15 @@ import jax
 
 from attnjax.data.load import PLANTED_VOCAB_SIZE
 from attnjax.io import nan_for_null, read_json, remove_stale_temporaries, write_json_atomic
+from attnjax.presets import base_config, data_options, load_dataset
 from attnjax.reproduce.cell_measurements import AnalysisSettings
 from attnjax.reproduce.cells import analysis_stamp, run_code
 from attnjax.reproduce.cluster import CellsFailed, RayOptions, RaySession, run_cells
 from attnjax.reproduce.explanations import explanation_code
 from attnjax.reproduce.faithfulness import faithfulness_code
-from attnjax.reproduce.findings import EXPERIMENTS, FINDINGS, Lab, checked_cells, plan_cells
+from attnjax.reproduce.findings import EXPERIMENTS, Lab, estimator_checked_cells, plan_cells
 from attnjax.reproduce.options import DATASETS, ReproduceOptions
-from attnjax.reproduce.presets import base_config, data_options, load_dataset
+from attnjax.reproduce.rejudge import rejudge_results
 from attnjax.reproduce.report import write_figures, write_report
 
 __all__ = ["DATASETS", "AnalysisSettings", "CellsFailed", "RayOptions", "ReproduceOptions",
@@ -56,7 +57,7 @@ def reproduce(out, options: ReproduceOptions | None = None, **fields) -> dict:
   """
   o = dataclasses.replace(options or ReproduceOptions(), **fields)
   out = Path(out)
-  preset, only, analysis = o.resolved_preset, o.experiments, o.settings
+  preset, only, analysis = o.preset, o.experiments, o.settings
   results_path = out / "results.json"
   meta = {"seeds": o.seeds, "quick": preset == "quick", "preset": preset, "only": only,
           "analysis": analysis_stamp(analysis),
@@ -65,33 +66,31 @@ def reproduce(out, options: ReproduceOptions | None = None, **fields) -> dict:
           "environment": _environment()}
   for folder in (out, out / "figures"):
     remove_stale_temporaries(folder)  # left by a killed run's atomic writes
-  # Findings kept from an earlier run are judged by today's verdict rules too. (Imported
-  # here so that `python -m attnjax.reproduce.rejudge` does not import itself twice.)
-  from attnjax.reproduce.rejudge import rejudge_results
+  # Findings kept from an earlier run with the same settings and code are judged again too.
   results = rejudge_results({"meta": meta, "results": _earlier_results(results_path, meta)},
                             mark=False)[0]["results"]
   start = time.time()
 
-  def say(message):
+  def log(message):
     if o.progress:
       print(f"[reproduce {time.time() - start:6.0f}s] {message}", file=sys.stderr, flush=True)
 
   with contextlib.ExitStack() as stack:
     if o.executor == "ray":
       stack.enter_context(RaySession(o.ray_options))
-    failed = _run_datasets(out, results, results_path, meta, say, o)
+    failed = _run_datasets(out, results, results_path, meta, log, o)
   if failed:
     cells = ", ".join(f"{dataset}/{name}" for dataset, names in failed.items() for name in names)
     raise CellsFailed(f"cells failed on Ray: {cells} (tracebacks above); the report holds "
                        "the rest; re-run the same command to resume")
-  say(f"done: {out / 'report.md'}")
+  log(f"done: {out / 'report.md'}")
   return results
 
 
-def _run_datasets(out, results, results_path, meta, say, o: ReproduceOptions) -> dict:
+def _run_datasets(out, results, results_path, meta, log, o: ReproduceOptions) -> dict:
   """`reproduce`'s loop over datasets; returns {dataset: [failed cell names]} (Ray only)."""
   failed_cells = {}
-  preset, only = o.resolved_preset, o.experiments
+  preset, only = o.preset, o.experiments
   for dataset in o.data:
     options = {**data_options(dataset, preset, o.source), **(o.data_overrides or {})}
     if o.train_split is not None:
@@ -99,7 +98,7 @@ def _run_datasets(out, results, results_path, meta, say, o: ReproduceOptions) ->
       if dataset != "planted":
         options["vocab_split"] = o.train_split
     split_names = options.pop("splits")
-    say(f"{dataset}: loading {', '.join(split_names)}")
+    log(f"{dataset}: loading {', '.join(split_names)}")
     splits = load_dataset(dataset, split_names, source=o.source, data_dir=o.data_dir, **options)
     vocab = splits["train"].vocab
     vocab_size = len(vocab) if vocab is not None else PLANTED_VOCAB_SIZE
@@ -110,11 +109,12 @@ def _run_datasets(out, results, results_path, meta, say, o: ReproduceOptions) ->
     lab = Lab(directory=out / dataset, base=base, seeds=tuple(range(o.seeds)), splits=splits,
               data_id=data_id,
               settings=o.settings, key=jax.random.key(0), progress=o.progress,
-              on_cell=lambda name, d=dataset: say(f"{d}: cell {name}"),
+              on_cell=lambda name, d=dataset: log(f"{d}: cell {name}"),
               encoders=tuple(o.encoders), temperatures=tuple(float(t) for t in o.temperatures))
     plan = plan_cells(lab, only)
-    lab.planned, lab.checked = frozenset(plan), checked_cells(lab)
-    failed = run_cells(lab, plan, o.ray_options, say=lambda m, d=dataset: say(f"{d}: {m}")) \
+    lab = dataclasses.replace(lab, planned=frozenset(plan),
+                              estimator_checked=estimator_checked_cells(lab))
+    failed = run_cells(lab, plan, o.ray_options, log=lambda m, d=dataset: log(f"{d}: {m}")) \
         if o.executor == "ray" else {}
     findings = results.setdefault(dataset, {})
     missing = {}
@@ -123,10 +123,10 @@ def _run_datasets(out, results, results_path, meta, say, o: ReproduceOptions) ->
       if lost:
         missing[str(number)] = lost
         findings.pop(str(number), None)
-        say(f"{dataset}: finding {number} left out: cells {', '.join(lost)} failed")
+        log(f"{dataset}: finding {number} left out: cells {', '.join(lost)} failed")
         continue
-      say(f"{dataset}: finding {number}")
-      findings[str(number)] = FINDINGS[number](lab)
+      log(f"{dataset}: finding {number}")
+      findings[str(number)] = EXPERIMENTS[number].run(lab)
       # Keys in insertion order: a report rewritten from the file (resume, rejudge) keeps
       # the tables' row and column order.
       write_json_atomic(results_path, {"meta": meta, "results": results}, sort_keys=False)
@@ -176,8 +176,7 @@ def _earlier_results(path: Path, meta: dict) -> dict:
   if earlier is None:
     return {}
   keys = ("seeds", "quick", "preset", "analysis", "code")
-  stored = dict(earlier.get("meta", {}))
-  stored.setdefault("preset", "quick" if stored.get("quick") else "full")  # before presets
+  stored = earlier.get("meta", {})
   same = all(stored.get(k) == meta[k] for k in keys)
   if not same:
     print(f"[reproduce] {path} holds results of another setting {earlier.get('meta')}; "

@@ -1,9 +1,11 @@
 """Finding (ii): learned vs frozen-random vs uniform attention (trained so, and swapped after training).
 
-`finding_2` measures it on a `Lab`'s cells; `figures` draws its result.
+`measure` reads a `Lab`'s cells, `judge` gives the verdict, `figures` draws the result.
 """
 
 from __future__ import annotations
+
+from typing import Mapping
 
 import numpy as np
 
@@ -12,9 +14,11 @@ from attnjax.analysis.summary import seed_summary
 from attnjax.fingerprint import fingerprint, module_closure
 from attnjax.io import read_cache_json, write_json_atomic
 from attnjax.reproduce.cells import key_stamp, load_arrays, save_arrays
+from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import panel, tau_bars
 from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
-from attnjax.reproduce.verdicts import judge
+from attnjax.reproduce.verdicts import (ALL_PREDICTED_RULE, all_predicted, comparison, decide,
+                                       number)
 
 
 def cells(lab: Lab) -> dict[str, dict]:
@@ -80,7 +84,7 @@ def swapped(lab: Lab, learned: dict) -> dict:
           for mode in SWAPS}
 
 
-def finding_2(lab: Lab) -> dict:
+def measure(lab: Lab) -> dict:
   """(ii) Learned additive attention tracks MI; frozen-random and uniform do not."""
   plan = cells(lab)
   learned = lab.cell("bilstm-additive", **plan["bilstm-additive"])
@@ -96,8 +100,26 @@ def finding_2(lab: Lab) -> dict:
   for mode, arrays in swapped(lab, learned).items():
     rows[f"swapped {mode}"] = {"accuracy": seed_summary(arrays["accuracy"]),
                                "tau": seed_summary(arrays["tau"], undefined=TAU_UNDEFINED)}
-  out = {"title": "Ablation (finding ii)", "rows": rows}
-  return {**out, **judge(2, out)}
+  return {"title": "Ablation (finding ii)", "rows": rows}
+
+
+def judge(finding: dict, analysis: Mapping) -> dict:
+  """(ii) learned attention's τ with instance MI exceeds every ablation's (where τ is defined)."""
+  rows = finding["rows"]
+  learned = rows["learned"]["tau"]
+  defined = [name for name, row in rows.items() if name != "learned" and "tau" in row
+             and np.isfinite(number(row["tau"].get("mean")))]
+  undefined = [name for name, row in rows.items() if name != "learned" and name not in defined]
+  comparisons = decide([comparison("learned", learned, name, rows[name]["tau"], measure="tau",
+                                   predicted=">", paired=name.startswith("swapped"))
+                        for name in defined])
+  left_out = (f"; left out, τ undefined (constant attention): {', '.join(undefined)}"
+              if undefined else "")
+  return {"verdict": all_predicted(comparisons), "comparisons": comparisons,
+          "rule": ("learned − each ablation of mean Kendall τ(attention, instance MI) per seed "
+                   "(predicted > 0): paired t over seeds for the swapped rows (the same seed's "
+                   "model), Welch's t for the separately trained ones, Holm over the "
+                   f"{len(comparisons)}{left_out}; {ALL_PREDICTED_RULE}")}
 
 
 def figures(finding: dict) -> dict:
@@ -106,3 +128,7 @@ def figures(finding: dict) -> dict:
   rows = finding["rows"]
   tau_bars(ax, rows, finding["title"])
   return {"finding2": fig}
+
+
+EXPERIMENT = Experiment(cells=cells, measure=measure, judge=judge, draw=figures,
+                        figures=(("finding2", "finding 2"),))

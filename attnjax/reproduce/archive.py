@@ -1,6 +1,6 @@
-"""Cells without their parameters: what a reproduction split over sessions or machines carries.
+"""Archived cells: a reproduction's measurements without parameters, carried between runs.
 
-A full-size `reproduce` can outlast one session on a small machine (an IMDB
+A full-size `reproduce` can outlast the time one machine is available (an IMDB
 cell trains for an hour on 2 CPU cores), and parameters are not results: they
 are large and do not belong in a repository. `archive_cells(out, archive)`
 copies every cell of an output folder without its parameters, only the files
@@ -24,7 +24,7 @@ like a cached one.
 A restored cell has no parameters. Where a reproduction needs them (its
 measurements are stale because the analysis code or settings changed, or an
 experiment's own cached arrays are), the cell is retrained first
-(`attnjax.reproduce.cells.trained_run`): the same code, config and seeds give
+(`attnjax.reproduce.cells.trained`): the same code, config and seeds give
 the same parameters on the same platform, so the measurements kept from the
 archive stay those of the retrained model (across CPU types, XLA may round
 differently; the report's run stamps say which code trained each cell).

@@ -14,8 +14,6 @@ cell's arrays (`attnjax.reproduce.lab.Lab.cell`). Caching is
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import json
 from typing import Callable
 
 import jax
@@ -56,7 +54,7 @@ class AnalysisSettings:
     ig_steps, counterfactual_steps: experiment 6's integrated-gradients path steps and
       counterfactual-attention optimisation steps.
     faithfulness_draws: random rankings per example in experiment 7.
-  The defaults are the quick preset's; `attnjax.reproduce.presets.analysis_settings`
+  The defaults are the quick preset's; `attnjax.reproduce.options.analysis_settings`
   gives the full-size ones.
   """
   eval_examples: int = 400
@@ -104,8 +102,7 @@ class AnalysisSettings:
 
 def class_options(method: str, num_classes: int) -> dict:
   """{"num_classes": C} for an estimator that takes it (needed under vmap), else {}."""
-  return {"num_classes": num_classes} if "num_classes" in inspect.signature(
-      mi.METHODS[method]).parameters else {}
+  return {"num_classes": num_classes} if mi.needs_num_classes(method) else {}
 
 
 def calibration_position(mask, min_count: int = mi.MIN_COUNT) -> int:
@@ -215,10 +212,12 @@ def dataset_mi_robust(cell: CellInputs) -> dict:
 
 
 def calibration(cell: CellInputs) -> dict:
-  """calibration: a 0-d string, the JSON of `calibrate_cell` (both estimators' error)."""
+  """calibration/<role>/<field>: `calibrate_cell`'s dict (both estimators' error), one
+  array per field (a 0-d array per number, string or flag; [R] per list of draws)."""
   calibrated = calibrate_cell(cell.hidden, cell.predicted, cell.mask, cell.settings,
                               cell.model.num_classes, jax.random.fold_in(cell.keys["dataset"], 2))
-  return {"calibration": np.array(json.dumps(calibrated))}
+  return {f"calibration/{role}/{field}": np.asarray(value)
+          for role, fields in calibrated.items() for field, value in fields.items()}
 
 
 def context_mi(cell: CellInputs) -> dict:
@@ -290,8 +289,8 @@ def analyze(config, params, test: TextDataset, settings: AnalysisSettings, key) 
     attention and instance MI per explained example); spearman [S, B];
     importance [N, T] and precision_attention / precision_mi [S, B] when the
     data have ground truth; dataset_mi_robust [S, T] when `settings.robustness_method`
-    is set; calibration (a 0-d string: the JSON of `calibrate_cell`) unless
-    `settings.calibration_replicates` is 0.
+    is set; calibration/<role>/<field> (`calibrate_cell`'s dict, one array per field)
+    unless `settings.calibration_replicates` is 0.
   """
   model = config.model
   n = min(settings.eval_examples, len(test))

@@ -1,10 +1,14 @@
 """Cells: one trained model configuration (S seeds) and its analysis, cached on disk.
 
-A cell directory holds the run (`run/`, see `attnjax.training.save_run`),
-`analysis.npz` (per-seed, per-example arrays: the measurements of
-`attnjax.reproduce.cell_measurements`) and `analysis.json` (its stamp).
-Every cached artefact is keyed on what computed it, and recomputed on a
-mismatch:
+A `CellSpec` names everything that decides a cell's numbers (folder, `TrainConfig`,
+seeds, `AnalysisSettings`, analysis key, data); the store's three functions read and
+fill its folder: `status(spec)` (missing / trained / analysed), `analysed(spec, splits)`
+(the analysis arrays, computed or reloaded) and `trained(spec, splits)` (the parameters,
+for experiments that need them). A cell directory holds the run (`run/`, see
+`attnjax.training.save_run`), `analysis.npz` (per-seed, per-example arrays: the
+measurements of `attnjax.reproduce.cell_measurements`) and `analysis.json` (its
+stamp). Every cached artefact is keyed on what computed it, and recomputed on a
+mismatch, by one stamp check (`status`):
 
 - the run (`run/config.json`, "extra"): the `TrainConfig` and seeds (these
   also decide every training PRNG key), the data (`data_id`) and `run_code()`,
@@ -16,11 +20,10 @@ mismatch:
   without retraining and removes the files derived from the old analysis
   (`DERIVED`).
 
-A cell archived without parameters (`attnjax.reproduce.archive`: its
-measurements and stamps, to resume a reproduction in another session or on
-another machine) is reused like any cached cell while its stamps match; where
-parameters are needed (stale analysis, experiments 2, 6 and 7 recomputing their
-arrays: `trained_run`) it is retrained, deterministically.
+A cell archived without parameters (`attnjax.reproduce.archive`: its measurements
+and stamps, carried to another machine or run) is reused like any cached cell while
+its stamps match; where parameters are needed (stale analysis, experiments 2, 6 and 7
+recomputing their arrays: `trained`) it is retrained, deterministically.
 
 Fingerprints hash the code with comments and docstrings ignored
 (`attnjax.fingerprint`). Library versions (jax, flax, …) are recorded in
@@ -43,7 +46,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from attnjax.compiled import release_if_crowded
+from attnjax.program_cache import release_if_crowded
 from attnjax.data.dataset import TextDataset
 from attnjax.fingerprint import fingerprint, module_closure
 from attnjax.io import (read_cache_json, remove_stale_temporaries, write_atomic,
@@ -103,87 +106,133 @@ def load_arrays(path: Path) -> dict:
     return {k: data[k] for k in data.files}
 
 
-def cell_stamps(settings: AnalysisSettings, key, data_id: str | None) -> tuple[dict, dict]:
-  """(run stamp, analysis stamp) a cached cell must carry to be reused: the run's is the
-  training code and the data; the analysis's adds the settings, `analysis_code()` and key."""
-  run_stamp = {"code": run_code(), "data_id": data_id}
-  return run_stamp, {**analysis_stamp(settings), "key": key_stamp(key), "run": run_stamp}
+@dataclasses.dataclass(frozen=True)
+class CellSpec:
+  """Everything that decides a cell's numbers, and where it lives.
+
+  Attributes:
+    directory: the cell's folder (`run/`, `analysis.npz`, `analysis.json`, ...).
+    config: the `TrainConfig` its seeds train with.
+    seeds: the seeds trained together.
+    settings: how its test split is analysed.
+    key_data: the analysis PRNG key's raw data (`key_stamp`; plain ints, so a spec
+      pickles to a Ray worker and compares by value).
+    data_id: any string naming the data (e.g. the JSON of the load options); a cell
+      computed on other data is refused.
+  """
+  directory: Path
+  config: TrainConfig
+  seeds: tuple[int, ...]
+  settings: AnalysisSettings
+  key_data: tuple[int, ...]
+  data_id: str | None = None
+
+  @classmethod
+  def of(cls, directory, config: TrainConfig, seeds, settings: AnalysisSettings, key, *,
+         data_id: str | None = None) -> "CellSpec":
+    """A spec from a PRNG `key` (a new-style key array) and any sequence of seeds."""
+    return cls(Path(directory), config, tuple(int(s) for s in seeds), settings,
+               tuple(key_stamp(key)), data_id)
+
+  @property
+  def key(self):
+    """The analysis PRNG key."""
+    return jax.random.wrap_key_data(np.asarray(self.key_data, np.uint32))
+
+  @property
+  def run_stamp(self) -> dict:
+    """What the saved run must carry to be reused: the training code and the data."""
+    return {"code": run_code(), "data_id": self.data_id}
+
+  @property
+  def analysis_stamp(self) -> dict:
+    """What `analysis.json` must hold to reuse `analysis.npz`: the settings,
+    `analysis_code()`, the key and the run's stamp."""
+    return {**analysis_stamp(self.settings), "key": list(self.key_data), "run": self.run_stamp}
 
 
-def _analysis_cached(directory: Path, stamp: dict) -> bool:
-  return read_cache_json(directory / "analysis.json") == stamp and \
-      (directory / "analysis.npz").is_file()
+MISSING, TRAINED, ANALYSED = "missing", "trained", "analysed"
+"""A cell's `status`: no run of today's training code; a run whose analysis is missing or
+stale; complete (`analysed` only reloads it)."""
 
 
-def cell_done(directory: Path, config: TrainConfig, seeds, settings: AnalysisSettings, key, *,
-              data_id: str | None = None) -> bool:
-  """True when `run_cell` with these arguments would only reload the cell: trained by
-  today's training code on these data with this config and seeds, and analysed with
-  these settings, key and analysis code."""
-  directory = Path(directory)
-  saved = read_cache_json(directory / "run" / CONFIG_FILE)
+def status(spec: CellSpec) -> str:
+  """`MISSING`, `TRAINED` or `ANALYSED` (see those).
+
+  Raises:
+    ValueError: the folder holds another cell's run (other data, config or seeds).
+  """
+  if not _run_is_current(spec):
+    return MISSING
+  analysed = (read_cache_json(spec.directory / "analysis.json") == spec.analysis_stamp
+              and (spec.directory / "analysis.npz").is_file())
+  return ANALYSED if analysed else TRAINED
+
+
+def _run_is_current(spec: CellSpec) -> bool:
+  """The one stamp check: True when `run/` holds this cell's run trained by today's code,
+  False when it holds none or one trained by other code.
+
+  Raises:
+    ValueError: `run/` holds another cell's run (other data, config or seeds): it is
+      never silently reused for, or replaced by, another experiment's cell.
+  """
+  run_dir = spec.directory / "run"
+  saved = read_cache_json(run_dir / CONFIG_FILE)  # the config, not the parameters
   if saved is None:
     return False
-  run_stamp, stamp = cell_stamps(settings, key, data_id)
-  return (saved.get("extra", {}).get("stamp") == run_stamp and saved.get("seeds") == list(seeds)
-          and TrainConfig.from_dict(saved["train"]) == config
-          and _analysis_cached(directory, stamp))
+  stored = saved.get("extra", {}).get("stamp", {})
+  if "data_id" in stored and stored["data_id"] != spec.data_id:
+    raise ValueError(f"{spec.directory} was computed on other data ({stored['data_id']}); now "
+                     f"asked for {spec.data_id}: remove it or use another --out")
+  if TrainConfig.from_dict(saved["train"]) != spec.config or saved["seeds"] != list(spec.seeds):
+    raise ValueError(f"{run_dir} holds a different run (config or seeds changed); "
+                     f"remove it or use another --out")
+  return stored == spec.run_stamp
 
 
-def run_cell(directory: Path, config: TrainConfig, seeds, splits: dict[str, TextDataset],
-             settings: AnalysisSettings, key, *, progress: bool = True,
-             data_id: str | None = None) -> dict:
-  """Trains (or reloads) a cell and analyses it (or reloads the analysis).
+def analysed(spec: CellSpec, splits: dict[str, TextDataset], *, progress: bool = True) -> dict:
+  """The cell's analysis arrays: reloaded when `ANALYSED`, else computed (and saved) from
+  the saved run (`TRAINED`, or retrained when archived without parameters) or from a new
+  training run (`MISSING`).
 
-  A cached run is reused only for the same config, seeds and data (`data_id`,
-  any string naming the data, e.g. the JSON of the load options; a mismatch
-  raises instead of mixing results) and the same `run_code()` (a mismatch
-  retrains). The analysis is reused only for the same settings, `key`,
-  `analysis_code()` and run; otherwise it is recomputed from the saved run.
+  Args:
+    spec: the cell.
+    splits: "train", "dev", "test" `TextDataset`s.
+    progress: training progress bars and the reason for retraining.
+
+  Returns:
+    {name: array} as `attnjax.reproduce.cell_measurements.analyze` gives them, plus
+    "history_eval_accuracy" [epochs, S].
   """
-  directory = Path(directory)
+  directory = spec.directory
   remove_stale_temporaries(directory, recursive=True)
-  arrays_file = directory / "analysis.npz"
-  done = directory / "analysis.json"
-  run_dir = directory / "run"
-  run_stamp, stamp = cell_stamps(settings, key, data_id)
-  saved = read_cache_json(run_dir / CONFIG_FILE)  # the check reads the config, not the params
-  result = None
-  if saved is not None:
-    stored = saved.get("extra", {}).get("stamp", {})
-    if "data_id" in stored and stored["data_id"] != data_id:
-      raise ValueError(f"{directory} was computed on other data ({stored['data_id']}); now "
-                       f"asked for {data_id}: remove it or use another --out")
-    if TrainConfig.from_dict(saved["train"]) != config or saved["seeds"] != list(seeds):
-      raise ValueError(f"{run_dir} holds a different run (config or seeds changed); "
-                       f"remove it or use another --out")
-    if stored == run_stamp:
-      if _analysis_cached(directory, stamp):
-        return load_arrays(arrays_file)
-      if (run_dir / PARAMS_FILE).is_file():
-        result = load_run(run_dir).result
-      else:
-        print(f"[reproduce] {directory.name}: archived without parameters and its analysis is "
-              "stale (other settings or analysis code); retraining", file=sys.stderr)
-    elif progress:
-      print(f"[reproduce] {directory.name}: trained by other code (run fingerprint "
-            f"{stored.get('code')} != {run_stamp['code']}); retraining", file=sys.stderr)
-  done.unlink(missing_ok=True)
+  state, result = status(spec), None
+  if state == ANALYSED:
+    return load_arrays(directory / "analysis.npz")
+  if state == TRAINED and (directory / "run" / PARAMS_FILE).is_file():
+    result = load_run(directory / "run").result
+  elif state == TRAINED:
+    print(f"[reproduce] {directory.name}: archived without parameters and its analysis is "
+          "stale (other settings or analysis code); retraining", file=sys.stderr)
+  elif progress and (directory / "run" / CONFIG_FILE).is_file():
+    print(f"[reproduce] {directory.name}: trained by other code (run fingerprint != "
+          f"{run_code()}); retraining", file=sys.stderr)
+  (directory / "analysis.json").unlink(missing_ok=True)
   for name in DERIVED:
     (directory / name).unlink(missing_ok=True)
   if result is None:
-    result = _train(directory, config, seeds, splits, run_stamp, progress)
-  arrays = analyze(config, result.params, splits["test"], settings, key)
+    result = _train(spec, splits, progress)
+  arrays = analyze(spec.config, result.params, splits["test"], spec.settings, spec.key)
   arrays["history_eval_accuracy"] = result.history["eval_accuracy"]
-  save_arrays(arrays_file, arrays)
-  write_json_atomic(done, stamp)
+  save_arrays(directory / "analysis.npz", arrays)
+  write_json_atomic(directory / "analysis.json", spec.analysis_stamp)
   release_if_crowded()  # a long reproduction compiles thousands of programs
   return arrays
 
 
-def trained_run(directory: Path, config: TrainConfig, seeds, splits: dict[str, TextDataset], *,
-                progress: bool = True, data_id: str | None = None):
-  """The `TrainResult` of a cell `run_cell` has computed, for experiments that need its
+def trained(spec: CellSpec, splits: dict[str, TextDataset], *, progress: bool = True):
+  """The `TrainResult` of a cell `analysed` has computed, for experiments that need its
   parameters (explanations, faithfulness, swapped attention).
 
   An archived cell (`attnjax.reproduce.archive`: measurements without parameters) is
@@ -192,30 +241,27 @@ def trained_run(directory: Path, config: TrainConfig, seeds, splits: dict[str, T
 
   Raises:
     ValueError: the folder holds no run, or another run (config, seeds, data or
-      training code differ): call `run_cell` first.
+      training code differ): call `analysed` first.
   """
-  directory = Path(directory)
-  run_dir = directory / "run"
-  saved = read_cache_json(run_dir / CONFIG_FILE)
-  run_stamp = {"code": run_code(), "data_id": data_id}
-  if (saved is None or saved.get("extra", {}).get("stamp") != run_stamp
-      or saved.get("seeds") != list(seeds) or TrainConfig.from_dict(saved["train"]) != config):
+  run_dir = spec.directory / "run"
+  if status(spec) == MISSING:
     raise ValueError(f"{run_dir} does not hold this cell's run (missing, or another config, "
-                     "seeds, data or training code): run the cell first (`run_cell`)")
+                     "seeds, data or training code): run the cell first (`analysed`)")
   if (run_dir / PARAMS_FILE).is_file():
     return load_run(run_dir).result
   if progress:
-    print(f"[reproduce] {directory.name}: archived without parameters; retraining for them",
-          file=sys.stderr)
-  return _train(directory, config, seeds, splits, run_stamp, progress)
+    print(f"[reproduce] {spec.directory.name}: archived without parameters; retraining for "
+          "them", file=sys.stderr)
+  return _train(spec, splits, progress)
 
 
-def _train(directory: Path, config: TrainConfig, seeds, splits, run_stamp: dict, progress: bool):
-  """Trains a cell's run and saves it in `directory/run`. Epoch checkpoints: a cell killed
+def _train(spec: CellSpec, splits, progress: bool):
+  """Trains a cell's run and saves it in `run/`. Epoch checkpoints: a cell killed
   mid-training resumes after its last finished epoch."""
-  epochs_file = directory / EPOCH_STATE_FILE
-  result = train(config, seeds, splits["train"], splits["dev"], progress=progress,
-                 checkpoint=epochs_file, checkpoint_extra=run_stamp)
-  save_run(directory / "run", result, vocab=splits["train"].vocab, extra={"stamp": run_stamp})
+  epochs_file = spec.directory / EPOCH_STATE_FILE
+  result = train(spec.config, spec.seeds, splits["train"], splits["dev"], progress=progress,
+                 checkpoint=epochs_file, checkpoint_extra=spec.run_stamp)
+  save_run(spec.directory / "run", result, vocab=splits["train"].vocab,
+           extra={"stamp": spec.run_stamp})
   epochs_file.unlink(missing_ok=True)
   return result

@@ -6,7 +6,7 @@ hand). A cell is computed under `claim(folder)`, an operating-system lock
 (`fcntl.flock`) on `folder/claim.lock`:
 
 - a second claimant waits until the first is done, then finds the cell cached
-  (`run_cell` reuses it) instead of computing it again;
+  (`cells.analysed` reuses it) instead of computing it again;
 - the lock belongs to the holding process, so the OS releases it when that
   process exits, crashes or is killed: a dead worker never blocks a re-run,
   and what it left is only `write_atomic` temporaries (removed by the next
@@ -36,13 +36,13 @@ LOCK_FILE = "claim.lock"
 
 
 @contextlib.contextmanager
-def claim(folder, *, poll: float = 1.0, say=None):
+def claim(folder, *, poll: float = 1.0, log=None):
   """Holds the exclusive claim on `folder` (created if missing) for the `with` block.
 
   Args:
     folder: the cell's folder.
     poll: seconds between tries while another process holds it.
-    say: called once with a message when the claim is held elsewhere
+    log: called once with a message when the claim is held elsewhere
       (default: print to stderr).
 
   Yields:
@@ -65,7 +65,7 @@ def claim(folder, *, poll: float = 1.0, say=None):
           handle.seek(0)
           holder = handle.read().strip() or "another process"
           message = f"[reproduce] {folder.name}: claimed by {holder}; waiting for it"
-          (say or (lambda m: print(m, file=sys.stderr, flush=True)))(message)
+          (log or (lambda m: print(m, file=sys.stderr, flush=True)))(message)
           waited = True
         time.sleep(poll)
     try:

@@ -4,7 +4,7 @@
 
 The driver plans the cells the chosen experiments read (`findings.plan_cells`),
 submits each cell that is not cached as one Ray task (train S seeds in one
-program + its analysis, `cells.run_cell`), shows progress as tasks finish
+program + its analysis, `cells.analysed`), shows progress as tasks finish
 (cells done / running or queued / failed), and then runs the experiments
 exactly as the local executor does: every cell they read is now a cache hit,
 so results.json and report.md are the local executor's. Experiments 6 and 7
@@ -36,11 +36,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import jax
-import numpy as np
 
 from attnjax.io import write_atomic
-from attnjax.reproduce.cells import cell_done, run_cell
+from attnjax.reproduce import cells
 from attnjax.reproduce.claims import LOCK_FILE, claim
 
 class CellsFailed(RuntimeError):
@@ -122,10 +120,17 @@ def write_shipped(folder: Path, files: dict[str, bytes]) -> None:
     write_atomic(folder / name, files[name])
 
 
-def cell_task(folder: str, config, seeds, splits, settings, key_data, data_id, ship: bool,
-              files: dict[str, bytes] | None, cpu_devices: int | None):
-  """One cell on a Ray worker: `run_cell` under the cell's claim (shared folder), or in
-  a temporary folder seeded with `files` whose files it returns (shipped).
+def cell_task(spec, splits, ship: bool, files: dict[str, bytes] | None,
+              cpu_devices: int | None):
+  """One cell on a Ray worker: `cells.analysed` under the cell's claim (shared folder), or
+  in a temporary folder seeded with `files` whose files it returns (shipped).
+
+  Args:
+    spec: the cell's `CellSpec` (its directory is the driver's folder).
+    splits: the dataset's splits.
+    ship: compute in a temporary folder and return the files.
+    files: the cell folder's current files (shipped).
+    cpu_devices: split the worker's CPU into this many XLA devices (None: leave it).
 
   Returns:
     None (shared folder) or {relative path: bytes} (shipped).
@@ -133,37 +138,33 @@ def cell_task(folder: str, config, seeds, splits, settings, key_data, data_id, s
   if cpu_devices is not None:
     from attnjax.training import use_cpu_devices
     use_cpu_devices(cpu_devices)
-  key = jax.random.wrap_key_data(np.asarray(key_data, np.uint32))
   if not ship:
-    with claim(folder):
-      run_cell(Path(folder), config, seeds, splits, settings, key, progress=False,
-               data_id=data_id)
+    with claim(spec.directory):
+      cells.analysed(spec, splits, progress=False)
     return None
   with tempfile.TemporaryDirectory(prefix="attnjax-cell-") as scratch:
-    work = Path(scratch) / Path(folder).name
+    work = Path(scratch) / spec.directory.name
     write_shipped(work, files or {})
-    run_cell(work, config, seeds, splits, settings, key, progress=False, data_id=data_id)
+    cells.analysed(dataclasses.replace(spec, directory=work), splits, progress=False)
     return _folder_files(work)
 
 
-def run_cells(lab, plan: dict[str, dict], options: RayOptions, *, say=print) -> dict[str, str]:
+def run_cells(lab, plan: dict[str, dict], options: RayOptions, *, log=print) -> dict[str, str]:
   """Computes the planned cells of `lab` that are not cached, one Ray task each.
 
   Args:
     lab: the dataset's `Lab` (its folder, base config, seeds, splits, settings, key).
     plan: {cell name: `TrainConfig` changes} (`findings.plan_cells`).
     options: `RayOptions`.
-    say: progress lines.
+    log: progress lines.
 
   Returns:
     {cell name: error text (the worker's traceback)} of the cells that failed.
   """
   ray = import_ray()
-  configs = {name: lab.base.replace(**changes) for name, changes in plan.items()}
-  todo = [name for name, config in configs.items()
-          if not cell_done(lab.folder(name), config, lab.seeds, lab.settings_of(name),
-                           lab.cell_key(name), data_id=lab.data_id)]
-  say(f"cells: {len(plan) - len(todo)} cached, {len(todo)} to compute on Ray")
+  specs = {name: lab.spec(name, **changes) for name, changes in plan.items()}
+  todo = [name for name, spec in specs.items() if cells.status(spec) != cells.ANALYSED]
+  log(f"cells: {len(plan) - len(todo)} cached, {len(todo)} to compute on Ray")
   if not todo:
     return {}
   task = ray.remote(cell_task).options(num_cpus=options.cell_cpus, num_gpus=options.cell_gpus,
@@ -172,10 +173,7 @@ def run_cells(lab, plan: dict[str, dict], options: RayOptions, *, say=print) -> 
   pending = {}
   for name in todo:
     files = _folder_files(lab.folder(name)) if options.ship else None
-    key_data = np.asarray(jax.random.key_data(lab.cell_key(name)))
-    ref = task.remote(str(lab.folder(name)), configs[name], list(lab.seeds), splits,
-                      lab.settings_of(name), key_data, lab.data_id, options.ship, files,
-                      options.cpu_devices)
+    ref = task.remote(specs[name], splits, options.ship, files, options.cpu_devices)
     pending[ref] = name
   failed, finished, start = {}, 0, time.time()
   while pending:
@@ -185,12 +183,12 @@ def run_cells(lab, plan: dict[str, dict], options: RayOptions, *, say=print) -> 
       files = ray.get(ref)
     except Exception as error:  # RayTaskError (carries the worker's traceback), WorkerCrashedError
       failed[name] = str(error)
-      say(f"cell {name} FAILED on its Ray worker:\n{error}")
+      log(f"cell {name} FAILED on its Ray worker:\n{error}")
     else:
       if files is not None:
         write_shipped(lab.folder(name), files)
       finished += 1
-    say(f"cells: {finished} done, {len(pending)} running or queued, {len(failed)} failed "
+    log(f"cells: {finished} done, {len(pending)} running or queued, {len(failed)} failed "
         f"({time.time() - start:.0f} s)")
   return failed
 

@@ -8,12 +8,13 @@ is tabulated (`attnjax.analysis.agreement`), and Jain & Wallace's adversarial
 `cells/<name>/explanations.npz`, written atomically, and reused only while
 `explanations.json` (its stamp: the cell's analysis stamp, the PRNG key, the
 explainer options and `explanation_code()`) matches, so a killed run resumes
-and changed explainer code recomputes. `finding_6` measures, `figures` draws.
+and changed explainer code recomputes. `measure` measures, `judge` judges, `figures` draws.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Mapping
 
 import numpy as np
 
@@ -23,8 +24,9 @@ from attnjax.fingerprint import fingerprint, module_closure
 from attnjax.io import read_cache_json, write_json_atomic
 from attnjax.models.encoders import sequence_mask
 from attnjax.reproduce.cells import key_stamp, load_arrays, save_arrays
+from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import figure
-from attnjax.reproduce.verdicts import judge
+from attnjax.reproduce.verdicts import comparison, decide, number
 
 JAIN_WALLACE_2019 = {
     "citation": ("Jain & Wallace (2019), \"Attention is not Explanation\", NAACL-HLT: BiLSTM "
@@ -154,13 +156,13 @@ TAU_UNDEFINED = ("τ is undefined for an example where either ranking is constan
                  "zero gradient) or that has fewer than 2 tokens")
 
 
-def finding_6(lab) -> dict:
+def measure(lab) -> dict:
   """Do attention and MI agree with gradient / leave-one-out? (Experiment 6.)"""
   scores = {attention: explained_cell(lab, attention) for attention in ATTENTIONS}
-  return measure(scores, lab.directory.name, lab.splits["test"])
+  return summarize(scores, lab.directory.name, lab.splits["test"])
 
 
-def measure(scores: dict, dataset: str, test=None, *, examples: dict | None = None) -> dict:
+def summarize(scores: dict, dataset: str, test=None, *, examples: dict | None = None) -> dict:
   """Experiment 6 from the explained cells' scores.
 
   Args:
@@ -171,7 +173,7 @@ def measure(scores: dict, dataset: str, test=None, *, examples: dict | None = No
     examples: the token figure's data, kept from a stored result.
 
   Returns:
-    The finding's JSON-able dict with its verdict (`judge_6`).
+    The finding's JSON-able measurement (`judge` gives its verdict).
   """
   rows, agreements, counterfactual = {}, {}, {}
   for attention, cell in scores.items():
@@ -196,10 +198,44 @@ def measure(scores: dict, dataset: str, test=None, *, examples: dict | None = No
     reference = reference_row(dataset, attention)
     if reference:
       rows[f"bilstm + {attention} (Jain & Wallace 2019)"] = reference
-  out = {"title": "Explainers side by side (experiment 6)", "rows": rows,
-         "agreement": agreements, "counterfactual": counterfactual, "examples": examples,
-         "note": REFERENCE_NOTE}
-  return {**out, **judge(6, out)}
+  return {"title": "Explainers side by side (experiment 6)", "rows": rows,
+          "agreement": agreements, "counterfactual": counterfactual, "examples": examples,
+          "note": REFERENCE_NOTE}
+
+
+def _has_seed_values(summary: dict | None) -> bool:
+  return summary is not None and (summary.get("per_seed") is not None
+                                  or np.isfinite(number(summary.get("std"))))
+
+
+def judge(finding: dict, analysis: Mapping) -> dict:
+  """Experiment 6: instance MI's vs attention's τ with each classic explainer."""
+  comparisons, unmeasured = [], []
+  for name, row in finding["rows"].items():
+    for reference in REFERENCES:
+      mi, attention = (row.get(f"τ {m}–{reference}") for m in ("instance_mi", "attention"))
+      if mi is None or attention is None:  # e.g. a published reference row
+        continue
+      if not (_has_seed_values(mi) and _has_seed_values(attention)):
+        unmeasured.append(f"{name}: τ with {reference}")
+        continue
+      comparisons.append(comparison("instance MI", mi, "attention", attention,
+                                    measure=f"{name}: τ with {reference}", paired=True))
+  decide(comparisons)
+  directions = [c["direction"] for c in comparisons]
+  verdict = ("inconclusive" if not any(directions) else
+             "MI agrees better" if all(d > 0 for d in directions) else
+             "attention agrees better" if all(d < 0 for d in directions) else "mixed")
+  left_out = (f"; left out, per-seed values not stored: {', '.join(unmeasured)}"
+              if unmeasured else "")
+  return {"verdict": verdict, "comparisons": comparisons,
+          "rule": ("instance MI's − attention's Kendall τ with the gradient norm, with "
+                   "|input × gradient| (Jain & Wallace's quantity) and with leave-one-out, "
+                   "per attention type, paired t over seeds (the same seed's model and "
+                   f"examples), Holm over the {len(comparisons)}: 'MI agrees better' / "
+                   "'attention agrees better' when every comparison is significant that way, "
+                   "inconclusive when none is, mixed otherwise; gradient–LOO is the agreement "
+                   f"between two classic explainers, for scale{left_out}")}
 
 
 def _examples(scores: dict, test, count: int = 4) -> dict:
@@ -291,3 +327,12 @@ def explanation_tokens_figure(examples: dict):
       ax.set_xticks([])
   axes[0, 0].set_title("seed 0, BiLSTM + additive: every explainer (rows scaled to their max)")
   return fig
+
+
+OUTCOMES = ("MI agrees better", "attention agrees better", "mixed", "inconclusive")
+"""Experiment 6's verdicts: it asks a question rather than testing a prediction."""
+
+EXPERIMENT = Experiment(cells=cells, measure=measure, judge=judge, draw=figures,
+                        figures=(("finding6", "finding 6"),
+                                 ("explanations_tokens", "explainers on a few examples")),
+                        outcomes=OUTCOMES)

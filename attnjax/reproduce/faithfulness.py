@@ -10,16 +10,17 @@ and, on a planted task, under the ground truth (planted tokens first, the rest
 in position order: the ceiling). Per-cell results are cached in
 `cells/<name>/faithfulness.npz`, reused only while `faithfulness.json` (the
 explanations' stamp, the PRNG key of the random rankings, the options and
-`faithfulness_code()`) matches. `finding_7` measures, `figures` draws.
+`faithfulness_code()`) matches. `measure` measures, `judge` judges, `figures` draws.
 
 Numbers are per example, averaged per seed, then summarised over seeds (mean ±
 95% CI); the verdict compares, paired over seeds, every method with random
-and every other method with attention (`attnjax.reproduce.verdicts.judge_7`).
+and every other method with attention (`judge`).
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Mapping
 
 import numpy as np
 
@@ -31,10 +32,11 @@ from attnjax.io import read_cache_json, write_json_atomic
 from attnjax.models.encoders import sequence_mask
 from attnjax.models.seeds import num_seeds
 from attnjax.reproduce.cells import key_stamp, load_arrays, save_arrays
+from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.explanations import ATTENTIONS, METHODS, explained_cell
 from attnjax.reproduce.explanations import cells as explained_cells
 from attnjax.reproduce.figures import figure
-from attnjax.reproduce.verdicts import judge
+from attnjax.reproduce.verdicts import comparison, decide
 
 MEASURES = {"comprehensiveness": "comprehensiveness (AOPC)",
             "sufficiency": "sufficiency (AOPC)",
@@ -177,30 +179,105 @@ def methods_of(arrays: dict) -> list[str]:
   return [m for m in order if m in stored]
 
 
-def finding_7(lab) -> dict:
+def measure(lab) -> dict:
   """Which ranking's top tokens drive the prediction? (Experiment 7.)"""
   rows, curves = {}, {}
   for attention in ATTENTIONS:
     arrays = _faithful_cell(lab, attention)
     curves[attention] = {}
     for method in methods_of(arrays):
-      rows[f"{attention}: {method}"] = {
+      rows[row_name(attention, method)] = {
           column: seed_summary(arrays[f"{method}/{measure}"])
           for measure, column in MEASURES.items()}
       curve = nanmean(arrays[f"{method}/curve"], 1)  # [S, F]: each seed's mean curve
       curves[attention][method] = {"mean": curve.mean(0).tolist(),
                                    "per_seed": curve.tolist()}
-  out = {"title": "Faithfulness: comprehensiveness, sufficiency, decision flips (experiment 7)",
-         "rows": rows, "curves": curves, "fractions": FRACTIONS.tolist(),
-         "note": ("Per explained test example (experiment 6's), 'remove' mode: "
-                  "comprehensiveness = p(ŷ|x) − p(ŷ|x without its top-k tokens), sufficiency = "
-                  "p(ŷ|x) − p(ŷ|only its top-k tokens), each averaged over k = 1, 5, 10, 20, 50% "
-                  "of the tokens (AOPC; higher comprehensiveness and lower sufficiency are more "
-                  "faithful); flip fraction = the share of tokens removed, best first, before "
-                  "the prediction changes (1 when it never does; lower is more faithful); top "
-                  "token flips = removing the top token alone changes it. 'random' is the mean "
-                  "of random rankings (chance), 'planted' the ground truth where there is one")}
-  return {**out, **judge(7, out)}
+  return {"title": "Faithfulness: comprehensiveness, sufficiency, decision flips (experiment 7)",
+          "rows": rows, "curves": curves, "fractions": FRACTIONS.tolist(),
+          "note": ("Per explained test example (experiment 6's), 'remove' mode: "
+                   "comprehensiveness = p(ŷ|x) − p(ŷ|x without its top-k tokens), sufficiency = "
+                   "p(ŷ|x) − p(ŷ|only its top-k tokens), each averaged over k = 1, 5, 10, 20, 50% "
+                   "of the tokens (AOPC; higher comprehensiveness and lower sufficiency are more "
+                   "faithful); flip fraction = the share of tokens removed, best first, before "
+                   "the prediction changes (1 when it never does; lower is more faithful); top "
+                   "token flips = removing the top token alone changes it. 'random' is the mean "
+                   "of random rankings (chance), 'planted' the ground truth where there is one")}
+
+
+def row_name(attention: str, method: str) -> str:
+  """The row of `method`'s ranking in the cell of `attention` ("additive: attention")."""
+  return f"{attention}: {method}"
+
+
+def split_row(name: str) -> tuple[str, str]:
+  """(attention, method) of a `row_name` row."""
+  attention, _, method = name.partition(": ")
+  return attention, method
+
+
+def judge(finding: dict, analysis: Mapping) -> dict:
+  """Experiment 7: each method's comprehensiveness against random and against attention.
+
+  Three families, each Holm-adjusted on its own, paired t over seeds (the same
+  seed's model, examples and random rankings): attention − random per attention
+  type (the comparisons the verdict reads), every other method − random (is it
+  better than chance?) and every other explainer − attention (is it more
+  faithful than attention?). The verdict answers the first question; "summary"
+  states all three in words.
+
+  Returns:
+    {"verdict", "rule", "comparisons" (attention against random),
+    "comparisons_random" (the other methods against random), "comparisons_attention"
+    (against attention), "summary" (one sentence per attention type)}.
+  """
+  measure = "comprehensiveness (AOPC)"
+  cells: dict[str, dict] = {}
+  for name, row in finding["rows"].items():
+    cell, method = split_row(name)
+    if measure in row:
+      cells.setdefault(cell, {})[method] = row[measure]
+  attention_random, others_random, versus_attention = [], [], []
+  for cell, methods in cells.items():
+    for method, summary in methods.items():
+      if method in (RANDOM, GROUND_TRUTH):
+        continue
+      if RANDOM in methods:
+        family = attention_random if method == "attention" else others_random
+        family.append(comparison(method, summary, RANDOM, methods[RANDOM],
+                                 measure=f"{cell}: {measure}", predicted=">", paired=True))
+      if method != "attention" and "attention" in methods:
+        versus_attention.append(comparison(method, summary, "attention", methods["attention"],
+                                           measure=f"{cell}: {measure}", paired=True))
+  for family in (attention_random, others_random, versus_attention):
+    decide(family)
+  attention = [c["direction"] for c in attention_random]
+  verdict = ("inconclusive" if not any(attention) else
+             "attention below random" if any(d < 0 for d in attention) else
+             "attention beats random" if all(d > 0 for d in attention) else "mixed")
+  versus_random = attention_random + others_random
+  summary = []
+  for cell in cells:
+    def named(comparisons, direction):
+      return [c["a"] for c in comparisons
+              if c["measure"].startswith(f"{cell}:") and c["direction"] == direction]
+    parts = [f"above random: {', '.join(named(versus_random, 1)) or 'none'}",
+             f"below random: {', '.join(named(versus_random, -1)) or 'none'}",
+             f"above attention: {', '.join(named(versus_attention, 1)) or 'none'}",
+             f"below attention: {', '.join(named(versus_attention, -1)) or 'none'}"]
+    summary.append(f"{cell}: " + "; ".join(parts))
+  return {"verdict": verdict, "comparisons": attention_random,
+          "comparisons_random": others_random, "comparisons_attention": versus_attention,
+          "summary": summary,
+          "rule": ("comprehensiveness AOPC, paired t over seeds (the same seed's model and "
+                   "examples); three families, each Holm-adjusted: attention − random per "
+                   f"attention type ({len(attention_random)}; the verdict's), every other "
+                   f"method − random ({len(others_random)}) and every other method − "
+                   f"attention ({len(versus_attention)}). 'attention beats random' when "
+                   "attention is significantly above random in every attention type, "
+                   "'attention below random' when it is significantly below in any, "
+                   "inconclusive when in none, mixed otherwise; the summary names, per "
+                   "attention type, the methods significantly above / below random and "
+                   "attention")}
 
 
 def figures(finding: dict) -> dict:
@@ -223,3 +300,12 @@ def figures(finding: dict) -> dict:
            title=f"Deletion curves, BiLSTM + {attention}", ylim=(0, 1.02))
   axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
   return {"finding7": fig}
+
+
+OUTCOMES = ("attention beats random", "attention below random", "mixed", "inconclusive")
+"""Experiment 7's verdicts: is attention's ranking more faithful than chance?"""
+
+EXPERIMENT = Experiment(cells=explained_cells, measure=measure, judge=judge, draw=figures,
+                        figures=(("finding7",
+                                  "deletion curves: p(ŷ) as the best-ranked tokens go"),),
+                        outcomes=OUTCOMES)

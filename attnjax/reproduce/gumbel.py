@@ -1,14 +1,18 @@
 """Finding (iv): Gumbel-softmax with τ < 1 gives more skewed attention than softmax.
 
-`finding_4` measures it on a `Lab`'s cells; `figures` draws its result.
+`measure` reads a `Lab`'s cells, `judge` gives the verdict, `figures` draws the result.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Mapping
+
 from attnjax.analysis.summary import seed_summary
+from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import errors, panel, tau_bars
 from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
-from attnjax.reproduce.verdicts import judge
+from attnjax.reproduce.verdicts import ALL_PREDICTED_RULE, all_predicted, comparison, decide
 
 
 def cells(lab: Lab) -> dict[str, dict]:
@@ -20,9 +24,24 @@ def cells(lab: Lab) -> dict[str, dict]:
   return plan
 
 
-def finding_4(lab: Lab) -> dict:
+GUMBEL_ROW = "gumbel τ={:g}"
+"""The row of a Gumbel-softmax cell, by its temperature (the softmax cell's row is "softmax")."""
+
+
+def row_name(temperature: float) -> str:
+  """The row of the Gumbel-softmax cell at `temperature` ("gumbel τ=0.5")."""
+  return GUMBEL_ROW.format(temperature)
+
+
+def temperature_of(row: str) -> float | None:
+  """The temperature of a `row_name` row; None for any other row ("softmax")."""
+  match = re.fullmatch(r"gumbel τ=(.+)", row)
+  return float(match.group(1)) if match else None
+
+
+def measure(lab: Lab) -> dict:
   """(iv) Gumbel-softmax with τ < 1 gives more skewed attention than softmax."""
-  row_names = ["softmax"] + [f"gumbel τ={temperature:g}" for temperature in lab.temperatures]
+  row_names = ["softmax"] + [row_name(temperature) for temperature in lab.temperatures]
   cells_ = {row: lab.cell(name, **changes)
             for row, (name, changes) in zip(row_names, cells(lab).items())}
   rows = {name: {"entropy": seed_summary(c["stats_entropy"].mean(1)),
@@ -30,8 +49,20 @@ def finding_4(lab: Lab) -> dict:
                  "accuracy": seed_summary(c["accuracy"]),
                  "tau": seed_summary(c["tau"], undefined=TAU_UNDEFINED)}
           for name, c in cells_.items()}
-  out = {"title": "Gumbel-softmax (finding iv)", "rows": rows}
-  return {**out, **judge(4, out)}
+  return {"title": "Gumbel-softmax (finding iv)", "rows": rows}
+
+
+def judge(finding: dict, analysis: Mapping) -> dict:
+  """(iv) softmax − Gumbel(τ < 1) mean attention entropy, every one > 0."""
+  rows = finding["rows"]
+  cold = [name for name in rows if (t := temperature_of(name)) is not None and t < 1]
+  comparisons = decide([comparison("softmax", rows["softmax"]["entropy"], name,
+                                   rows[name]["entropy"], measure="entropy", predicted=">")
+                        for name in cold])
+  return {"verdict": all_predicted(comparisons), "comparisons": comparisons,
+          "rule": ("Welch's t over seeds (separate cells) of mean attention entropy, softmax − "
+                   f"each Gumbel-softmax τ < 1 (predicted > 0), Holm over the {len(cold)}; "
+                   f"{ALL_PREDICTED_RULE}")}
 
 
 def figures(finding: dict) -> dict:
@@ -45,3 +76,7 @@ def figures(finding: dict) -> dict:
                fmt="o-", capsize=3, color="tab:red")
   ax2.set_ylabel("attention entropy [nats]", color="tab:red")
   return {"finding4": fig}
+
+
+EXPERIMENT = Experiment(cells=cells, measure=measure, judge=judge, draw=figures,
+                        figures=(("finding4", "finding 4"),))

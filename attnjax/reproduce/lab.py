@@ -1,8 +1,8 @@
-"""What every finding measures with: the `Lab` (cells of one dataset) and shared summaries.
+"""What every experiment measures with: the `Lab` (the cells of one dataset) and shared summaries.
 
-Each finding of `attnjax.reproduce.findings.EXPERIMENTS` is one module with its
-measurement (`Lab` in, JSON-able dict out) and its figure (that dict in,
-Matplotlib figures out); this module holds what they share.
+Each experiment of `attnjax.reproduce.findings.EXPERIMENTS` is one module with its cells,
+measurement (`Lab` in, JSON-able dict out), judge and figures; this module holds what
+they share.
 """
 
 from __future__ import annotations
@@ -18,16 +18,18 @@ from attnjax.analysis.summary import seed_summary
 from attnjax.data.dataset import TextDataset
 from attnjax.models import ENCODERS
 from attnjax.reproduce.cell_measurements import AnalysisSettings
-from attnjax.reproduce.cells import named_key, run_cell, trained_run
+from attnjax.reproduce import cells
+from attnjax.reproduce.cells import CellSpec, named_key
 from attnjax.reproduce.claims import claim
 from attnjax.training import TrainConfig
 
 TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Lab:
-  """Trains and caches the cells of one dataset.
+  """Trains and caches the cells of one dataset (built with its plan: `dataclasses.replace`
+  gives a lab with another).
 
   Attributes:
     directory: this dataset's output folder (cells go in `cells/<name>`).
@@ -42,9 +44,9 @@ class Lab:
     data_id: names the data (load options); cached cells on other data are refused.
     planned: the names of the cells the experiments declared (`plan_cells`), or
       None to allow any.
-    checked: the cells whose dataset-level MI is cross-checked with the second
+    estimator_checked: the cells whose dataset-level MI is cross-checked with the second
       estimator and calibrated (`settings.robustness_method`,
-      `settings.calibration_replicates`; `findings.checked_cells`: finding i's),
+      `settings.calibration_replicates`; `findings.estimator_checked_cells`: finding i's),
       or None for every cell. The others skip both (no experiment reads them there).
   """
   directory: Path
@@ -59,12 +61,12 @@ class Lab:
   temperatures: tuple[float, ...] = TEMPERATURES
   data_id: str | None = None
   planned: frozenset[str] | None = None
-  checked: frozenset[str] | None = None
+  estimator_checked: frozenset[str] | None = None
 
   def settings_of(self, name: str) -> AnalysisSettings:
     """How cell `name` is analysed: `settings`, without the second estimator and its
-    calibration unless the cell is `checked`."""
-    if self.checked is None or name in self.checked:
+    calibration unless the cell is in `estimator_checked`."""
+    if self.estimator_checked is None or name in self.estimator_checked:
       return self.settings
     return dataclasses.replace(self.settings, robustness_method=None, calibration_replicates=0)
 
@@ -76,9 +78,15 @@ class Lab:
     """Cell `name`'s folder."""
     return self.directory / "cells" / name
 
+  def spec(self, name: str, **changes) -> CellSpec:
+    """Cell `name`: `base.replace(**changes)` trained on `seeds`, analysed with
+    `settings_of(name)` and `cell_key(name)`, in `folder(name)`."""
+    return CellSpec.of(self.folder(name), self.base.replace(**changes), self.seeds,
+                       self.settings_of(name), self.cell_key(name), data_id=self.data_id)
+
   def cell(self, name: str, **changes) -> dict:
-    """Cell `name`'s analysis (`run_cell`), trained with `base.replace(**changes)` if not
-    cached, under the cell's claim (`attnjax.reproduce.claims`: one writer at a time).
+    """Cell `name`'s analysis (`attnjax.reproduce.cells.analysed`), trained if not cached,
+    under the cell's claim (`attnjax.reproduce.claims`: one writer at a time).
 
     Raises:
       RuntimeError: `planned` is set and does not hold `name` (an experiment read a
@@ -88,18 +96,15 @@ class Lab:
     if self.on_cell is not None:
       self.on_cell(name)
     with claim(self.folder(name)):
-      return run_cell(self.folder(name), self.base.replace(**changes), self.seeds, self.splits,
-                      self.settings_of(name), self.cell_key(name), progress=self.progress,
-                      data_id=self.data_id)
+      return cells.analysed(self.spec(name, **changes), self.splits, progress=self.progress)
 
   def trained(self, name: str, **changes):
     """Cell `name`'s `TrainResult` (its parameters), for experiments that need them: the
     cell's run, retrained if the cell was archived without parameters
-    (`attnjax.reproduce.cells.trained_run`). Call after `cell(name, **changes)`."""
+    (`attnjax.reproduce.cells.trained`). Call after `cell(name, **changes)`."""
     self._check_planned(name)
     with claim(self.folder(name)):
-      return trained_run(self.folder(name), self.base.replace(**changes), self.seeds,
-                         self.splits, progress=self.progress, data_id=self.data_id)
+      return cells.trained(self.spec(name, **changes), self.splits, progress=self.progress)
 
   def _check_planned(self, name: str) -> None:
     if self.planned is not None and name not in self.planned:
@@ -144,3 +149,15 @@ CALIBRATION_KEYS = ("method", "position", "seed", "n", "d", "classes", "truth", 
 def calibration_row(calibration: dict) -> dict:
   """A cell's calibration as finding i stores it (`attnjax.reproduce.cell_measurements.calibrate_cell`)."""
   return {k: calibration[k] for k in CALIBRATION_KEYS if k in calibration}
+
+
+def calibrations(cell: dict) -> dict:
+  """{role: {field: value}} of a cell's `calibration/<role>/<field>` arrays
+  (`attnjax.reproduce.cell_measurements.calibration`), as Python values ({} when the cell
+  was not calibrated)."""
+  out: dict[str, dict] = {}
+  for name, value in cell.items():
+    if name.startswith("calibration/"):
+      _, role, field = name.split("/")
+      out.setdefault(role, {})[field] = np.asarray(value).tolist()
+  return out

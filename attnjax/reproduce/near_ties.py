@@ -13,24 +13,28 @@ with spread may be length alone. The finding is therefore measured two ways, per
 - **uncontrolled**: each seed's examples cut into quartiles of its own spread, the mean τ
   per quartile, and the paired t over seeds of the highest − the lowest quartile.
 
-`measure` takes a cell's arrays (as `analysis.npz` holds them, or rebuilt from a stored
-result) and returns the finding; `finding_3` runs it on a `Lab`'s cell; `figures` draws it.
+`summarize` takes a cell's arrays (as `analysis.npz` holds them, or rebuilt from a stored
+result) and returns the measurement; `measure` runs it on a `Lab`'s cell; `judge` gives the
+verdict; `figures` draws it.
 """
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import jax.numpy as jnp
 import numpy as np
 
-from attnjax.analysis import kendall_tau_b, partial_correlation, seed_summary
+from attnjax.analysis import compare, kendall_tau_b, partial_correlation, seed_summary
+from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import figure
 from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
-from attnjax.reproduce.verdicts import NEAR_TIES_CONTROL, judge
+from attnjax.reproduce.verdicts import NOT_JUDGED, comparison, decide, floats
 
 QUARTILE_UNDEFINED = "a seed with no defined τ in this quartile"
-LENGTH_CONTROL, PARTIAL = NEAR_TIES_CONTROL
+LENGTH_CONTROL, PARTIAL = "length control", "partial r(log spread, τ given log length)"
 """The row holding the per-seed statistics of spread, τ and length, and the column the
-verdict tests (`verdicts.judge_3` reads them by these names)."""
+verdict tests (`judge`)."""
 CONTROL_UNDEFINED = ("a seed with fewer defined examples than the length control needs, or "
                      "whose spread or τ is a function of length alone")
 
@@ -40,9 +44,9 @@ def cells(lab: Lab) -> dict[str, dict]:
   return {"bilstm-additive": {"model.attention": "additive"}}
 
 
-def finding_3(lab: Lab, buckets: int = 4) -> dict:
+def measure(lab: Lab, buckets: int = 4) -> dict:
   """(iii) When attention values are nearly equal, their order disagrees with MI's."""
-  return measure(lab.cell("bilstm-additive", **cells(lab)["bilstm-additive"]), buckets)
+  return summarize(lab.cell("bilstm-additive", **cells(lab)["bilstm-additive"]), buckets)
 
 
 def seed_quartiles(spread, tau, buckets: int = 4) -> dict:
@@ -105,7 +109,7 @@ def length_control(spread, tau, lengths) -> dict:
           PARTIAL: partial_correlation(log_spread, tau, np.log(length), mask=defined)}
 
 
-def measure(cell: dict, buckets: int = 4) -> dict:
+def summarize(cell: dict, buckets: int = 4) -> dict:
   """Finding iii from a cell's arrays.
 
   Args:
@@ -114,7 +118,7 @@ def measure(cell: dict, buckets: int = 4) -> dict:
     buckets: spread quantiles per seed.
 
   Returns:
-    The finding's JSON-able dict with its verdict (`judge_3`).
+    The finding's JSON-able measurement (`judge` gives its verdict).
   """
   tau = np.asarray(cell["tau"], np.float64)
   seeds, b = tau.shape
@@ -132,11 +136,46 @@ def measure(cell: dict, buckets: int = 4) -> dict:
   keep = np.isfinite(tau)
   seed = np.broadcast_to(np.arange(seeds)[:, None], tau.shape)
   length = np.broadcast_to(lengths, tau.shape)
-  out = {"title": "Near-ties (finding iii)", "rows": rows,
-         "dropped": {"count": int((~keep).sum()), "of": int(keep.size), "reason": TAU_UNDEFINED},
-         "scatter": {"spread": spread[keep].tolist(), "tau": tau[keep].tolist(),
-                     "seed": seed[keep].tolist(), "length": length[keep].astype(int).tolist()}}
-  return {**out, **judge(3, out)}
+  return {"title": "Near-ties (finding iii)", "rows": rows,
+          "dropped": {"count": int((~keep).sum()), "of": int(keep.size), "reason": TAU_UNDEFINED},
+          "scatter": {"spread": spread[keep].tolist(), "tau": tau[keep].tolist(),
+                      "seed": seed[keep].tolist(), "length": length[keep].astype(int).tolist()}}
+
+
+def judge(finding: dict, analysis: Mapping) -> dict:
+  """(iii) τ(attention, MI) rises with attention spread once length is controlled for.
+
+  The verdict: the one-sample t over seeds of each seed's partial correlation of log
+  spread and τ given a cubic in log length (predicted > 0). A separate family, not part
+  of the verdict: the paired t over seeds of the highest − the lowest spread quartile's
+  mean τ (quartiles within each seed), the comparison without the length control.
+  """
+  rows = finding["rows"]
+  quartiles = [name for name in rows if name.startswith("spread q")]
+  dropped = finding.get("dropped")
+  over = (f"; τ over {dropped['of'] - dropped['count']} seed-examples, {dropped['count']} with "
+          "undefined τ left out" if dropped else "")
+  rule = ("one-sample t over seeds of each seed's partial correlation of log attention "
+          "spread and τ(attention, instance MI) given a cubic in the example's log length, "
+          "over its explained examples (predicted > 0): reproduced when significantly > 0, "
+          "not reproduced when significantly < 0, inconclusive otherwise. Without the length control, a separate "
+          "family not part of the verdict: paired t over seeds of the highest − the lowest "
+          f"spread quartile's mean τ, quartiles within each seed{over}")
+  uncontrolled = []
+  if quartiles and all("per_seed" in rows[q].get("tau", {}) for q in quartiles):
+    uncontrolled = decide([comparison(quartiles[-1], rows[quartiles[-1]]["tau"], quartiles[0],
+                                      rows[quartiles[0]]["tau"], measure="mean τ per seed",
+                                      predicted=">", paired=True)])
+  control = rows.get(LENGTH_CONTROL, {}).get(PARTIAL)
+  if control is None or "per_seed" not in control:
+    return {"verdict": NOT_JUDGED, "comparisons": [], "comparisons_uncontrolled": uncontrolled,
+            "rule": (f"{rule}. Not judged: these results store no per-seed {PARTIAL} (the "
+                     "examples' lengths were not kept)")}
+  (c,) = decide([{"a": PARTIAL, "b": "0", "measure": "per seed", "predicted": ">",
+                  **compare.one_sample(floats(control["per_seed"]))}])
+  verdict = {1: "reproduced", -1: "not reproduced", 0: "inconclusive"}[c["direction"]]
+  return {"verdict": verdict, "comparisons": [c], "comparisons_uncontrolled": uncontrolled,
+          "rule": rule}
 
 
 def figures(finding: dict) -> dict:
@@ -168,3 +207,7 @@ def figures(finding: dict) -> dict:
   for ax in (left, right):  # log axes: label the decades only, so labels never overlap
     ax.xaxis.set_minor_formatter(NullFormatter())
   return {"finding3": fig}
+
+
+EXPERIMENT = Experiment(cells=cells, measure=measure, judge=judge, draw=figures,
+                        figures=(("finding3", "finding 3"),))

@@ -6,7 +6,7 @@
 
 Every check of the arguments happens once, here, when the value is built; the
 fields keep what was given (so `dataclasses.replace` behaves), and the values the run
-reads are derived in one place: `experiments`, `resolved_preset`, `settings`, `ray_options`.
+reads are derived in one place: `experiments`, `settings`, `ray_options`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,22 @@ from typing import Mapping
 from attnjax.checks import check_choice
 from attnjax.data.load import DEFAULT_SOURCE
 from attnjax.models import ENCODERS
+from attnjax.presets import check_preset
 from attnjax.reproduce.cell_measurements import AnalysisSettings
 from attnjax.reproduce.cluster import EXECUTORS, RayOptions
-from attnjax.reproduce.findings import FINDINGS, TEMPERATURES
-from attnjax.reproduce.presets import analysis_settings, check_preset
+from attnjax.reproduce.findings import EXPERIMENTS, TEMPERATURES
+
+def analysis_settings(preset: str) -> AnalysisSettings:
+  """The default `AnalysisSettings` of `preset` (quick: fewer examples, integration and
+  optimisation steps and random rankings; jw: every test example explained). Instance-level
+  MI's K perturbed copies are `attnjax.explain.InstanceMI`'s in every preset."""
+  if check_preset(preset) == "quick":
+    return AnalysisSettings()
+  # jw: every test example explained (no test split here has more than 25,000).
+  explained = 25_000 if preset == "jw" else 100
+  return AnalysisSettings(eval_examples=2000, explain_examples=explained, ig_steps=32,
+                          counterfactual_steps=200, faithfulness_draws=10)
+
 
 DATASETS = ("planted", "sst2", "ag_news", "ag_news_2class", "imdb", "yelp")
 """`ag_news_2class` is AG News restricted to World vs Business, as Jain & Wallace (2019) used it."""
@@ -38,11 +50,9 @@ class ReproduceOptions:
       the explainers side by side, `attnjax.reproduce.explanations`, and
       experiment 7, their faithfulness, `attnjax.reproduce.faithfulness`);
       `experiments` holds them sorted.
-    preset: model, training and data settings, one of `PRESETS` (see
-      `attnjax.reproduce.presets`): "quick" (minutes on 2 CPU cores), "full"
-      (the default) or "paper" (per-corpus settings at published accuracy;
-      None: "quick" if `quick` else "full", `resolved_preset`).
-    quick: the same as preset="quick" (kept for earlier callers).
+    preset: model, training and data settings, one of `attnjax.presets.PRESETS`:
+      "quick" (minutes on 2 CPU cores), "full" (the default), "paper" (per-corpus
+      settings at published accuracy) or "jw" (Jain & Wallace's protocol, SST-2).
     source, data_dir: where corpora load from (`attnjax.data.load_splits`).
     progress: progress lines and training bars on stderr.
     analysis: how cells are analysed (None: the preset's; `settings`).
@@ -63,8 +73,7 @@ class ReproduceOptions:
   data: tuple[str, ...] = ("planted",)
   seeds: int = 5
   only: tuple[int, ...] | None = None
-  preset: str | None = None
-  quick: bool = False
+  preset: str = "full"
   source: str = DEFAULT_SOURCE
   data_dir: str | None = None
   progress: bool = True
@@ -86,9 +95,9 @@ class ReproduceOptions:
       if isinstance(getattr(self, name), str):
         raise ValueError(f"{name} must be a sequence, e.g. {name}=({getattr(self, name)!r},), "
                          f"not the string {getattr(self, name)!r}")
-    unknown = [n for n in self.experiments if n not in FINDINGS]
+    unknown = [n for n in self.experiments if n not in EXPERIMENTS]
     if unknown:
-      raise ValueError(f"unknown findings {unknown}; allowed: {sorted(FINDINGS)}")
+      raise ValueError(f"unknown findings {unknown}; allowed: {sorted(EXPERIMENTS)}")
     bad = [d for d in self.data if d not in DATASETS]
     if bad:
       raise ValueError(f"unknown datasets {bad}; allowed: {', '.join(DATASETS)}")
@@ -100,26 +109,17 @@ class ReproduceOptions:
       raise ValueError(f"Gumbel temperatures must be > 0, got {bad}")
     if self.seeds < 2:
       raise ValueError(f"seeds must be >= 2 for confidence intervals, got {self.seeds}")
-    if self.preset is not None and self.quick and check_preset(self.preset) != "quick":
-      raise ValueError(f"quick=True contradicts preset={self.preset!r}: pass one of them")
-    check_preset(self.resolved_preset)
+    check_preset(self.preset)
 
   @property
   def experiments(self) -> list[int]:
     """The experiment numbers to run, sorted, each once (`only`, or all)."""
-    return sorted(FINDINGS) if self.only is None else sorted(set(self.only))
-
-  @property
-  def resolved_preset(self) -> str:
-    """`preset`, or "quick" / "full" from `quick` when it is None."""
-    if self.preset is not None:
-      return self.preset
-    return "quick" if self.quick else "full"
+    return sorted(EXPERIMENTS) if self.only is None else sorted(set(self.only))
 
   @property
   def settings(self) -> AnalysisSettings:
     """`analysis`, or the preset's."""
-    return self.analysis or analysis_settings(self.resolved_preset)
+    return self.analysis or analysis_settings(self.preset)
 
   @property
   def ray_options(self) -> RayOptions:

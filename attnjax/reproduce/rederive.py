@@ -5,11 +5,11 @@ experiment's *measurement* changes (a statistic added or replaced), the summarie
 not enough: `rederive(directory)` recomputes finding iii and experiment 6 from the cell
 arrays an archive carries (`attnjax.reproduce.archive`: `analysis.npz`,
 `explanations.npz` under `<directory>/<dataset>/cells/<cell>/`), with the same
-functions a run uses (`near_ties.measure`, `explanations.measure`), then re-judges every
+functions a run uses (`near_ties.summarize`, `explanations.summarize`), then re-judges every
 finding and rewrites results.json, report.md and the two experiments' figures. Nothing
 is trained or analysed again, so no code fingerprint needs to match.
 
-Where a result kept no arrays (cells computed before archives existed), what can be
+Where a result kept no arrays (no archived cells), what can be
 rebuilt from results.json is:
 
 - finding iii: each seed's spread and τ from the stored scatter (seed-major, with seed
@@ -17,7 +17,7 @@ rebuilt from results.json is:
   result's preset (`data_dir` needed); refused unless every seed has the same number of
   points as there are explained examples (a dropped point's example is unknown);
 - experiment 6: the agreement matrix's means of the new rows (per-seed values were not
-  stored: no interval, and `judge_6` leaves them out of its comparisons).
+  stored: no interval, and experiment 6's `judge` leaves them out of its comparisons).
 
 Each re-derived finding records how ("rederived").
 """
@@ -30,7 +30,8 @@ import numpy as np
 
 from attnjax.io import nan_for_null, read_json, write_json_atomic
 from attnjax.models.encoders import sequence_mask
-from attnjax.reproduce import explanations, near_ties, presets
+from attnjax import presets
+from attnjax.reproduce import explanations, near_ties
 from attnjax.reproduce.cells import load_arrays
 from attnjax.reproduce.rejudge import rejudge_results
 from attnjax.reproduce.report import write_figures, write_report
@@ -133,13 +134,13 @@ def rederive_findings(directory, document: dict, *, data_dir=None) -> dict:
                                 meta.get("seeds"),
                                 (meta.get("analysis") or {}).get("explain_examples"))
         how = "the stored scatter and the test split's lengths"
-      out[dataset]["3"] = {**near_ties.measure(arrays), "rederived": {"from": how}}
+      out[dataset]["3"] = {**near_ties.summarize(arrays), "rederived": {"from": how}}
     if "6" in findings:
       stored = findings["6"]
       scores = {a: _cell(directory, dataset, f"bilstm-{a}", "explanations.npz")
                 for a in explanations.ATTENTIONS}
       if all(s is not None for s in scores.values()):
-        finding = explanations.measure(scores, dataset, examples=stored.get("examples"))
+        finding = explanations.summarize(scores, dataset, examples=stored.get("examples"))
         how = FROM_ARRAYS
       else:
         finding = _jain_wallace_rows(stored, dataset)

@@ -1,10 +1,10 @@
 """Re-judge stored results: verdicts recomputed from a results.json, without re-running cells.
 
-    python -m attnjax.reproduce.rejudge experiments/results/sst2_quick [more folders]
+    attnjax rejudge experiments/results/sst2_quick [more folders]
 
 reads each folder's `results.json`, recomputes every finding's verdict, rule
 and comparisons from the stored summaries with today's rules
-(`attnjax.reproduce.verdicts`: Welch's t from each cell's mean, std and n; the
+(each experiment's `judge`: Welch's t from each cell's mean, std and n; the
 paired test where per-seed values are stored), and rewrites `results.json`
 and `report.md` atomically (figures are kept; the file's key order, which is
 the tables' row and column order, is kept). Each re-judged finding records
@@ -18,14 +18,13 @@ archived cell arrays are kept can be measured again with today's code by
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from attnjax.io import nan_for_null, read_json, write_json_atomic
 from attnjax.reproduce.explanations import REFERENCE_NOTE
 from attnjax.reproduce.report import write_report
-from attnjax.reproduce.verdicts import judge
+from attnjax.reproduce.findings import judge
 
 JUDGED = ("verdict", "rule", "comparisons", "robustness", "order", "comparisons_random",
           "comparisons_attention", "comparisons_uncontrolled", "summary")
@@ -48,13 +47,12 @@ def rejudge_results(document: dict, *, mark: bool = True) -> tuple[dict, list[di
     raise ValueError("not a results.json document: it has no 'results' entry")
   meta = document.get("meta", {})
   analysis = meta.get("analysis") or {}
-  context = {"robustness_method": analysis.get("robustness_method")}
   results, changes = {}, []
   for dataset, findings in nan_for_null(document["results"]).items():
     results[dataset] = {}
     for number, finding in findings.items():
       kept = {k: v for k, v in finding.items() if k not in JUDGED and k != "rejudged"}
-      judged = judge(int(number), kept, **context)
+      judged = judge(int(number), kept, analysis)
       if int(number) == 6:
         kept.setdefault("note", REFERENCE_NOTE)
       before = finding.get("rejudged", {}).get("previous_verdict", finding.get("verdict"))
@@ -91,18 +89,6 @@ def describe(directory, changes: list[dict]) -> list[str]:
           f"{c['finding']}: {c['before']} → {c['after']}" for c in changes]
 
 
-def main(argv=None) -> int:
-  """`python -m attnjax.reproduce.rejudge DIR [DIR ...]`: prints each verdict, before → after."""
-  parser = argparse.ArgumentParser(
-      prog="python -m attnjax.reproduce.rejudge",
-      description="Recompute the verdicts of stored `attnjax reproduce` results from their "
-      "summaries (no re-training) and rewrite results.json and report.md.")
-  parser.add_argument("directories", nargs="+", metavar="DIR",
-                      help="folders holding a results.json")
-  args = parser.parse_args(argv)
-  return each_folder(args.directories, rejudge, "rejudge")
-
-
 def each_folder(directories, action, name: str) -> int:
   """Runs `action(directory)` on each folder and prints its verdict changes (`describe`);
   stops at the first `ValueError` / `FileNotFoundError`, printed as "NAME: error: …".
@@ -119,6 +105,3 @@ def each_folder(directories, action, name: str) -> int:
     print("\n".join(describe(directory, changes)))
   return 0
 
-
-if __name__ == "__main__":
-  sys.exit(main())

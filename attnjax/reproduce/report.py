@@ -151,10 +151,8 @@ def _estimator(meta: dict) -> str:
   if robust:
     text += f", checked with {ESTIMATORS.get(robust, robust)}"
   if (method, robust) == ("mixed_ksg", "crossfit_probe"):
-    text += (" (the defaults, chosen by calibration on the planted task: the plain probe's "
-             "scatter over surrogate draws was 0.05–0.06 nats against crossfit_probe's "
-             "0.01–0.02 and mixed_ksg's 0.005–0.013, at a bias of −0.02 to −0.07 for all "
-             "three; `benchmarks/README.md`)")
+    text += (" (the defaults, chosen by their error measured on Gaussian surrogates of the "
+             "planted task's states: `benchmarks/calibrate_planted.py`)")
   return text
 
 
@@ -195,10 +193,10 @@ def _intervals(meta: dict) -> str:
              if isinstance(seeds, int) and 2 ** seeds < 40 else ""))
 
 
-def write_report(out: Path, results: dict, meta: dict) -> Path:
-  """Writes `out/report.md`: per dataset, a table and verdict per finding."""
-  preset = meta.get("preset", "quick" if meta["quick"] else "full")  # results before presets
-  lines = ["# attnjax reproduce: do attention weights track I(h_t ; output)?", "",
+def _header(meta: dict) -> list[str]:
+  """The report's title and the paragraph saying what every number is."""
+  preset = meta["preset"]
+  return ["# attnjax reproduce: do attention weights track I(h_t ; output)?", "",
            f"Seeds per cell: {meta['seeds']}; mode: {preset}. "
            "Numbers are mean ± half-width of the 95% Student-t interval over seeds, with n the "
            "number of values it is over; values that are undefined (NaN) are left out and "
@@ -219,6 +217,41 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
            "cells or the paired t where both values come from the same seed's model, and "
            "Holm's adjustment over a finding's comparisons); a verdict is **inconclusive** "
            "when no comparison separates the cases (`attnjax.reproduce.verdicts`).", ""]
+
+
+def _finding_section(out: Path, dataset: str, number: str, finding: dict) -> list[str]:
+  """One finding's heading, rule, comparisons, notes, table and figures."""
+  lines = [f"### {finding['title']}: **{finding['verdict']}**", "",
+           f"Rule: {finding['rule']}.", ""]
+  lines += _comparisons(finding)
+  if finding.get("summary"):
+    lines += ["In words:", ""] + [f"- {sentence}." for sentence in finding["summary"]] + [""]
+  if finding.get("rederived"):
+    lines += [f"Measured again with the current code from {finding['rederived']['from']}, "
+              "nothing trained or analysed again (`experiments/rederive.py`); the verdict "
+              f"was **{finding['rejudged']['previous_verdict']}** by the rule of its run.",
+              ""]
+  elif finding.get("rejudged"):
+    lines += [f"Re-judged from the stored summaries without re-running anything "
+              f"(`attnjax.reproduce.rejudge`); the verdict was "
+              f"**{finding['rejudged']['previous_verdict']}** by the rule of its run.", ""]
+  if finding.get("note"):
+    lines += [f"{finding['note']}.", ""]
+  lines += _table(finding["rows"]) + [""]
+  if finding.get("dropped", {}).get("count"):
+    dropped = finding["dropped"]
+    lines += [f"Left out: {dropped['count']} of {dropped['of']} values "
+              f"({dropped['reason']}).", ""]
+  for name, caption in EXPERIMENTS[int(number)].figures:
+    figure = f"figures/{dataset}_{name}.png"
+    if (out / figure).is_file():
+      lines += [f"![{caption}]({figure})", ""]
+  return lines
+
+
+def write_report(out: Path, results: dict, meta: dict) -> Path:
+  """Writes `out/report.md`: per dataset, a table and verdict per finding."""
+  lines = _header(meta)
   for dataset in list(results) + [d for d in meta.get("missing", {}) if d not in results]:
     findings = results.get(dataset, {})
     lines += [f"## Dataset: {dataset}", ""]
@@ -228,31 +261,7 @@ def write_report(out: Path, results: dict, meta: dict) -> Path:
                 "their Ray workers (tracebacks in the driver's output); re-run the same "
                 "command to resume.", ""]
     for number, finding in sorted(findings.items(), key=lambda kv: int(kv[0])):
-      lines += [f"### {finding['title']}: **{finding['verdict']}**", "",
-                f"Rule: {finding['rule']}.", ""]
-      lines += _comparisons(finding)
-      if finding.get("summary"):
-        lines += ["In words:", ""] + [f"- {sentence}." for sentence in finding["summary"]] + [""]
-      if finding.get("rederived"):
-        lines += [f"Measured again with the current code from {finding['rederived']['from']}, "
-                  "nothing trained or analysed again (`experiments/rederive.py`); the verdict "
-                  f"was **{finding['rejudged']['previous_verdict']}** by the rule of its run.",
-                  ""]
-      elif finding.get("rejudged"):
-        lines += [f"Re-judged from the stored summaries without re-running anything "
-                  f"(`attnjax.reproduce.rejudge`); the verdict was "
-                  f"**{finding['rejudged']['previous_verdict']}** by the rule of its run.", ""]
-      if finding.get("note"):
-        lines += [f"{finding['note']}.", ""]
-      lines += _table(finding["rows"]) + [""]
-      if finding.get("dropped", {}).get("count"):
-        dropped = finding["dropped"]
-        lines += [f"Left out: {dropped['count']} of {dropped['of']} values "
-                  f"({dropped['reason']}).", ""]
-      for name, caption in EXPERIMENTS[int(number)].figures:
-        figure = f"figures/{dataset}_{name}.png"
-        if (out / figure).is_file():
-          lines += [f"![{caption}]({figure})", ""]
+      lines += _finding_section(out, dataset, number, finding)
     tokens = f"figures/{dataset}_tokens.png"
     if (out / tokens).is_file():
       lines += ["### Attention vs instance MI on a few examples", "", f"![tokens]({tokens})", ""]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from attnjax.analysis.summary import mean_ci
 from attnjax.data import SPLITS, Vocab
-from attnjax.reproduce.presets import load_dataset
+from attnjax.presets import load_dataset
 from attnjax.training import evaluate, load_run
 from attnjax.training.checkpoint import PARAMS_FILE
 

@@ -1,4 +1,4 @@
-"""Verdicts of the findings: comparisons over seeds, with a fourth outcome, "inconclusive".
+"""Verdicts from comparisons over seeds: the statistics every experiment's judge uses.
 
 Every verdict is decided from comparisons of per-seed values
 (`attnjax.analysis.compare`), never from point means alone:
@@ -28,38 +28,27 @@ Every verdict is decided from comparisons of per-seed values
   in every seed, so pooling seed-examples as independent would understate
   the interval.
 - **Outcomes.** Each comparison is "A > B", "A < B" or "inconclusive"; each
-  finding combines its comparisons into "reproduced", "mixed", "not
-  reproduced" or "inconclusive" by the rule in its `judge_*` function (printed
-  in the report). Experiment 6 asks a question rather than testing a
-  prediction; its outcomes are "MI agrees better", "attention agrees better",
-  "mixed" and "inconclusive". Experiment 7 asks whether attention ranks the
-  tokens the prediction rests on better than chance ("attention beats random",
-  "attention below random", "mixed", "inconclusive"); in families of their own,
-  whether the other methods beat random and which do better or worse than
-  attention (stated in words under "summary"). Finding iii's verdict is
-  length-controlled (`judge_3`).
+  experiment combines its comparisons into a verdict by the rule of its own `judge`
+  (`attnjax.reproduce.experiment.Experiment`; the rule is printed in the report),
+  e.g. `all_predicted` for a finding that predicts every comparison's direction.
 
-`judge(number, finding, ...)` takes a finding's JSON-able dict (as `findings`
-builds it or as `results.json` stores it) and returns its "verdict", "rule"
-and "comparisons" (+ "robustness" for finding i), so a run and a re-judging of
-its stored results (`attnjax.reproduce.rejudge`) share one code path.
+Everything here is generic: comparisons of summaries over seeds, Holm's adjustment
+(`decide`), the all-predicted rule and the estimator-error rule (`within_error`). What
+an experiment compares, and how its comparisons combine, lives in its module.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
 from attnjax.analysis import compare
-from attnjax.analysis.summary import seed_summary
 
 ALPHA = 0.05
 """Family-wise significance level of a finding's comparisons (Holm-adjusted p < ALPHA)."""
 
 VERDICTS = ("reproduced", "mixed", "not reproduced", "inconclusive")
-EXPLAINER_VERDICTS = ("MI agrees better", "attention agrees better", "mixed", "inconclusive")
 NOT_JUDGED = "not judged"
 """The verdict where the data a rule needs were not stored (re-judged old results only)."""
 
@@ -90,7 +79,7 @@ def comparison(a: str, a_summary: dict, b: str, b_summary: dict, *, measure: str
   values = [s.get("per_seed") for s in (a_summary, b_summary)]
   out = {"a": a, "b": b, "measure": measure, "predicted": predicted}
   if paired and all(v is not None for v in values) and len(values[0]) == len(values[1]):
-    out.update(compare.paired(_floats(values[0]), _floats(values[1])))
+    out.update(compare.paired(floats(values[0]), floats(values[1])))
   else:
     out.update(compare.welch_from_summaries(a_summary, b_summary))
     if paired:
@@ -98,7 +87,8 @@ def comparison(a: str, a_summary: dict, b: str, b_summary: dict, *, measure: str
   return out
 
 
-def _floats(values) -> np.ndarray:
+def floats(values) -> np.ndarray:
+  """Per-seed values as float64, JSON null (None) read as NaN."""
   return np.array([math.nan if v is None else v for v in values], np.float64)
 
 
@@ -113,7 +103,7 @@ def decide(comparisons: list[dict], *, alpha: float = ALPHA) -> list[dict]:
   "inconclusive", with the sides' names).
   """
   adjusted = compare.holm([c["p"] for c in comparisons])
-  family = int(np.isfinite([_number(c["p"]) for c in comparisons]).sum()) if comparisons else 0
+  family = int(np.isfinite([number(c["p"]) for c in comparisons]).sum()) if comparisons else 0
   for c, p_holm in zip(comparisons, adjusted):
     c["p_holm"], c["alpha"], c["family"] = float(p_holm), alpha, family
     c["ci_adjusted"] = compare.interval(c, 1 - alpha / max(family, 1))
@@ -148,7 +138,8 @@ ALL_PREDICTED_RULE = ("reproduced when every comparison is significant the predi
                       "is significant; mixed otherwise")
 
 
-def _outcomes(comparisons: list[dict]) -> str:
+def outcomes_text(comparisons: list[dict]) -> str:
+  """"a vs b: outcome; …" of decided comparisons ("none" when there are none)."""
   return "; ".join(f"{c['a']} vs {c['b']}: {c['outcome']}" for c in comparisons) or "none"
 
 
@@ -166,8 +157,8 @@ NO_CALIBRATION_NOTE = ("no calibration stored (results from before it was measur
 def difference_error(a: dict, b: dict) -> float:
   """The estimator's error of a difference of two cells' estimates: |bias_a − bias_b| +
   √(spread_a² + spread_b²) (NaN when either calibration has no number)."""
-  return (abs(_number(a.get("bias")) - _number(b.get("bias")))
-          + math.hypot(_number(a.get("spread")), _number(b.get("spread"))))
+  return (abs(number(a.get("bias")) - number(b.get("bias")))
+          + math.hypot(number(a.get("spread")), number(b.get("spread"))))
 
 
 def within_error(comparisons: list[dict], rows: dict, calibration: str) -> bool:
@@ -183,301 +174,13 @@ def within_error(comparisons: list[dict], rows: dict, calibration: str) -> bool:
   for c in comparisons:
     error = difference_error(rows[c["a"]][calibration], rows[c["b"]][calibration])
     c["estimator_error"] = error
-    if c["direction"] != 0 and not abs(_number(c["difference"])) > error:
+    if c["direction"] != 0 and not abs(number(c["difference"])) > error:
       c["direction"], c["outcome"] = 0, "inconclusive"
       c["note"] = (f"significant, but |difference| ≤ the estimator's error of a difference "
                    f"({error:.3f} nats)")
   return True
 
 
-def judge_1(finding: dict, *, robustness_method: str | None = None) -> dict:
-  """(i) additive − scaled_dot and deep − scaled_dot of mean I(h_t ; ŷ) over positions: > 0.
-
-  With calibrations stored in the rows ("calibration", "calibration_robust"),
-  a significant difference no larger than the estimator's error is
-  inconclusive (`within_error`); results stored without them are judged as
-  before, with a note in the rule.
-  """
-  rows = finding["rows"]
-  column = "mi_mean_over_positions"
-  comparisons = decide([comparison(a, rows[a][column], "scaled_dot", rows["scaled_dot"][column],
-                                   measure=column, predicted=">")
-                        for a in ("additive", "deep")])
-  calibrated = within_error(comparisons, rows, "calibration")
-  error_rule = (f"; {ESTIMATOR_ERROR_RULE}" if calibrated else f" ({NO_CALIBRATION_NOTE})")
-  out = {"verdict": all_predicted(comparisons), "comparisons": comparisons,
-         "rule": ("Welch's t over seeds (separate cells) of the mean I(h_t ; ŷ) over positions, "
-                  "additive − scaled_dot and deep − scaled_dot (predicted > 0), Holm over the "
-                  f"two{error_rule}; {ALL_PREDICTED_RULE}")}
-  robust = f"{column}_robust"
-  if all(robust in rows[a] for a in rows):
-    method = robustness_method or "the robustness estimator"
-    if max(rows[a][robust]["mean"] for a in rows) <= 0:
-      out["rule"] += (f". Robustness: {method} (the *_robust column) gives a held-out bound ≤ 0 "
-                      "for all three (too few examples for a probe on 2H-dimensional states), so "
-                      "it cannot check the comparisons here")
-    else:
-      checks = decide([comparison(a, rows[a][robust], "scaled_dot", rows["scaled_dot"][robust],
-                                  measure=robust, predicted=">") for a in ("additive", "deep")])
-      within_error(checks, rows, "calibration_robust")
-      out["robustness"] = {"method": method, "comparisons": checks,
-                           "verdict": all_predicted(checks)}
-      out["rule"] += (f". Robustness (not part of the verdict): the same comparisons on "
-                      f"{method}'s bound (the *_robust column), with the same error rule "
-                      f"where calibrated: {_outcomes(checks)}")
-  return out
-
-
-def judge_2(finding: dict) -> dict:
-  """(ii) learned attention's τ with instance MI exceeds every ablation's (where τ is defined)."""
-  rows = finding["rows"]
-  learned = rows["learned"]["tau"]
-  defined = [name for name, row in rows.items() if name != "learned" and "tau" in row
-             and np.isfinite(_number(row["tau"].get("mean")))]
-  undefined = [name for name, row in rows.items() if name != "learned" and name not in defined]
-  comparisons = decide([comparison("learned", learned, name, rows[name]["tau"], measure="tau",
-                                   predicted=">", paired=name.startswith("swapped"))
-                        for name in defined])
-  left_out = (f"; left out, τ undefined (constant attention): {', '.join(undefined)}"
-              if undefined else "")
-  return {"verdict": all_predicted(comparisons), "comparisons": comparisons,
-          "rule": ("learned − each ablation of mean Kendall τ(attention, instance MI) per seed "
-                   "(predicted > 0): paired t over seeds for the swapped rows (the same seed's "
-                   "model), Welch's t for the separately trained ones, Holm over the "
-                   f"{len(comparisons)}{left_out}; {ALL_PREDICTED_RULE}")}
-
-
-def _number(value) -> float:
+def number(value) -> float:
+  """A stored number as float, JSON null (None) read as NaN."""
   return math.nan if value is None else float(value)
-
-
-NEAR_TIES_CONTROL = ("length control", "partial r(log spread, τ given log length)")
-"""Finding iii's row and column of the statistic its verdict tests."""
-
-
-def judge_3(finding: dict) -> dict:
-  """(iii) τ(attention, MI) rises with attention spread once length is controlled for.
-
-  The verdict: the one-sample t over seeds of each seed's partial correlation of log
-  spread and τ given a cubic in log length (predicted > 0). A separate family, not part
-  of the verdict: the paired t over seeds of the highest − the lowest spread quartile's
-  mean τ (quartiles within each seed), the comparison without the length control.
-  """
-  rows = finding["rows"]
-  quartiles = [name for name in rows if name.startswith("spread q")]
-  dropped = finding.get("dropped")
-  over = (f"; τ over {dropped['of'] - dropped['count']} seed-examples, {dropped['count']} with "
-          "undefined τ left out" if dropped else "")
-  rule = ("one-sample t over seeds of each seed's partial correlation of log attention "
-          "spread and τ(attention, instance MI) given a cubic in the example's log length, "
-          "over its explained examples (predicted > 0): reproduced when significantly > 0, "
-          "not reproduced when significantly < 0, inconclusive otherwise. Without the length control, a separate "
-          "family not part of the verdict: paired t over seeds of the highest − the lowest "
-          f"spread quartile's mean τ, quartiles within each seed{over}")
-  uncontrolled = []
-  if quartiles and all("per_seed" in rows[q].get("tau", {}) for q in quartiles):
-    uncontrolled = decide([comparison(quartiles[-1], rows[quartiles[-1]]["tau"], quartiles[0],
-                                      rows[quartiles[0]]["tau"], measure="mean τ per seed",
-                                      predicted=">", paired=True)])
-  row, column = NEAR_TIES_CONTROL
-  control = rows.get(row, {}).get(column)
-  if control is None or "per_seed" not in control:
-    return {"verdict": NOT_JUDGED, "comparisons": [], "comparisons_uncontrolled": uncontrolled,
-            "rule": (f"{rule}. Not judged: these results store no per-seed {column} (the "
-                     "examples' lengths were not kept)")}
-  (c,) = decide([{"a": column, "b": "0", "measure": "per seed", "predicted": ">",
-                  **compare.one_sample(_floats(control["per_seed"]))}])
-  verdict = {1: "reproduced", -1: "not reproduced", 0: "inconclusive"}[c["direction"]]
-  return {"verdict": verdict, "comparisons": [c], "comparisons_uncontrolled": uncontrolled,
-          "rule": rule}
-
-
-def judge_4(finding: dict) -> dict:
-  """(iv) softmax − Gumbel(τ < 1) mean attention entropy, every one > 0."""
-  rows = finding["rows"]
-  cold = [name for name in rows if (m := re.fullmatch(r"gumbel τ=(.+)", name))
-          and float(m.group(1)) < 1]
-  comparisons = decide([comparison("softmax", rows["softmax"]["entropy"], name,
-                                   rows[name]["entropy"], measure="entropy", predicted=">")
-                        for name in cold])
-  return {"verdict": all_predicted(comparisons), "comparisons": comparisons,
-          "rule": ("Welch's t over seeds (separate cells) of mean attention entropy, softmax − "
-                   f"each Gumbel-softmax τ < 1 (predicted > 0), Holm over the {len(cold)}; "
-                   f"{ALL_PREDICTED_RULE}")}
-
-
-TARGET = "bilstm + additive"
-
-
-def judge_5(finding: dict) -> dict:
-  """(v) BiLSTM + additive ranks in the top third by τ, with a rank interval from comparisons."""
-  rows = finding["rows"]
-  names = list(rows)
-  undefined = [n for n in names if not np.isfinite(_number(rows[n]["tau"].get("mean")))]
-  defined = sorted((n for n in names if n not in undefined),
-                   key=lambda n: -_number(rows[n]["tau"]["mean"]))
-  order = defined + sorted(undefined)
-  third = max(len(order) // 3, 1)
-  band = lambda rank: ("reproduced" if rank <= third else "mixed" if rank <= 2 * third
-                       else "not reproduced")
-  rank = order.index(TARGET) + 1
-  base = (f"rank of BiLSTM + additive by mean Kendall τ(attention, instance MI) among "
-          f"{len(order)} cells: reproduced in the top third (ranks 1–{third}), mixed in the "
-          f"middle third, not reproduced in the bottom third; it ranks {rank} of {len(order)} "
-          "by mean")
-  last = (f"; {len(undefined)} cell(s) with undefined τ ({', '.join(sorted(undefined))}) rank "
-          "last" if undefined else "")
-  if TARGET in undefined:
-    return {"verdict": "not reproduced", "comparisons": [], "order": order,
-            "rule": f"{base}{last}, and an undefined BiLSTM + additive τ cannot reproduce it"}
-  comparisons = decide([comparison(TARGET, rows[TARGET]["tau"], n, rows[n]["tau"],
-                                   measure="tau") for n in defined if n != TARGET])
-  above = sum(c["direction"] < 0 for c in comparisons)
-  below = sum(c["direction"] > 0 for c in comparisons) + len(undefined)
-  best, worst = 1 + above, len(order) - below
-  verdict = band(best) if band(best) == band(worst) else "inconclusive"
-  return {"verdict": verdict, "comparisons": comparisons, "order": order,
-          "rule": (f"{base}{last}. By the tests (Welch's t against each other defined cell, "
-                   f"Holm over the {len(comparisons)}) it ranks between {best} and {worst}: "
-                   "1 + the cells significantly above it, to the count less those significantly "
-                   "below it; inconclusive when that interval spans two thirds")}
-
-
-EXPLAINER_REFERENCES = ("gradient", "input_x_gradient", "leave_one_out")
-"""Experiment 6's classic explainers: the gradient norm, |input × gradient| (Jain & Wallace's
-quantity) and leave-one-out."""
-
-
-def _has_seed_values(summary: dict | None) -> bool:
-  return summary is not None and (summary.get("per_seed") is not None
-                                  or np.isfinite(_number(summary.get("std"))))
-
-
-def judge_6(finding: dict) -> dict:
-  """Experiment 6: instance MI's vs attention's τ with each classic explainer."""
-  comparisons, unmeasured = [], []
-  for name, row in finding["rows"].items():
-    for reference in EXPLAINER_REFERENCES:
-      mi, attention = (row.get(f"τ {m}–{reference}") for m in ("instance_mi", "attention"))
-      if mi is None or attention is None:  # e.g. a published reference row
-        continue
-      if not (_has_seed_values(mi) and _has_seed_values(attention)):
-        unmeasured.append(f"{name}: τ with {reference}")
-        continue
-      comparisons.append(comparison("instance MI", mi, "attention", attention,
-                                    measure=f"{name}: τ with {reference}", paired=True))
-  decide(comparisons)
-  directions = [c["direction"] for c in comparisons]
-  verdict = ("inconclusive" if not any(directions) else
-             "MI agrees better" if all(d > 0 for d in directions) else
-             "attention agrees better" if all(d < 0 for d in directions) else "mixed")
-  left_out = (f"; left out, per-seed values not stored: {', '.join(unmeasured)}"
-              if unmeasured else "")
-  return {"verdict": verdict, "comparisons": comparisons,
-          "rule": ("instance MI's − attention's Kendall τ with the gradient norm, with "
-                   "|input × gradient| (Jain & Wallace's quantity) and with leave-one-out, "
-                   "per attention type, paired t over seeds (the same seed's model and "
-                   f"examples), Holm over the {len(comparisons)}: 'MI agrees better' / "
-                   "'attention agrees better' when every comparison is significant that way, "
-                   "inconclusive when none is, mixed otherwise; gradient–LOO is the agreement "
-                   f"between two classic explainers, for scale{left_out}")}
-
-
-FAITHFULNESS_VERDICTS = ("attention beats random", "attention below random", "mixed",
-                         "inconclusive")
-"""Experiment 7's outcomes: is attention's ranking more faithful than chance?"""
-
-RANDOM_METHOD = "random"
-
-
-def _split_row(name: str) -> tuple[str, str]:
-  cell, _, method = name.partition(": ")
-  return cell, method
-
-
-def judge_7(finding: dict) -> dict:
-  """Experiment 7: each method's comprehensiveness against random and against attention.
-
-  Three families, each Holm-adjusted on its own, paired t over seeds (the same
-  seed's model, examples and random rankings): attention − random per attention
-  type (the comparisons the verdict reads), every other method − random (is it
-  better than chance?) and every other explainer − attention (is it more
-  faithful than attention?). The verdict answers the first question; "summary"
-  states all three in words.
-
-  Returns:
-    {"verdict", "rule", "comparisons" (attention against random),
-    "comparisons_random" (the other methods against random), "comparisons_attention"
-    (against attention), "summary" (one sentence per attention type)}.
-  """
-  measure = "comprehensiveness (AOPC)"
-  cells: dict[str, dict] = {}
-  for name, row in finding["rows"].items():
-    cell, method = _split_row(name)
-    if measure in row:
-      cells.setdefault(cell, {})[method] = row[measure]
-  attention_random, others_random, versus_attention = [], [], []
-  for cell, methods in cells.items():
-    for method, summary in methods.items():
-      if method in (RANDOM_METHOD, "planted"):
-        continue
-      if RANDOM_METHOD in methods:
-        family = attention_random if method == "attention" else others_random
-        family.append(comparison(method, summary, RANDOM_METHOD, methods[RANDOM_METHOD],
-                                 measure=f"{cell}: {measure}", predicted=">", paired=True))
-      if method != "attention" and "attention" in methods:
-        versus_attention.append(comparison(method, summary, "attention", methods["attention"],
-                                           measure=f"{cell}: {measure}", paired=True))
-  for family in (attention_random, others_random, versus_attention):
-    decide(family)
-  attention = [c["direction"] for c in attention_random]
-  verdict = ("inconclusive" if not any(attention) else
-             "attention below random" if any(d < 0 for d in attention) else
-             "attention beats random" if all(d > 0 for d in attention) else "mixed")
-  versus_random = attention_random + others_random
-  summary = []
-  for cell in cells:
-    def named(comparisons, direction):
-      return [c["a"] for c in comparisons
-              if c["measure"].startswith(f"{cell}:") and c["direction"] == direction]
-    parts = [f"above random: {', '.join(named(versus_random, 1)) or 'none'}",
-             f"below random: {', '.join(named(versus_random, -1)) or 'none'}",
-             f"above attention: {', '.join(named(versus_attention, 1)) or 'none'}",
-             f"below attention: {', '.join(named(versus_attention, -1)) or 'none'}"]
-    summary.append(f"{cell}: " + "; ".join(parts))
-  return {"verdict": verdict, "comparisons": attention_random,
-          "comparisons_random": others_random, "comparisons_attention": versus_attention,
-          "summary": summary,
-          "rule": ("comprehensiveness AOPC, paired t over seeds (the same seed's model and "
-                   "examples); three families, each Holm-adjusted: attention − random per "
-                   f"attention type ({len(attention_random)}; the verdict's), every other "
-                   f"method − random ({len(others_random)}) and every other method − "
-                   f"attention ({len(versus_attention)}). 'attention beats random' when "
-                   "attention is significantly above random in every attention type, "
-                   "'attention below random' when it is significantly below in any, "
-                   "inconclusive when in none, mixed otherwise; the summary names, per "
-                   "attention type, the methods significantly above / below random and "
-                   "attention")}
-
-
-JUDGES = {1: judge_1, 2: judge_2, 3: judge_3, 4: judge_4, 5: judge_5, 6: judge_6, 7: judge_7}
-
-
-def judge(number: int, finding: dict, *, robustness_method: str | None = None) -> dict:
-  """The verdict, rule and comparisons of finding `number` from its JSON-able dict.
-
-  Args:
-    number: 1–7.
-    finding: the finding's dict (its "rows").
-    robustness_method: finding i's robustness estimator (named in the rule).
-
-  Returns:
-    {"verdict", "rule", "comparisons"} (+ "robustness" for finding i, "order"
-    for finding v).
-  """
-  number = int(number)
-  if number not in JUDGES:
-    raise ValueError(f"unknown finding {number}; allowed: {sorted(JUDGES)}")
-  if number == 1:
-    return judge_1(finding, robustness_method=robustness_method)
-  return JUDGES[number](finding)

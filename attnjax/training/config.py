@@ -46,9 +46,8 @@ class TrainConfig:
       ("attention",) trains with a frozen random-init attention scorer.
     buckets: length buckets of training, evaluation and `collect`
       (`attnjax.data.buckets`): "auto" (up to 6 lengths fitted to the data),
-      None (or "none": every batch padded to the dataset's T, as before
-      buckets existed) or a sequence of lengths such as (16, 32, 64). A
-      saved config without this field was trained padded and loads as None.
+      None (or "none": every batch padded to the dataset's T) or a sequence of
+      lengths such as (16, 32, 64).
   """
   model: AttentionClassifier
   epochs: int = 5
@@ -133,7 +132,6 @@ class TrainConfig:
     if "model" not in config:
       raise ValueError("a TrainConfig needs its 'model' (the AttentionClassifier's fields)")
     config["model"] = model_from_dict(config["model"])
-    config.setdefault("buckets", None)  # saved before buckets existed: trained padded
     for name in ("frozen", "weight_decay_exclude"):
       if isinstance(config.get(name), list):
         config[name] = tuple(config[name])

@@ -30,17 +30,20 @@ EPOCH_STATE_FILE = "epoch_state.msgpack"
 while they train (removed once the run is saved)."""
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class EpochState:
   """`train`'s loop state after `epochs_done` epochs (S seeds).
+
+  The loop carries one of these from epoch to epoch, each step returning a new
+  one (`dataclasses.replace`); it is also what a checkpoint holds.
 
   Attributes:
     epochs_done: epochs finished.
     finished: training stopped there (last epoch or early stopping).
     params, opt_state: stacked over seeds [S, ...], as after that epoch.
     best_params: the kept parameters so far (`select_best`), or None.
-    best_score: <float32>[S] best eval accuracy so far, or None.
-    best_epoch: <int32>[S].
+    best_score: <float32>[S] best eval `select_metric` so far, or None.
+    best_epoch: <int32>[S] 0-based epoch of `best_params`.
     stale_epochs: epochs since any seed last improved.
     history: name -> list of <float32>[S], one per epoch done.
   """

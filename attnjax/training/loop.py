@@ -200,27 +200,36 @@ def _init_fn(config: TrainConfig):
   return jax.jit(jax.vmap(functools.partial(init_state, config)))
 
 
-def _epoch_indices(order_keys, epoch: int, num_examples: int, steps: int, batch_size: int):
-  """<int32>[S, steps, B] per-seed shuffled example indices, −1 padded."""
+def _shuffled_batches(order_keys, folds: Sequence[int], size: int, batch_size: int):
+  """Per-seed shuffled indices 0 … size−1 cut into batches, the last one −1 padded.
+
+  Seed s's order is `jax.random.permutation` under its order key folded with
+  each of `folds` in turn: (epoch,) for the padded path's examples, (epoch,
+  bucket) for the positions within one bucket.
+
+  Args:
+    order_keys: <key>[S] the seeds' order keys.
+    folds: integers folded into each key, in order.
+    size: how many indices to shuffle.
+    batch_size: B.
+
+  Returns:
+    <int32>[S, ceil(size / B), B].
+  """
+  steps = math.ceil(size / batch_size)
+
   def one(key):
-    perm = jax.random.permutation(jax.random.fold_in(key, epoch), num_examples)
-    return jnp.pad(perm, (0, steps * batch_size - num_examples), constant_values=-1)
+    for value in folds:
+      key = jax.random.fold_in(key, value)
+    perm = jax.random.permutation(key, size)
+    return jnp.pad(perm, (0, steps * batch_size - size), constant_values=-1)
+
   return jax.vmap(one)(order_keys).reshape(-1, steps, batch_size)
 
 
 SCHEDULE_KEY = 0x6275636B
 """Seed of the bucketed epochs' step schedule (which bucket each step draws from),
 shared by every seed so that seeds trained together run steps of one shape."""
-
-
-def _bucket_indices(order_keys, epoch: int, bucket: int, size: int, steps: int,
-                    batch_size: int):
-  """<int32>[S, steps, B] per-seed shuffled positions within one bucket, −1 padded."""
-  def one(key):
-    perm = jax.random.permutation(jax.random.fold_in(jax.random.fold_in(key, epoch), bucket),
-                                  size)
-    return jnp.pad(perm, (0, steps * batch_size - size), constant_values=-1)
-  return jax.vmap(one)(order_keys).reshape(-1, steps, batch_size)
 
 
 def _bucket_schedule(epoch: int, steps_per_bucket: Sequence[int]):
@@ -251,7 +260,8 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
       initialisation, data order and dropout/Gumbel keys depend only on s.
     train_data: the training split.
     eval_data: evaluated after every epoch (accuracy, loss); used to keep each
-      seed's best epoch when `config.select_best`, and for `config.patience`.
+      seed's best epoch when `config.select_best`, and for `config.patience`
+      (`select_best`).
     progress: show a progress bar (epoch, loss, accuracy averaged over seeds).
     devices: devices to shard the seed axis over (default: all visible). With
       more than one, seeds are split across a `Mesh` axis "seed" over the
@@ -282,6 +292,73 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   Returns:
     `TrainResult` with stacked params [S, ...] and per-seed history.
   """
+  seeds = _check_args(config, seeds, train_data, eval_data)
+  mesh = sharding.seed_mesh(len(seeds), devices)
+  state, steps, run_epoch = _start(config, seeds, mesh, train_data, eval_data is not None)
+  if checkpoint is not None:
+    checkpoint_key = epoch_state.stamp(config, seeds, train_data, eval_data, checkpoint_extra)
+    state = _restore(checkpoint, checkpoint_key, mesh, state)
+  placement = f" on {mesh.size} devices" if mesh is not None else ""
+  with tqdm(total=config.epochs * steps, initial=state.epochs_done * steps,
+            disable=not progress, unit="step", desc=f"train {len(seeds)} seed(s){placement}",
+            dynamic_ncols=True) as bar:
+    while not state.finished and state.epochs_done < config.epochs:
+      state = _train_epoch(state, run_epoch, bar)
+      if eval_data is not None:
+        metrics = evaluate(config.model, state.params, eval_data,
+                           batch_size=config.eval_batch_size, buckets=config.buckets)
+        bar.set_postfix(epoch=state.epochs_done,
+                        loss=f"{np.mean(state.history['train_loss'][-1]):.4f}",
+                        eval_acc=f"{np.mean(metrics['accuracy']):.3f}")
+        state = select_best(_record(state, {f"eval_{k}": v for k, v in metrics.items()}),
+                            metrics, config)
+      state = dataclasses.replace(
+          state, finished=state.finished or state.epochs_done == config.epochs)
+      if checkpoint is not None:
+        epoch_state.save(checkpoint, state, checkpoint_key)
+  return _result(state, config, seeds)
+
+
+def select_best(state: epoch_state.EpochState, metrics: dict[str, np.ndarray],
+                config: TrainConfig) -> epoch_state.EpochState:
+  """Early stopping and best-epoch bookkeeping after the eval of epoch `epochs_done − 1`.
+
+  As Flax's `flax.training.early_stopping.EarlyStopping.update`, a pure update
+  that says whether to stop: the returned state's `finished` is set once no
+  seed has improved its `config.select_metric` for `config.patience` epochs.
+  A seed improves when its score beats its best so far (every seed does on the
+  first eval). With `config.select_best`, an improving seed's parameters and
+  epoch become its `best_params` and `best_epoch`.
+
+  Args:
+    state: the loop state, `params` and `epochs_done` just after the epoch.
+    metrics: `evaluate`'s per-seed metrics of `state.params`, each <float32>[S].
+    config: `select_metric`, `select_best` and `patience` are read.
+
+  Returns:
+    `state` with `best_score`, `stale_epochs` and `finished` updated, and with
+    `config.select_best` also `best_params` and `best_epoch`.
+  """
+  score = metrics[config.select_metric]
+  first = state.best_score is None
+  improved = np.ones(len(score), bool) if first else score > state.best_score
+  best_params, best_epoch = state.best_params, state.best_epoch
+  if config.select_best:
+    # A copy either way: `params` are donated to the next block call.
+    best_params = (jax.tree.map(jnp.copy, state.params) if best_params is None
+                   else _where_seed(improved, state.params, best_params))
+    best_epoch = np.where(improved, state.epochs_done - 1, best_epoch).astype(np.int32)
+  stale_epochs = 0 if improved.any() else state.stale_epochs + 1
+  return dataclasses.replace(
+      state, best_params=best_params, best_epoch=best_epoch,
+      best_score=score if first else np.maximum(score, state.best_score),
+      stale_epochs=stale_epochs,
+      finished=state.finished or (config.patience is not None
+                                  and stale_epochs >= config.patience))
+
+
+def _check_args(config: TrainConfig, seeds, train_data, eval_data) -> tuple[int, ...]:
+  """`train`'s seeds as a tuple of ints; a `ValueError` for a bad argument of `train`."""
   if isinstance(seeds, bool) or not isinstance(seeds, (int, Sequence, np.ndarray)):
     raise ValueError(f"seeds must be an int S or a sequence of ints, got {seeds!r}")
   seeds = tuple(range(seeds)) if isinstance(seeds, int) else tuple(seeds)
@@ -302,8 +379,32 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
                        f"{sorted(groups)}")
   if eval_data is not None:
     _check_data(config, eval_data, "eval_data")
+  return seeds
 
-  mesh = sharding.seed_mesh(len(seeds), devices)
+
+def _check_data(config: TrainConfig, data: TextDataset, name: str):
+  """A `ValueError` unless `data` is a non-empty `TextDataset` that fits `config.model`."""
+  if not isinstance(data, TextDataset):
+    raise ValueError(f"{name} must be a TextDataset, got {type(data).__name__}")
+  if len(data) == 0:
+    raise ValueError(f"{name} is empty")
+  if data.num_classes != config.model.num_classes:
+    raise ValueError(f"{name} has {data.num_classes} classes {list(data.label_names)} but the "
+                     f"model has num_classes={config.model.num_classes}")
+  max_token = int(np.max(data.tokens))
+  if max_token >= config.model.vocab_size:
+    raise ValueError(f"{name} holds token id {max_token} >= model vocab_size="
+                     f"{config.model.vocab_size}")
+
+
+def _start(config: TrainConfig, seeds: tuple[int, ...], mesh, data: TextDataset,
+           evaluating: bool):
+  """(state, steps per epoch, run_epoch) of a run from scratch (see `_padded_epochs`).
+
+  The state holds the initialised params and optimiser states, sharded over
+  `mesh`, and an empty history: "train_loss", "train_accuracy" and, when
+  `evaluating`, "eval_loss", "eval_accuracy" and "eval_<select_metric>".
+  """
   keys = seed_keys(seeds)
   params, opt_state = _init_fn(config)(keys)
   _, order_keys, step_keys = jax.vmap(_split_seed_key)(keys)
@@ -312,80 +413,63 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   # count, block size or evaluation, which change no step's computation).
   step_config = dataclasses.replace(config, epochs=1, steps_per_call=1, patience=None,
                                     select_best=False, eval_batch_size=1, buckets=None)
-  if buckets_lib.resolve(config.buckets, np.asarray(train_data.lengths),
-                         config.batch_size) is None:
-    steps, run_epoch = _padded_epochs(step_config, config, mesh, train_data, order_keys,
-                                      step_keys)
-  else:
-    steps, run_epoch = _bucketed_epochs(step_config, config, mesh, train_data, order_keys,
-                                        step_keys)
-
-  history = {k: [] for k in ("train_loss", "train_accuracy")}
-  if eval_data is not None:
-    history.update(eval_loss=[], eval_accuracy=[])
+  padded = buckets_lib.resolve(config.buckets, np.asarray(data.lengths),
+                               config.batch_size) is None
+  epochs_fn = _padded_epochs if padded else _bucketed_epochs
+  steps, run_epoch = epochs_fn(step_config, config, mesh, data, order_keys, step_keys)
+  names = ["train_loss", "train_accuracy"]
+  if evaluating:
+    names += ["eval_loss", "eval_accuracy"]
     if config.select_metric != "accuracy":
-      history[f"eval_{config.select_metric}"] = []
-  best_params, best_score = None, None
-  best_epoch = np.zeros(len(seeds), np.int32)
-  stale_epochs, start_epoch, finished = 0, 0, False
-  if checkpoint is not None:
-    checkpoint_key = epoch_state.stamp(config, seeds, train_data, eval_data, checkpoint_extra)
-    saved = epoch_state.load(checkpoint, checkpoint_key, params, opt_state)
-    if saved is not None:
-      params, opt_state = sharding.shard_seeds(mesh, jax.tree.map(jnp.asarray, (
-          saved.params, saved.opt_state)))
-      if saved.best_params is not None:
-        best_params = sharding.shard_seeds(mesh, jax.tree.map(jnp.asarray, saved.best_params))
-      best_score, best_epoch = saved.best_score, saved.best_epoch
-      stale_epochs, history = saved.stale_epochs, saved.history
-      start_epoch, finished = saved.epochs_done, saved.finished
-  placement = f" on {mesh.size} devices" if mesh is not None else ""
-  bar = tqdm(total=config.epochs * steps, initial=start_epoch * steps, disable=not progress,
-             unit="step", desc=f"train {len(seeds)} seed(s){placement}", dynamic_ncols=True)
-  for epoch in range(start_epoch, config.epochs):
-    if finished:
-      break
+      names.append(f"eval_{config.select_metric}")
+  state = epoch_state.EpochState(
+      epochs_done=0, finished=False, params=params, opt_state=opt_state, best_params=None,
+      best_score=None, best_epoch=np.zeros(len(seeds), np.int32), stale_epochs=0,
+      history={name: [] for name in names})
+  return state, steps, run_epoch
 
-    def report(done, sums):
-      bar.update(done)
-      bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
-                      acc=f"{np.mean(sums[:, 1] / sums[:, 2]):.3f}")
 
-    params, opt_state, sums = run_epoch(params, opt_state, epoch, report)
-    history["train_loss"].append(sums[:, 0] / sums[:, 2])
-    history["train_accuracy"].append(sums[:, 1] / sums[:, 2])
-    if eval_data is not None:
-      metrics = evaluate(config.model, params, eval_data, batch_size=config.eval_batch_size,
-                         buckets=config.buckets)
-      history["eval_loss"].append(metrics["loss"])
-      history["eval_accuracy"].append(metrics["accuracy"])
-      bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
-                      eval_acc=f"{np.mean(metrics['accuracy']):.3f}")
-      if config.select_metric != "accuracy":
-        history[f"eval_{config.select_metric}"].append(metrics[config.select_metric])
-      score = metrics[config.select_metric]
-      improved = np.ones(len(seeds), bool) if best_score is None else score > best_score
-      if config.select_best:
-        # A copy either way: `params` are donated to the next block call.
-        best_params = (jax.tree.map(jnp.copy, params) if best_params is None
-                       else _where_seed(improved, params, best_params))
-        best_epoch = np.where(improved, epoch, best_epoch).astype(np.int32)
-      best_score = score if best_score is None else np.maximum(score, best_score)
-      stale_epochs = 0 if improved.any() else stale_epochs + 1
-    # Without eval data stale_epochs stays 0, so only the last epoch finishes the run.
-    finished = (epoch + 1 == config.epochs
-                or (config.patience is not None and stale_epochs >= config.patience))
-    if checkpoint is not None:
-      epoch_state.save(checkpoint, epoch_state.EpochState(
-          epoch + 1, finished, params, opt_state, best_params, best_score, best_epoch,
-          stale_epochs, history), checkpoint_key)
-  bar.close()
+def _restore(path, key: str, mesh, state: epoch_state.EpochState) -> epoch_state.EpochState:
+  """The checkpoint at `path` if it carries `key` (arrays sharded over `mesh`), else `state`."""
+  saved = epoch_state.load(path, key, state.params, state.opt_state)
+  if saved is None:
+    return state
+  params, opt_state, best_params = sharding.shard_seeds(mesh, jax.tree.map(jnp.asarray, (
+      saved.params, saved.opt_state, saved.best_params)))
+  return dataclasses.replace(saved, params=params, opt_state=opt_state, best_params=best_params)
 
-  if best_params is not None:
-    params = best_params
+
+def _train_epoch(state: epoch_state.EpochState, run_epoch, bar) -> epoch_state.EpochState:
+  """`state` after training epoch `state.epochs_done`, its train loss and accuracy recorded."""
+  epoch = state.epochs_done
+
+  def report(done, sums):
+    bar.update(done)
+    bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(sums[:, 0] / sums[:, 2]):.4f}",
+                    acc=f"{np.mean(sums[:, 1] / sums[:, 2]):.3f}")
+
+  params, opt_state, sums = run_epoch(state.params, state.opt_state, epoch, report)
+  state = dataclasses.replace(state, epochs_done=epoch + 1, params=params, opt_state=opt_state)
+  return _record(state, {"train_loss": sums[:, 0] / sums[:, 2],
+                         "train_accuracy": sums[:, 1] / sums[:, 2]})
+
+
+def _record(state: epoch_state.EpochState, values: dict) -> epoch_state.EpochState:
+  """`state` with `values[name]` (<float32>[S]) appended to every history `name` it names."""
+  history = {name: rows + [values[name]] if name in values else rows
+             for name, rows in state.history.items()}
+  return dataclasses.replace(state, history=history)
+
+
+def _result(state: epoch_state.EpochState, config: TrainConfig,
+            seeds: tuple[int, ...]) -> TrainResult:
+  """The `TrainResult` of a finished loop: the kept params (best or last) and the history."""
+  if state.best_params is not None:
+    params, best_epoch = state.best_params, state.best_epoch
   else:
-    best_epoch = np.full(len(seeds), len(history["train_loss"]) - 1, np.int32)
-  history = {k: np.stack(v, axis=1).astype(np.float32) for k, v in history.items()}
+    params = state.params
+    best_epoch = np.full(len(seeds), len(state.history["train_loss"]) - 1, np.int32)
+  history = {k: np.stack(v, axis=1).astype(np.float32) for k, v in state.history.items()}
   return TrainResult(params=params, history=history, config=config, seeds=seeds,
                      best_epoch=best_epoch)
 
@@ -406,7 +490,7 @@ def _padded_epochs(step_config, config, mesh, data, order_keys, step_keys):
   block_fn = _make_block_fn(step_config)
 
   def run_epoch(params, opt_state, epoch, report):
-    indices = _epoch_indices(order_keys, epoch, num_examples, steps, config.batch_size)
+    indices = _shuffled_batches(order_keys, (epoch,), num_examples, config.batch_size)
     indices = sharding.shard_seeds(mesh, indices)
     step_sums = []
     for start in range(0, steps, block):
@@ -424,13 +508,9 @@ def _padded_epochs(step_config, config, mesh, data, order_keys, step_keys):
   return steps, run_epoch
 
 
-def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys):
-  """(steps per epoch, run_epoch) of the bucketed path (see `train`); as `_padded_epochs`.
-
-  Every bucket's examples are stored once at the bucket's length. Each step
-  is its own call (one compiled program per bucket, none per run length);
-  the host waits for results only every `steps_per_call` steps.
-  """
+def _bucket_arrays(config: TrainConfig, mesh, data: TextDataset):
+  """Each non-empty bucket's (tokens [N_b, L_b], lengths [N_b], labels [N_b]), replicated
+  over `mesh`, and its size N_b."""
   lengths_N = np.asarray(data.lengths)
   bucket_lens = buckets_lib.bucket_lengths(config.buckets, lengths_N, data.max_length,
                                            config.batch_size)
@@ -443,13 +523,24 @@ def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys):
           jnp.asarray(data.tokens[members, :length]), jnp.asarray(lengths_N[members]),
           jnp.asarray(data.labels[members]))))
       sizes.append(len(members))
+  return arrays, sizes
+
+
+def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys):
+  """(steps per epoch, run_epoch) of the bucketed path (see `train`); as `_padded_epochs`.
+
+  Every bucket's examples are stored once at the bucket's length. Each step
+  is its own call (one compiled program per bucket, none per run length);
+  the host waits for results only every `steps_per_call` steps.
+  """
+  arrays, sizes = _bucket_arrays(config, mesh, data)
   steps_per_bucket = [math.ceil(n / config.batch_size) for n in sizes]
   step_fn = _make_bucket_step_fn(step_config)
 
   def run_epoch(params, opt_state, epoch, report):
-    indices = [sharding.shard_seeds(mesh, _bucket_indices(order_keys, epoch, b, n, m,
-                                                          config.batch_size))
-               for b, (n, m) in enumerate(zip(sizes, steps_per_bucket))]
+    indices = [sharding.shard_seeds(mesh, _shuffled_batches(order_keys, (epoch, b), n,
+                                                            config.batch_size))
+               for b, n in enumerate(sizes)]
     bucket_of_step, batch_of_step = _bucket_schedule(epoch, steps_per_bucket)
     step_sums, reported = [], 0
     for step, (b, batch) in enumerate(zip(bucket_of_step, batch_of_step)):
@@ -467,21 +558,8 @@ def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys):
 
 
 def _where_seed(select_S, new_tree, old_tree):
+  """`new_tree` for the seeds where `select_S` (<bool>[S]) holds, `old_tree` elsewhere."""
   select_S = jnp.asarray(select_S)
   return jax.tree.map(
       lambda new, old: jnp.where(select_S.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
       new_tree, old_tree)
-
-
-def _check_data(config: TrainConfig, data: TextDataset, name: str):
-  if not isinstance(data, TextDataset):
-    raise ValueError(f"{name} must be a TextDataset, got {type(data).__name__}")
-  if len(data) == 0:
-    raise ValueError(f"{name} is empty")
-  if data.num_classes != config.model.num_classes:
-    raise ValueError(f"{name} has {data.num_classes} classes {list(data.label_names)} but the "
-                     f"model has num_classes={config.model.num_classes}")
-  max_token = int(np.max(data.tokens))
-  if max_token >= config.model.vocab_size:
-    raise ValueError(f"{name} holds token id {max_token} >= model vocab_size="
-                     f"{config.model.vocab_size}")

@@ -1,10 +1,12 @@
-"""What an explanation explains: the target class, its output ŷ, and the shared checks.
+"""The explainers' shared inputs and target: input checks, the class and output ŷ explained.
 
 Every explainer takes the arguments `model.apply(params, tokens, lengths)` takes
-plus `target`, checks them here (eagerly, with clear `ValueError`s), and runs
-one example-batched computation per seed; stacked parameters (a leading seed
-axis) go through `attnjax.models.seeds.map_seeds`, a `jax.vmap` (`over_seeds`
-here is the same function, under its earlier name).
+plus `target`, checks them here (`check_inputs`, eagerly, with clear
+`ValueError`s), explains the target class (`resolve_target`: the given one or
+the predicted one) through its output ŷ (`target_output`, `OUTPUTS`), runs one
+example-batched computation per seed, and returns scores exactly 0 on padding
+(`mask_padding`). Stacked parameters (a leading seed axis) go through
+`attnjax.models.seeds.map_seeds`, a `jax.vmap`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import jax.numpy as jnp
 from attnjax.checks import check_choice, is_concrete
 from attnjax.models.classifier import AttentionClassifier, check_params
 from attnjax.models.encoders import sequence_mask
-from attnjax.models.seeds import map_seeds as over_seeds, num_seeds
+from attnjax.models.seeds import num_seeds
 
-__all__ = ["OUTPUTS", "check_choice", "check_inputs", "mask_padding", "over_seeds",
-           "resolve_target", "target_output"]
+__all__ = ["OUTPUTS", "check_choice", "check_inputs", "mask_padding", "resolve_target",
+           "target_output"]
 
 OUTPUTS = ("probability", "logit")
 """What ŷ_target means for the gradient methods: softmax probability or raw logit."""

@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from attnjax import compiled
+from attnjax import program_cache
 
 
 def test_mapping_count_reads_this_process_and_the_limit():
-  counts = compiled.mapping_count()
+  counts = program_cache.mapping_count()
   if counts is None:
     pytest.skip("no /proc/self/maps on this platform")
   count, limit = counts
@@ -17,18 +17,18 @@ def test_mapping_count_reads_this_process_and_the_limit():
   programs = [jax.jit(lambda x, i=i: x * i) for i in range(20)]
   for f in programs:
     f(jnp.ones(3)).block_until_ready()
-  assert compiled.mapping_count()[0] > before  # each executable maps memory
+  assert program_cache.mapping_count()[0] > before  # each executable maps memory
 
 
 def test_release_clears_compiled_programs_only_when_crowded():
-  if compiled.mapping_count() is None:
+  if program_cache.mapping_count() is None:
     pytest.skip("no /proc/self/maps on this platform")
   f = jax.jit(lambda x: x + 1)
   f(jnp.ones(3)).block_until_ready()
   assert f._cache_size() == 1
-  assert not compiled.release_if_crowded(1.0)  # far from the limit: kept
+  assert not program_cache.release_if_crowded(1.0)  # far from the limit: kept
   assert f._cache_size() == 1
-  assert compiled.release_if_crowded(1e-9)  # "crowded": dropped, recompiled on next use
+  assert program_cache.release_if_crowded(1e-9)  # "crowded": dropped, recompiled on next use
   assert f._cache_size() == 0
   assert float(f(jnp.ones(3))[0]) == 2.0
 
@@ -36,4 +36,4 @@ def test_release_clears_compiled_programs_only_when_crowded():
 @pytest.mark.parametrize("fraction", [0.0, 1.5, -1])
 def test_release_rejects_fractions_outside_0_1(fraction):
   with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]; got"):
-    compiled.release_if_crowded(fraction)
+    program_cache.release_if_crowded(fraction)

@@ -1,24 +1,21 @@
-"""Named model, training and data settings of `attnjax reproduce` (`--preset`).
+"""Named model, training and data settings (`--preset`), as data: one table per corpus.
 
   quick  32-unit models, 3 epochs, 5,000 training examples: minutes per corpus on
          a laptop CPU. For checking that everything runs, not for citing.
   full   128-unit models, 5 epochs on the whole training split, one setting
-         for every corpus (the mode `reproduce` ran before presets existed).
+         for every corpus (the default of `attnjax reproduce` and `attnjax train`).
   paper  per-corpus settings meant to reach published accuracy with the offline
          corpora: BiLSTM 128 (per direction), 128-d embeddings learned from
-         scratch, dropout and word dropout, early stopping on the dev split. The
-         SST-2 and AG News settings are those `benchmarks/accuracy.py` measured
-         (its tasks; SST-2 there cut training phrases at 32 tokens, 3% of them);
-         IMDB's reached 0.895–0.896 in its full-size run (BiLSTM with additive,
-         deep and scaled_dot attention, 3 seeds each, all 25,000 test reviews).
-         Accuracy reached per corpus:
-         `experiments/README.md`.
+         scratch, dropout and word dropout, early stopping on the dev split
+         (accuracy reached per corpus: `experiments/README.md`).
   jw     Jain & Wallace's (2019) protocol, as far as the offline corpora allow
          (`JAIN_WALLACE`; SST-2 only): see `JainWallaceSetting`.
 
-A preset fixes (i) the `load_splits` options per dataset, (ii) the `TrainConfig`
-of every cell before a finding's own changes (attention type, encoder, τ, …)
-and (iii) the default `AnalysisSettings`.
+A preset fixes (i) the `load_splits` options per dataset (`data_options`), (ii) the
+`TrainConfig` of every cell before an experiment's own changes (attention type,
+encoder, τ, …; `base_config`) and, for `attnjax reproduce`, (iii) the default
+`AnalysisSettings` (`attnjax.reproduce.options.analysis_settings`). `attnjax train
+--preset` reads (i) and (ii) from here too (`train_options`).
 """
 
 from __future__ import annotations
@@ -36,38 +33,51 @@ PRESETS = ("quick", "full", "paper", "jw")
 TWO_CLASS = {"ag_news_2class": ("ag_news", ("World", "Business"))}
 """Datasets that are a class subset of a corpus: name -> (corpus, classes kept)."""
 
-_MAX_LEN = {"sst2": 50, "ag_news": 60, "imdb": 200, "yelp": 200}
-
 
 @dataclasses.dataclass(frozen=True)
-class PaperSetting:
-  """One corpus's `paper` preset (the model is a BiLSTM + the finding's attention)."""
-  max_len: int
+class Setting:
+  """One corpus's model, training and padded length under a preset (the model is a
+  BiLSTM + the experiment's attention; `width` is the embedding, per-direction hidden,
+  attention and deep-scorer width; `max_len` None: the corpus's default)."""
+  max_len: int | None
   width: int = 128
-  dropout: float = 0.3
-  word_dropout: float = 0.1
-  epochs: int = 8
-  patience: int = 2
-  batch_size: int = 128
-  learning_rate: float = 2e-3
+  dropout: float = 0.0
+  word_dropout: float = 0.0
+  epochs: int = 5
+  patience: int | None = None
+  batch_size: int = 64
+  learning_rate: float = 1e-3
 
+
+def _paper(max_len: int, **changes) -> Setting:
+  """A `paper` setting: dropout 0.3, word dropout 0.1, 8 epochs with patience 2, batch 128,
+  learning rate 2e-3, unless `changes` say otherwise."""
+  defaults = dict(dropout=0.3, word_dropout=0.1, epochs=8, patience=2, batch_size=128,
+                  learning_rate=2e-3)
+  return Setting(max_len=max_len, **{**defaults, **changes})
+
+
+_GENERIC_MAX_LEN = {"planted": 40, "sst2": 50, "ag_news": 60, "imdb": 200, "yelp": 200}
+
+FULL = {corpus: Setting(max_len=t) for corpus, t in _GENERIC_MAX_LEN.items()}
+QUICK = {corpus: Setting(max_len=30 if corpus == "planted" else t, width=32, epochs=3,
+                         batch_size=32, learning_rate=3e-3)
+         for corpus, t in _GENERIC_MAX_LEN.items()}
 
 PAPER = {
     # 60,614 training phrases (mean 10 tokens); test sentences are at most 50 tokens.
-    # Measured (benchmarks/accuracy.py, 3 seeds): 84.8 ± 1.3% test accuracy; with this
-    # preset and buckets (`attnjax train --preset paper --data sst2 --seeds 3`): 84.0%
-    # (84.5, 84.2, 83.3), 11 min 51 s on 2 CPU cores.
-    "sst2": PaperSetting(max_len=64),
+    "sst2": _paper(64),
     # 9,000 training articles overfit by epoch 3 at dropout 0.3: regularise harder.
-    # Measured (benchmarks/accuracy.py, 4 classes, 3 seeds): 85.9 ± 0.3%.
-    "ag_news": PaperSetting(max_len=64, dropout=0.5, word_dropout=0.2, epochs=12,
-                            patience=3, batch_size=64),
+    "ag_news": _paper(64, dropout=0.5, word_dropout=0.2, epochs=12, patience=3, batch_size=64),
     # Reviews average 271 tokens (median 202, 85% within 400).
-    "imdb": PaperSetting(max_len=400, epochs=6, batch_size=64),
-    "yelp": PaperSetting(max_len=400, epochs=6, batch_size=64),
-    "planted": PaperSetting(max_len=40, dropout=0.0, word_dropout=0.0, epochs=5,
-                            batch_size=64, learning_rate=1e-3),
+    "imdb": _paper(400, epochs=6, batch_size=64),
+    "yelp": _paper(400, epochs=6, batch_size=64),
+    "planted": _paper(40, dropout=0.0, word_dropout=0.0, epochs=5, batch_size=64,
+                      learning_rate=1e-3),
 }
+
+SETTINGS = {"quick": QUICK, "full": FULL, "paper": PAPER}
+"""Preset → corpus → `Setting` (the jw preset: `JAIN_WALLACE`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +132,7 @@ JAIN_WALLACE = {
 
 
 def check_preset(preset: str) -> str:
+  """`preset`, or a ValueError naming the presets."""
   if preset not in PRESETS:
     raise ValueError(f"unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
   return preset
@@ -130,6 +141,23 @@ def check_preset(preset: str) -> str:
 def corpus_of(dataset: str) -> str:
   """The corpus a dataset name reads (ag_news_2class reads ag_news)."""
   return TWO_CLASS.get(dataset, (dataset,))[0]
+
+
+def setting(dataset: str, preset: str) -> Setting:
+  """The `Setting` of `dataset` under `preset` (quick, full or paper).
+
+  Raises:
+    ValueError: an unknown preset, the jw preset (`jain_wallace_setting`), or a corpus
+      the preset has no entry for (naming those it has).
+  """
+  table = SETTINGS.get(check_preset(preset))
+  if table is None:
+    raise ValueError(f"the {preset} preset is not a `Setting`: see `jain_wallace_setting`")
+  corpus = corpus_of(dataset)
+  if corpus not in table:
+    raise ValueError(f"--preset {preset} has no settings for --data {dataset!r}; it has: "
+                     f"{', '.join(table)}")
+  return table[corpus]
 
 
 def load_dataset(dataset: str, split_names, **options) -> dict:
@@ -155,14 +183,14 @@ def data_options(dataset: str, preset: str, source: str) -> dict:
   if dataset == "planted":
     sizes = (1500, 300, 400) if quick else (10_000, 2_000, 2_000)
     return {"splits": default_splits("planted", planted_sizes=sizes),
-            "max_len": 30 if quick else 40}
+            "max_len": setting(dataset, "full" if preset == "jw" else preset).max_len}
   corpus = corpus_of(dataset)
   splits = default_splits(corpus, source, train_size=5000 if quick else None)
   if preset == "jw":
     s = jain_wallace_setting(dataset)
     return {"splits": splits, "max_len": s.max_len, "vocab_size": None, "min_freq": s.min_freq,
             "tokenizer": WORDS_TOKENIZER, "min_length": s.min_length, "vocab_split": splits[0]}
-  max_len = PAPER[corpus].max_len if preset == "paper" else _MAX_LEN[corpus]
+  max_len = setting(dataset, preset).max_len
   return {"splits": splits, "max_len": max_len, "vocab_size": 20_000, "vocab_split": splits[0]}
 
 
@@ -175,9 +203,8 @@ def jain_wallace_setting(dataset: str) -> JainWallaceSetting:
 
 
 def base_config(dataset: str, preset: str, vocab_size: int, num_classes: int) -> TrainConfig:
-  """Every cell's `TrainConfig` before its finding's changes."""
-  check_preset(preset)
-  if preset == "jw":
+  """Every cell's `TrainConfig` before its experiment's changes."""
+  if check_preset(preset) == "jw":
     s = jain_wallace_setting(dataset)
     model = AttentionClassifier(vocab_size=vocab_size, num_classes=num_classes,
                                 embed_dim=s.embed_dim, hidden_dim=s.width, attention_dim=s.width,
@@ -187,32 +214,35 @@ def base_config(dataset: str, preset: str, vocab_size: int, num_classes: int) ->
                        weight_decay=s.weight_decay, weight_decay_kind="l2",
                        weight_decay_exclude=("attention",), grad_clip=None,
                        select_metric="roc_auc")
-  if preset == "paper":
-    s = PAPER[corpus_of(dataset)]
-    model = AttentionClassifier(vocab_size=vocab_size, num_classes=num_classes,
-                                embed_dim=s.width, hidden_dim=s.width, attention_dim=s.width,
-                                deep_layer_dims=(s.width, s.width), dropout=s.dropout,
-                                word_dropout=s.word_dropout)
-    return TrainConfig(model=model, epochs=s.epochs, batch_size=s.batch_size,
-                       learning_rate=s.learning_rate, patience=s.patience)
-  quick = preset == "quick"
-  width = 32 if quick else 128
-  model = AttentionClassifier(vocab_size=vocab_size, num_classes=num_classes, embed_dim=width,
-                              hidden_dim=width, attention_dim=width,
-                              deep_layer_dims=(width, width))
-  return TrainConfig(model=model, epochs=3 if quick else 5, batch_size=32 if quick else 64,
-                     learning_rate=3e-3 if quick else 1e-3)
+  s = setting(dataset, preset)
+  model = AttentionClassifier(vocab_size=vocab_size, num_classes=num_classes,
+                              embed_dim=s.width, hidden_dim=s.width, attention_dim=s.width,
+                              deep_layer_dims=(s.width, s.width), dropout=s.dropout,
+                              word_dropout=s.word_dropout)
+  return TrainConfig(model=model, epochs=s.epochs, batch_size=s.batch_size,
+                     learning_rate=s.learning_rate, patience=s.patience)
 
 
-def analysis_settings(preset: str):
-  """The default `AnalysisSettings` of `preset` (quick: fewer examples, integration and
-  optimisation steps and random rankings; jw: every test example explained). Instance-level
-  MI's K perturbed copies are `attnjax.explain.InstanceMI`'s in every preset."""
-  from attnjax.reproduce.cell_measurements import AnalysisSettings
-  check_preset(preset)
-  if preset == "quick":
-    return AnalysisSettings()
-  # jw: every test example explained (no test split here has more than 25,000).
-  explained = 25_000 if preset == "jw" else 100
-  return AnalysisSettings(eval_examples=2000, explain_examples=explained, ig_steps=32,
-                          counterfactual_steps=200, faithfulness_draws=10)
+TRAIN_PRESETS = ("quick", "full", "paper")
+"""The presets `attnjax train --preset` takes (jw's optimiser has no command-line flags)."""
+
+
+def train_options(dataset: str, preset: str) -> dict:
+  """`attnjax train`'s option values under `preset` for `dataset`: embed_dim, hidden_dim,
+  attention_dim, dropout, word_dropout, epochs, batch_size, learning_rate, patience,
+  max_len (None where the preset has no entry for the corpus: the corpus default); with
+  them `attnjax train` builds `base_config`'s `TrainConfig`."""
+  if preset not in TRAIN_PRESETS:
+    raise ValueError(f"attnjax train --preset must be one of {', '.join(TRAIN_PRESETS)}; got "
+                     f"{preset!r}")
+  table, corpus = SETTINGS[preset], corpus_of(dataset)
+  if corpus in table:
+    s = table[corpus]
+  elif preset == "paper":
+    s = setting(dataset, preset)  # raises, naming the corpora the paper preset has
+  else:  # quick and full are one setting for every corpus; T is the corpus's default
+    s = dataclasses.replace(table["planted"], max_len=None)
+  return {"embed_dim": s.width, "hidden_dim": s.width, "attention_dim": s.width,
+          "dropout": s.dropout,
+          "word_dropout": s.word_dropout, "epochs": s.epochs, "batch_size": s.batch_size,
+          "learning_rate": s.learning_rate, "patience": s.patience, "max_len": s.max_len}
