@@ -31,7 +31,8 @@ from attnjax.reproduce.cells import analysis_stamp, run_code
 from attnjax.reproduce.cluster import CellsFailed, RayOptions, RaySession, run_cells
 from attnjax.reproduce.explanations import explanation_code
 from attnjax.reproduce.faithfulness import faithfulness_code
-from attnjax.reproduce.findings import EXPERIMENTS, Lab, estimator_checked_cells, plan_cells
+from attnjax.reproduce.findings import (EXPERIMENTS, DatasetCells, estimator_checked_cells,
+                                        plan_cells)
 from attnjax.reproduce.options import DATASETS, ReproduceOptions
 from attnjax.reproduce.rejudge import rejudge_results
 from attnjax.reproduce.report import write_figures, write_report
@@ -106,11 +107,12 @@ def _run_datasets(out, results, results_path, meta, log, o: ReproduceOptions) ->
     base = base.replace(**(o.config_changes or {}))
     data_id = json.dumps({"dataset": dataset, "source": o.source, "splits": split_names,
                           **options}, sort_keys=True, default=str)
-    lab = Lab(directory=out / dataset, base=base, seeds=tuple(range(o.seeds)), splits=splits,
-              data_id=data_id,
-              settings=o.settings, key=jax.random.key(0), progress=o.progress,
-              on_cell=lambda name, d=dataset: log(f"{d}: cell {name}"),
-              encoders=tuple(o.encoders), temperatures=tuple(float(t) for t in o.temperatures))
+    lab = DatasetCells(directory=out / dataset, base=base, seeds=tuple(range(o.seeds)),
+                       splits=splits, data_id=data_id, settings=o.settings,
+                       key=jax.random.key(0), progress=o.progress,
+                       on_cell=lambda name, d=dataset: log(f"{d}: cell {name}"),
+                       encoders=tuple(o.encoders),
+                       temperatures=tuple(float(t) for t in o.temperatures))
     plan = plan_cells(lab, only)
     lab = dataclasses.replace(lab, planned=frozenset(plan),
                               estimator_checked=estimator_checked_cells(lab))

@@ -1,6 +1,6 @@
 """Finding (ii): learned vs frozen-random vs uniform attention (trained so, and swapped after training).
 
-`measure` reads a `Lab`'s cells, `judge` gives the verdict, `figures` draws the result.
+`measure` reads a `DatasetCells`'s cells, `judge` gives the verdict, `figures` draws the result.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from attnjax.io import read_cache_json, write_json_atomic
 from attnjax.reproduce.cells import key_stamp, load_arrays, save_arrays
 from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import panel, tau_bars
-from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
+from attnjax.reproduce.dataset_cells import TAU_UNDEFINED, DatasetCells
 from attnjax.reproduce.verdicts import (ALL_PREDICTED_RULE, all_predicted, comparison, decide,
                                        number)
 
 
-def cells(lab: Lab) -> dict[str, dict]:
+def cells(lab: DatasetCells) -> dict[str, dict]:
   """The cells finding ii reads: {name: `TrainConfig` changes}."""
   return {"bilstm-additive": {"model.attention": "additive"},
           "bilstm-additive-uniform": {"model.attention_mode": "uniform"},
@@ -61,7 +61,7 @@ def swapped_code() -> str:
   return fingerprint((swapped_scores, *module_closure("attnjax.explain", "attnjax.analysis")))
 
 
-def swapped(lab: Lab, learned: dict) -> dict:
+def swapped(lab: DatasetCells, learned: dict) -> dict:
   """{mode: {"accuracy": [S], "tau": [S, B]}} of `swapped_scores`, computed once and cached
   in the learned cell's folder (`swapped.npz`, keyed on its analysis, keys and code), so a
   report re-derived from archived cells needs no parameters."""
@@ -84,7 +84,7 @@ def swapped(lab: Lab, learned: dict) -> dict:
           for mode in SWAPS}
 
 
-def measure(lab: Lab) -> dict:
+def measure(lab: DatasetCells) -> dict:
   """(ii) Learned additive attention tracks MI; frozen-random and uniform do not."""
   plan = cells(lab)
   learned = lab.cell("bilstm-additive", **plan["bilstm-additive"])

@@ -1,6 +1,6 @@
 """Finding (v): which encoder + attention pairs keep attention and MI order aligned.
 
-`measure` reads a `Lab`'s cells, `judge` gives the verdict, `figures` draws the result.
+`measure` reads a `DatasetCells`'s cells, `judge` gives the verdict, `figures` draws the result.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from attnjax.analysis.summary import seed_summary
 from attnjax.models import ATTENTIONS
 from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import panel
-from attnjax.reproduce.lab import TAU_UNDEFINED, Lab, precision
+from attnjax.reproduce.dataset_cells import TAU_UNDEFINED, DatasetCells, precision
 from attnjax.reproduce.verdicts import comparison, decide, number
 
 
-def cells(lab: Lab) -> dict[str, dict]:
+def cells(lab: DatasetCells) -> dict[str, dict]:
   """The cells finding v reads: {name: `TrainConfig` changes}, encoder-major."""
   return {f"{encoder}-{attention}": {"model.encoder": encoder, "model.attention": attention}
           for encoder in lab.encoders for attention in ATTENTIONS}
@@ -32,7 +32,7 @@ TARGET = row_name("bilstm", "additive")
 """The pair finding v predicts keeps attention and MI order best aligned."""
 
 
-def measure(lab: Lab) -> dict:
+def measure(lab: DatasetCells) -> dict:
   """(v) Some encoder + attention pairs (BiLSTM + Additive) keep attention and MI order aligned."""
   rows, grid = {}, np.full((len(lab.encoders), len(ATTENTIONS)), np.nan)
   for i, encoder in enumerate(lab.encoders):

@@ -7,7 +7,7 @@ host array} out, with its own PRNG key (`CellInputs.keys`) and a switch on
 the settings (e.g. the second estimator runs only when
 `AnalysisSettings.robustness_method` is set). Adding a per-cell measurement is
 one function and one table entry; the findings that read it do so from the
-cell's arrays (`attnjax.reproduce.lab.Lab.cell`). Caching is
+cell's arrays (`attnjax.reproduce.dataset_cells.DatasetCells.cell`). Caching is
 `attnjax.reproduce.cells`'s business, not this module's.
 """
 

@@ -153,7 +153,7 @@ def run_cells(lab, plan: dict[str, dict], options: RayOptions, *, log=print) -> 
   """Computes the planned cells of `lab` that are not cached, one Ray task each.
 
   Args:
-    lab: the dataset's `Lab` (its folder, base config, seeds, splits, settings, key).
+    lab: the dataset's `DatasetCells` (its folder, base config, seeds, splits, settings, key).
     plan: {cell name: `TrainConfig` changes} (`findings.plan_cells`).
     options: `RayOptions`.
     log: progress lines.

@@ -18,10 +18,10 @@ class Experiment:
   """One experiment of `reproduce`.
 
   Attributes:
-    cells: `Lab` → {cell name: `TrainConfig` changes}, every cell `measure` reads (so
+    cells: `DatasetCells` → {cell name: `TrainConfig` changes}, every cell `measure` reads (so
       an executor can train them all before measuring, in parallel; a cell read but
       not declared raises).
-    measure: `Lab` → the JSON-able measurement: "title", "rows" (the report's table:
+    measure: `DatasetCells` → the JSON-able measurement: "title", "rows" (the report's table:
       {row name: {column: summary over seeds}}) and whatever the figures need.
     judge: (measurement, analysis settings as a dict) → {"verdict", "rule",
       "comparisons", ...}; reads only the measurement's JSON-able values, so a stored

@@ -7,7 +7,7 @@ figures, and ends with its `EXPERIMENT = Experiment(...)`
 (`attnjax.reproduce.experiment.Experiment`):
 
 - `cells(lab)`: {cell name: `TrainConfig` changes} of every cell it reads;
-- `measure(lab)`: a `Lab` (what trains and caches cells for one dataset) in, a
+- `measure(lab)`: a `DatasetCells` (what trains and caches cells for one dataset) in, a
   JSON-able dict out: "title", "rows" (the report's table; numbers are means and 95%
   CIs over seeds with the per-seed values) and what its figures need;
 - `judge(measured, analysis)`: the verdict, the rule that gave it and the comparisons
@@ -28,9 +28,9 @@ from typing import Mapping
 from attnjax.reproduce import (ablation, building_blocks, explanations, faithfulness, gumbel,
                                information_preservation, near_ties)
 from attnjax.reproduce.experiment import Experiment
-from attnjax.reproduce.lab import TEMPERATURES, Lab
+from attnjax.reproduce.dataset_cells import TEMPERATURES, DatasetCells
 
-__all__ = ["EXPERIMENTS", "TEMPERATURES", "Experiment", "Lab", "estimator_checked_cells",
+__all__ = ["EXPERIMENTS", "TEMPERATURES", "Experiment", "DatasetCells", "estimator_checked_cells",
            "judge", "plan_cells"]
 
 EXPERIMENTS: dict[int, Experiment] = {
@@ -68,7 +68,7 @@ def judge(number, finding: dict, analysis: Mapping | None = None) -> dict:
   return experiment(number).judge(finding, analysis or {})
 
 
-def plan_cells(lab: Lab, numbers) -> dict[str, dict]:
+def plan_cells(lab: DatasetCells, numbers) -> dict[str, dict]:
   """{cell name: `TrainConfig` changes} of every cell the experiments `numbers` read,
   in first-use order (finding 1's first), each once."""
   plan: dict[str, dict] = {}
@@ -78,7 +78,7 @@ def plan_cells(lab: Lab, numbers) -> dict[str, dict]:
   return plan
 
 
-def estimator_checked_cells(lab: Lab) -> frozenset[str]:
+def estimator_checked_cells(lab: DatasetCells) -> frozenset[str]:
   """The cells of every experiment with `checks_estimator` (whatever `--only` runs, so a
   cell's analysis, and its cache, do not depend on which experiments a run asked for)."""
   return frozenset(name for entry in EXPERIMENTS.values() if entry.checks_estimator

@@ -1,6 +1,6 @@
 """Finding (iv): Gumbel-softmax with τ < 1 gives more skewed attention than softmax.
 
-`measure` reads a `Lab`'s cells, `judge` gives the verdict, `figures` draws the result.
+`measure` reads a `DatasetCells`'s cells, `judge` gives the verdict, `figures` draws the result.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Mapping
 from attnjax.analysis.summary import seed_summary
 from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import errors, panel, tau_bars
-from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
+from attnjax.reproduce.dataset_cells import TAU_UNDEFINED, DatasetCells
 from attnjax.reproduce.verdicts import ALL_PREDICTED_RULE, all_predicted, comparison, decide
 
 
-def cells(lab: Lab) -> dict[str, dict]:
+def cells(lab: DatasetCells) -> dict[str, dict]:
   """The cells finding iv reads: {name: `TrainConfig` changes}."""
   plan = {"bilstm-additive": {"model.attention": "additive"}}
   for temperature in lab.temperatures:
@@ -39,7 +39,7 @@ def temperature_of(row: str) -> float | None:
   return float(match.group(1)) if match else None
 
 
-def measure(lab: Lab) -> dict:
+def measure(lab: DatasetCells) -> dict:
   """(iv) Gumbel-softmax with τ < 1 gives more skewed attention than softmax."""
   row_names = ["softmax"] + [row_name(temperature) for temperature in lab.temperatures]
   cells_ = {row: lab.cell(name, **changes)

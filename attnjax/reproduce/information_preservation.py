@@ -1,6 +1,6 @@
 """Finding (i): Additive and Deep attention preserve more I(h ; output) than Scaled Dot-product.
 
-`measure` reads a `Lab`'s cells, `judge` gives the verdict, `figures` draws the result.
+`measure` reads a `DatasetCells`'s cells, `judge` gives the verdict, `figures` draws the result.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from attnjax.analysis.summary import mean_ci, nanmean, seed_summary
 from attnjax.models import ATTENTIONS
 from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import panel
-from attnjax.reproduce.lab import (MI_UNDEFINED, Lab, calibration_row, calibrations, estimable,
-                                   nanmax, precision)
+from attnjax.reproduce.dataset_cells import (MI_UNDEFINED, DatasetCells, calibration_row,
+                                             calibrations, estimable, nanmax, precision)
 from attnjax.reproduce.verdicts import (ALL_PREDICTED_RULE, ESTIMATOR_ERROR_RULE,
                                        NO_CALIBRATION_NOTE, all_predicted, comparison, decide,
                                        outcomes_text, within_error)
 
 
-def cells(lab: Lab) -> dict[str, dict]:
+def cells(lab: DatasetCells) -> dict[str, dict]:
   """The cells finding i reads: {name: `TrainConfig` changes}."""
   return {f"bilstm-{attention}": {"model.attention": attention} for attention in ATTENTIONS}
 
 
-def measure(lab: Lab) -> dict:
+def measure(lab: DatasetCells) -> dict:
   """(i) Additive and Deep attention preserve more I(h ; output) than Scaled Dot-product."""
   rows = {}
   for attention, (name, changes) in zip(ATTENTIONS, cells(lab).items()):

@@ -14,7 +14,7 @@ with spread may be length alone. The finding is therefore measured two ways, per
   per quartile, and the paired t over seeds of the highest − the lowest quartile.
 
 `summarize` takes a cell's arrays (as `analysis.npz` holds them, or rebuilt from a stored
-result) and returns the measurement; `measure` runs it on a `Lab`'s cell; `judge` gives the
+result) and returns the measurement; `measure` runs it on a `DatasetCells`'s cell; `judge` gives the
 verdict; `figures` draws it.
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 from attnjax.analysis import compare, kendall_tau_b, partial_correlation, seed_summary
 from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.figures import figure
-from attnjax.reproduce.lab import TAU_UNDEFINED, Lab
+from attnjax.reproduce.dataset_cells import TAU_UNDEFINED, DatasetCells
 from attnjax.reproduce.verdicts import NOT_JUDGED, comparison, decide, floats
 
 QUARTILE_UNDEFINED = "a seed with no defined τ in this quartile"
@@ -39,12 +39,12 @@ CONTROL_UNDEFINED = ("a seed with fewer defined examples than the length control
                      "whose spread or τ is a function of length alone")
 
 
-def cells(lab: Lab) -> dict[str, dict]:
+def cells(lab: DatasetCells) -> dict[str, dict]:
   """The cells finding iii reads: {name: `TrainConfig` changes}."""
   return {"bilstm-additive": {"model.attention": "additive"}}
 
 
-def measure(lab: Lab, buckets: int = 4) -> dict:
+def measure(lab: DatasetCells, buckets: int = 4) -> dict:
   """(iii) When attention values are nearly equal, their order disagrees with MI's."""
   return summarize(lab.cell("bilstm-additive", **cells(lab)["bilstm-additive"]), buckets)
 

@@ -32,7 +32,7 @@ import numpy as np
 from attnjax.analysis import compare, kendall_tau_b, partial_tau, seed_summary
 from attnjax.models import ATTENTIONS, ENCODERS
 from attnjax.reproduce.cells import load_arrays
-from attnjax.reproduce.lab import TAU_UNDEFINED
+from attnjax.reproduce.dataset_cells import TAU_UNDEFINED
 
 MEASURES = ("τ(attention, position)", "τ(instance MI, position)", "τ(attention, instance MI)",
             "partial τ(attention, instance MI given position)")

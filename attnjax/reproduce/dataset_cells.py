@@ -1,7 +1,7 @@
-"""What every experiment measures with: the `Lab` (the cells of one dataset) and shared summaries.
+"""What every experiment measures with: `DatasetCells` (one dataset's cells) and shared summaries.
 
 Each experiment of `attnjax.reproduce.findings.EXPERIMENTS` is one module with its cells,
-measurement (`Lab` in, JSON-able dict out), judge and figures; this module holds what
+measurement (`DatasetCells` in, JSON-able dict out), judge and figures; this module holds what
 they share.
 """
 
@@ -27,7 +27,7 @@ TEMPERATURES = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
 @dataclasses.dataclass(frozen=True)
-class Lab:
+class DatasetCells:
   """Trains and caches the cells of one dataset (built with its plan: `dataclasses.replace`
   gives a lab with another).
 
