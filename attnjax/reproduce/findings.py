@@ -30,8 +30,8 @@ from attnjax.reproduce import (ablation, building_blocks, explanations, faithful
 from attnjax.reproduce.experiment import Experiment
 from attnjax.reproduce.dataset_cells import TEMPERATURES, DatasetCells
 
-__all__ = ["EXPERIMENTS", "TEMPERATURES", "Experiment", "DatasetCells", "estimator_checked_cells",
-           "judge", "plan_cells"]
+__all__ = ["EXPERIMENTS", "TEMPERATURES", "DatasetCells", "Experiment",
+           "estimator_checked_cells", "judge", "plan_cells"]
 
 EXPERIMENTS: dict[int, Experiment] = {
     1: information_preservation.EXPERIMENT,

@@ -158,8 +158,9 @@ def judge(finding: dict, analysis: Mapping) -> dict:
   rule = ("one-sample t over seeds of each seed's partial correlation of log attention "
           "spread and τ(attention, instance MI) given a cubic in the example's log length, "
           "over its explained examples (predicted > 0): reproduced when significantly > 0, "
-          "not reproduced when significantly < 0, inconclusive otherwise. Without the length control, a separate "
-          "family not part of the verdict: paired t over seeds of the highest − the lowest "
+          "not reproduced when significantly < 0, inconclusive otherwise. Without the "
+          "length control, a separate family not part of the verdict: paired t over seeds "
+          "of the highest − the lowest "
           f"spread quartile's mean τ, quartiles within each seed{over}")
   uncontrolled = []
   if quartiles and all("per_seed" in rows[q].get("tau", {}) for q in quartiles):
