@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import functools
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import jax
@@ -29,6 +27,7 @@ import jax.numpy as jnp
 
 from attnjax.io import write_json_atomic
 from attnjax.models.encoders import _gate_activations, _shift_in_zero, lstm_directions
+from timing import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lstm_variants.json"
 SHAPES = ({"seq_len": 40, "embed": 64, "hidden": 64}, {"seq_len": 128, "embed": 128,
@@ -107,16 +106,6 @@ def _hoisted_bwd(unroll, residuals, dhs_TxBxH):
 hoisted_directions.defvjp(_hoisted_fwd, _hoisted_bwd)
 
 
-def _median(fn, repeats: int) -> float:
-  jax.block_until_ready(fn())
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
 def compare(shape: dict, seeds: int, batch: int, repeats: int) -> dict:
   """Median ms of forward and forward + backward, library vs hoisted, and their difference."""
   t, e, h = shape["seq_len"], shape["embed"], shape["hidden"]
@@ -131,8 +120,8 @@ def compare(shape: dict, seeds: int, batch: int, repeats: int) -> dict:
     loss = lambda x, w, b, lstm=lstm: sum(jnp.vdot(s, cotangent) for s in lstm(x, w, b, 1))
     forward = jax.jit(jax.vmap(loss))
     backward = jax.jit(jax.vmap(jax.grad(loss, argnums=(0, 1, 2))))
-    out[f"{name} fwd ms"] = 1e3 * _median(lambda: forward(xs, kernels, biases), repeats)
-    out[f"{name} fwd+bwd ms"] = 1e3 * _median(lambda: backward(xs, kernels, biases), repeats)
+    out[f"{name} fwd ms"] = 1e3 * median_time(lambda: forward(xs, kernels, biases), repeats)
+    out[f"{name} fwd+bwd ms"] = 1e3 * median_time(lambda: backward(xs, kernels, biases), repeats)
     values[name] = jax.tree.leaves((forward(xs, kernels, biases),
                                     backward(xs, kernels, biases)))
   out["max relative difference"] = max(

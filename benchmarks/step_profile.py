@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import jax
@@ -46,21 +44,11 @@ from attnjax.io import write_json_atomic
 from attnjax.models import AttentionClassifier
 from attnjax.training import TrainConfig, train
 from attnjax.training.loop import _loss_fn, init_state, make_optimizer, seed_keys
+from timing import cpu_model, median_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "step_profile.json"
 SHAPES = {"big": dict(vocab=20_000, embed=128, hidden=128, seq_len=128, batch=64),
           "small": dict(vocab=2_000, embed=64, hidden=64, seq_len=40, batch=64)}
-
-
-def _median_time(fn, repeats: int) -> float:
-  """Median wall time of `repeats` calls of `fn` (results blocked on), after one warm-up."""
-  jax.block_until_ready(fn())
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def _data(shape: dict, examples: int, key) -> TextDataset:
@@ -79,7 +67,7 @@ def _gemm_rate(size: int = 2048, repeats: int = 5) -> float:
   """fp32 GFLOP/s of one `size`² matmul in a compiled program."""
   a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
   matmul = jax.jit(lambda x: x @ x)
-  return 2 * size ** 3 / _median_time(lambda: matmul(a), repeats) / 1e9
+  return 2 * size ** 3 / median_time(lambda: matmul(a), repeats) / 1e9
 
 
 def _flops_per_example(shape: dict) -> float:
@@ -101,7 +89,7 @@ def pieces(shape: dict, seeds: int, repeats: int, steps: int) -> dict:
   params, opt_state = jax.vmap(lambda k: init_state(config, k))(seed_keys(range(seeds)))
   run = lambda: train(config, list(range(seeds)), data, progress=False,
                       devices=jax.devices()[:1]).params
-  train_step = _median_time(run, max(repeats // 4, 2)) / steps  # before the state is donated
+  train_step = median_time(run, max(repeats // 4, 2)) / steps  # before the state is donated
   b = shape["batch"]
   tokens, lengths, labels = (jnp.asarray(x[:b]) for x in (data.tokens, data.lengths,
                                                            data.labels))
@@ -153,13 +141,13 @@ def pieces(shape: dict, seeds: int, repeats: int, steps: int) -> dict:
     return state[name]
 
   out = {
-      "embedding": _median_time(lambda: embedding(params), repeats),
-      "encoder fwd": _median_time(lambda: encoder_fwd(params), repeats),
-      "encoder fwd+bwd": _median_time(lambda: encoder_bwd(params), repeats),
-      "loss fwd": _median_time(lambda: loss_fwd(params, keys), repeats),
-      "loss fwd+bwd": _median_time(lambda: loss_bwd(params, keys), repeats),
-      "update only": _median_time(lambda: advance("update", update_fn, grads), repeats),
-      "step": _median_time(lambda: advance("step", step_fn, keys), repeats),
+      "embedding": median_time(lambda: embedding(params), repeats),
+      "encoder fwd": median_time(lambda: encoder_fwd(params), repeats),
+      "encoder fwd+bwd": median_time(lambda: encoder_bwd(params), repeats),
+      "loss fwd": median_time(lambda: loss_fwd(params, keys), repeats),
+      "loss fwd+bwd": median_time(lambda: loss_bwd(params, keys), repeats),
+      "update only": median_time(lambda: advance("update", update_fn, grads), repeats),
+      "step": median_time(lambda: advance("step", step_fn, keys), repeats),
   }
   out["train() / step"] = train_step
   return out
@@ -212,19 +200,9 @@ def main(argv=None) -> int:
       "train_examples_per_s": examples_per_s, "gemm_gflops": gemm,
       "flops_per_example": _flops_per_example(shape), "ceiling_examples_per_s": ceiling,
       "machine": {"processor": platform.processor() or platform.machine(),
-                  "cpu": _cpu_model(), "jax": jax.__version__,
+                  "cpu": cpu_model(), "jax": jax.__version__,
                   "backend": jax.default_backend()}})
   return 0
-
-
-def _cpu_model() -> str:
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor()
 
 
 if __name__ == "__main__":

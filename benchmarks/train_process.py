@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from timing import cpu_model
+
 RESULTS = Path(__file__).resolve().parent / "results" / "train_process.json"
 CONFIGS = {"big": dict(vocab=20_000, embed=128, hidden=128, seq_len=128),
            "small": dict(vocab=2_000, embed=64, hidden=64, seq_len=40)}
@@ -73,16 +75,6 @@ def _run(config: str, buckets: str, devices: int) -> float:
   return wall
 
 
-def _cpu_model() -> str:
-  try:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor()
-
-
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--child", nargs=3, metavar=("CONFIG", "BUCKETS", "DEVICES"),
@@ -120,7 +112,7 @@ def main(argv=None) -> int:
       "setting": {"configs": {c: CONFIGS[c] for c in rows}, "seeds": SEEDS,
                   "examples": EXAMPLES, "batch": BATCH, "epochs": 1, "runs": args.runs,
                   "interleaved": True, "timed": "whole process, from outside"},
-      "rows": rows, "machine": {"cpu": _cpu_model(), "jax": jax.__version__,
+      "rows": rows, "machine": {"cpu": cpu_model(), "jax": jax.__version__,
                                 "python": platform.python_version()}})
   return 0
 
