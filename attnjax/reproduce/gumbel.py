@@ -24,18 +24,19 @@ def cells(lab: DatasetCells) -> dict[str, dict]:
   return plan
 
 
-GUMBEL_ROW = "gumbel τ={:g}"
-"""The row of a Gumbel-softmax cell, by its temperature (the softmax cell's row is "softmax")."""
+GUMBEL_ROW = "gumbel τ="
+"""The start of a Gumbel-softmax cell's row, before its temperature (the softmax cell's row
+is "softmax")."""
 
 
 def row_name(temperature: float) -> str:
   """The row of the Gumbel-softmax cell at `temperature` ("gumbel τ=0.5")."""
-  return GUMBEL_ROW.format(temperature)
+  return f"{GUMBEL_ROW}{temperature:g}"
 
 
 def temperature_of(row: str) -> float | None:
   """The temperature of a `row_name` row; None for any other row ("softmax")."""
-  match = re.fullmatch(r"gumbel τ=(.+)", row)
+  match = re.fullmatch(f"{re.escape(GUMBEL_ROW)}(.+)", row)
   return float(match.group(1)) if match else None
 
 
