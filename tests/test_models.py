@@ -307,3 +307,50 @@ def test_lstm_autodiff_model_supports_forward_mode_and_equals_default():
   assert float(jnp.abs(forward).max()) > 1e-3
   with pytest.raises(TypeError, match="custom_vjp"):  # why the option exists
     jax.jvp(logits(fast), (embedded,), (direction,))
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_traced_num_steps_equals_the_full_recurrence(bidirectional):
+  """`num_steps` n ≥ max(length): the loop of traced length gives the full loop's outputs and
+  gradients (against the plain-autodiff reference), one compiled program for every n."""
+  x = jax.random.normal(jax.random.key(7), (B, T, 8))
+  lengths = jnp.array([6, 4, 1, 6, 2])
+  encoder = LSTMEncoder(6, bidirectional=bidirectional)
+  params = encoder.init(jax.random.key(8), x, lengths)["params"]
+  probe = jax.random.normal(jax.random.key(9), (B, T, 12 if bidirectional else 6))
+
+  def loss(p, x, n):
+    return jnp.sum(encoder.apply({"params": p}, x, lengths, num_steps=n) * probe)
+
+  traced = jax.jit(jax.value_and_grad(loss, (0, 1)))
+  full = jax.value_and_grad(loss, (0, 1))(params, x, None)
+  for n in (6, 7, T, T + 3):  # T + 3 is clipped to T
+    value, grads = traced(params, x, n)
+    np.testing.assert_allclose(value, full[0], rtol=1e-6)
+    chex.assert_trees_all_close(grads, full[1], rtol=1e-5, atol=1e-7)
+  assert traced._cache_size() == 1
+  if bidirectional:
+    reference = jax.grad(lambda p, x: jnp.sum(_reference_bilstm(p, x, lengths) * probe),
+                         (0, 1))(params, x)
+    chex.assert_trees_all_close(traced(params, x, 6)[1], reference, rtol=1e-4, atol=1e-5)
+  # Fewer steps than the longest example: the forward direction stops at position n.
+  short = encoder.apply({"params": params}, x, lengths, num_steps=3)
+  np.testing.assert_array_equal(short[:, 3:, :6], 0.0)
+  np.testing.assert_allclose(short[1, :3, :6],
+                             encoder.apply({"params": params}, x, lengths)[1, :3, :6], rtol=1e-6)
+
+
+def test_chunked_weight_gradients_equal_one_gemm(monkeypatch):
+  """The weight gradients of a traced-length loop, taken in chunks (the last overlapping the
+  one before when T is no multiple of the chunk), equal the single GEMM over every row."""
+  from attnjax.models import encoders
+  keys = jax.random.split(jax.random.key(0), 3)
+  x, h, dg = (jax.random.normal(k, (T, 4, n)) for k, n in zip(keys, (5, 3, 12)))
+  dg = dg * (jnp.arange(T) < 8)[:, None, None]  # gate gradients beyond the loop length are 0
+  want = encoders._weight_gradients(x, h, dg)
+  np.testing.assert_allclose(want[0], jnp.einsum("tbk,tbg->kg", jnp.concatenate([x, h], -1), dg),
+                             rtol=1e-5, atol=1e-6)
+  monkeypatch.setattr(encoders, "WEIGHT_GRADIENT_CHUNK", 4)  # T = 9: chunks 0-3, 4-7, 5-8
+  for count in (8, 9):
+    got = jax.jit(encoders._weight_gradients)(x, h, dg, count)
+    chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)

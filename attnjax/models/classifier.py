@@ -147,7 +147,7 @@ class AttentionClassifier(nn.Module):
     return self.embedding(tokens_BxT)
 
   def __call__(self, tokens_BxT, lengths_B, *, train: bool = False, attention=None,
-               embedded=None):
+               embedded=None, num_steps=None):
     """Classifies a batch.
 
     Bad lengths and token ids: when `lengths` are concrete (a plain call, not
@@ -169,6 +169,11 @@ class AttentionClassifier(nn.Module):
         holds the model's own scores.
       embedded: optional <float32>[B, T, E] input embeddings used instead of
         looking up `tokens` (gradients and perturbations w.r.t. embeddings).
+      num_steps: optional int32 scalar n ≥ max(lengths), possibly traced: an
+        LSTM encoder's recurrences run n steps instead of T (the same outputs
+        at a batch's longest example's cost, one compiled program for every
+        n; `encoders.lstm_directions`). None: T. Training passes its step's
+        longest length (`attnjax.training`).
 
     Returns:
       (logits <float32>[B, C], aux: `Aux`).
@@ -210,7 +215,7 @@ class AttentionClassifier(nn.Module):
                        f"got shape {jnp.shape(embedded)}")
 
     embedded = self.dropout_layer(embedded, deterministic=not train)
-    hidden_BxTxD = self.encoder_module(embedded, lengths_B)
+    hidden_BxTxD = self.encoder_module(embedded, lengths_B, num_steps)
     return self.attend(hidden_BxTxD, lengths_B, train=train, attention=attention)
 
   def attend(self, hidden_BxTxD, lengths_B, *, train: bool = False, attention=None):

@@ -6,11 +6,14 @@ real positions that do not depend on padding (neither on how much there is nor
 on the padding token ids). An example of length 0 has no real position: its
 `hidden` is all 0.
 
-The LSTMs are written as one `lax.scan` over time (`lstm_directions`), both
-directions of the BiLSTM advanced in the same scan, arrays time-major, one
+The LSTMs are written as one loop over time (`lstm_directions`), both
+directions of the BiLSTM advanced in the same loop, arrays time-major, one
 [x_t, h_{t-1}] × [E + H, 4H] matmul per step and direction, and a hand-written
 backward pass whose weight gradients are single large matmuls after the loop
-(see benchmarks/README.md for the profile behind these choices).
+(see benchmarks/README.md for the profile behind these choices). Given
+`num_steps` (a traced scalar ≥ the batch's longest length), the loop runs only
+that far, in one compiled program for every batch: training runs each step at
+its longest example's cost without compiling a program per length.
 """
 
 from __future__ import annotations
@@ -152,15 +155,19 @@ def _step_kernels(input_kernel_DxExG, recurrent_kernel_DxHxG):
                for x, r in zip(input_kernel_DxExG, recurrent_kernel_DxHxG))
 
 
-def _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll):
-  """Forward pass of D LSTMs advanced in one scan, with what the backward needs.
+def _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll, num_steps=None):
+  """Forward pass of D LSTMs advanced in one loop, with what the backward needs.
 
   Args:
     xs_TxBxE: tuple of D <float32>[T, B, E] time-major inputs.
     kernels_KxG: tuple of D <float32>[E + H, 4H]: input kernel stacked over the
       recurrent kernel, so each step is one matmul of [x_t, h_{t-1}].
     biases_G: tuple of D <float32>[4H].
-    unroll: `lax.scan` unroll factor.
+    unroll: `lax.scan` unroll factor (with `num_steps=None`).
+    num_steps: None: a `lax.scan` over all T positions. Otherwise an int32
+      scalar n in [0, T], possibly traced: a `lax.fori_loop` over positions
+      0 … n−1 only, writing into zero-filled [T, …] buffers, so one compiled
+      program serves every n; positions ≥ n are left 0.
 
   Returns:
     (hs, cs, acts): tuples of D arrays [T, B, H], [T, B, H], [T, B, 4H].
@@ -179,16 +186,41 @@ def _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll):
       acts.append(act)
     return (tuple(new_h), tuple(new_c)), (tuple(new_h), tuple(new_c), tuple(acts))
 
-  _, (hs, cs, acts) = jax.lax.scan(step, (zeros, zeros), xs_TxBxE, unroll=unroll)
+  if num_steps is None:
+    _, (hs, cs, acts) = jax.lax.scan(step, (zeros, zeros), xs_TxBxE, unroll=unroll)
+    return hs, cs, acts
+
+  def body(t, carry_and_buffers):
+    carry, buffers = carry_and_buffers
+    carry, outputs = step(carry, tuple(jax.lax.dynamic_index_in_dim(x, t, keepdims=False)
+                                       for x in xs_TxBxE))
+    return carry, _write_at(buffers, outputs, t)
+
+  length = xs_TxBxE[0].shape[0]
+  buffers = tuple(tuple(jnp.zeros((length, batch, size), x.dtype) for x in xs_TxBxE)
+                  for size in (hidden_size, hidden_size, 4 * hidden_size))
+  _, (hs, cs, acts) = jax.lax.fori_loop(0, _clip_steps(num_steps, length), body,
+                                        ((zeros, zeros), buffers))
   return hs, cs, acts
 
 
+def _clip_steps(num_steps, length: int):
+  """`num_steps` as an int32 scalar clipped to [0, T]."""
+  return jnp.clip(jnp.asarray(num_steps, jnp.int32), 0, length)
+
+
+def _write_at(buffers, values, t):
+  """Each [T, …] array of the nested tuple `buffers` with the matching `values` written at t."""
+  return jax.tree.map(lambda buffer, value: jax.lax.dynamic_update_index_in_dim(
+      buffer, value, t, 0), buffers, values)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def lstm_directions(xs_TxBxE, kernels_KxG, biases_G, unroll: int = 1):
-  """D independent LSTMs (e.g. forward and backward) advanced in one scan.
+def lstm_directions(xs_TxBxE, kernels_KxG, biases_G, unroll: int = 1, num_steps=None):
+  """D independent LSTMs (e.g. forward and backward) advanced in one loop.
 
   Equal to `_lstm_scan` on the hoisted input projections, but differentiated
-  by a hand-written backward pass: the reverse scan computes only the gate
+  by a hand-written backward pass: the reverse loop computes only the gate
   gradients and the per-step input / recurrent gradient, and the weight
   gradients are one large matmul over all T·B rows after the loop, instead of
   an accumulation inside it. Inputs and outputs stay time-major, so XLA needs
@@ -197,22 +229,31 @@ def lstm_directions(xs_TxBxE, kernels_KxG, biases_G, unroll: int = 1):
   `jax.hessian`) use `LSTMEncoder(autodiff=True)` /
   `AttentionClassifier(lstm_autodiff=True)`.
 
+  With `num_steps` n, both loops run over positions 0 … n−1 only (n may be
+  traced: one compiled program for every n), and the outputs at positions ≥ n
+  are 0. An output at t depends on inputs 0 … t only, so outputs at t < n and
+  every gradient of a loss that reads only those equal the full loop's: a
+  batch runs exactly, at its longest example's cost, when n ≥ every length
+  and the inputs are aligned at position 0 (as `LSTMEncoder` aligns both
+  directions).
+
   Args:
     xs_TxBxE: tuple of D <float32>[T, B, E] time-major inputs.
     kernels_KxG: tuple of D <float32>[E + H, 4H] (input kernel over recurrent
       kernel; gate order i, f, g, o).
     biases_G: tuple of D <float32>[4H].
-    unroll: `lax.scan` unroll factor.
+    unroll: `lax.scan` unroll factor (used with `num_steps=None`).
+    num_steps: None (all T positions), or an int32 scalar in [0, T].
 
   Returns:
     Tuple of D <float32>[T, B, H] hidden states.
   """
-  return _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll)[0]
+  return _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll, num_steps)[0]
 
 
-def _lstm_directions_fwd(xs_TxBxE, kernels_KxG, biases_G, unroll):
-  hs, cs, acts = _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll)
-  return hs, (xs_TxBxE, kernels_KxG, hs, cs, acts)
+def _lstm_directions_fwd(xs_TxBxE, kernels_KxG, biases_G, unroll, num_steps):
+  hs, cs, acts = _lstm_forward(xs_TxBxE, kernels_KxG, biases_G, unroll, num_steps)
+  return hs, (xs_TxBxE, kernels_KxG, hs, cs, acts, num_steps)
 
 
 def _shift_in_zero(a_TxBxN):
@@ -220,38 +261,99 @@ def _shift_in_zero(a_TxBxN):
   return jnp.concatenate([jnp.zeros_like(a_TxBxN[:1]), a_TxBxN[:-1]], axis=0)
 
 
+def _lstm_step_bwd(embed_dim, carry, inputs, kernels):
+  """One reverse step of every direction: (dh, dc) carried, and (dgates, dx) at this step."""
+  dh_recs, dcs = carry
+  dh_outs, acts_t, cs_t, c_prevs_t = inputs
+  new_dh, new_dc, dgates_all, dxs = [], [], [], []
+  for dh_out, dh_rec, dc, act, c, c_prev, kernel in zip(dh_outs, dh_recs, dcs, acts_t, cs_t,
+                                                         c_prevs_t, kernels):
+    i, f, g, o = jnp.split(act, 4, axis=-1)
+    tanh_c = jnp.tanh(c)
+    dh = dh_out + dh_rec
+    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+    dgates = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
+                              dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)], axis=-1)
+    dxh = dgates @ kernel.T
+    dxs.append(dxh[:, :embed_dim])
+    new_dh.append(dxh[:, embed_dim:])
+    new_dc.append(dc * f)
+    dgates_all.append(dgates)
+  return (tuple(new_dh), tuple(new_dc)), (tuple(dgates_all), tuple(dxs))
+
+
 def _lstm_directions_bwd(unroll, residuals, dhs_TxBxH):
-  xs, kernels, hs, cs, acts = residuals
+  xs, kernels, hs, cs, acts, num_steps = residuals
   embed_dim = xs[0].shape[-1]
-  c_prevs = tuple(_shift_in_zero(c) for c in cs)
   zeros = tuple(jnp.zeros_like(h[0]) for h in hs)
+  step = lambda carry, inputs: _lstm_step_bwd(embed_dim, carry, inputs, kernels)
+  if num_steps is None:
+    c_prevs = tuple(_shift_in_zero(c) for c in cs)
+    _, (dgates, dxs) = jax.lax.scan(step, (zeros, zeros), (dhs_TxBxH, acts, cs, c_prevs),
+                                    reverse=True, unroll=unroll)
+  else:
+    length = xs[0].shape[0]
+    count = _clip_steps(num_steps, length)
 
-  def step(carry, inputs):
-    dh_recs, dcs = carry
-    dh_outs, acts_t, cs_t, c_prevs_t = inputs
-    new_dh, new_dc, dgates_all, dxs = [], [], [], []
-    for dh_out, dh_rec, dc, act, c, c_prev, kernel in zip(dh_outs, dh_recs, dcs, acts_t, cs_t,
-                                                           c_prevs_t, kernels):
-      i, f, g, o = jnp.split(act, 4, axis=-1)
-      tanh_c = jnp.tanh(c)
-      dh = dh_out + dh_rec
-      dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-      dgates = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
-                                dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)], axis=-1)
-      dxh = dgates @ kernel.T
-      dxs.append(dxh[:, :embed_dim])
-      new_dh.append(dxh[:, embed_dim:])
-      new_dc.append(dc * f)
-      dgates_all.append(dgates)
-    return (tuple(new_dh), tuple(new_dc)), (tuple(dgates_all), tuple(dxs))
+    def body(i, carry_and_buffers):
+      carry, buffers = carry_and_buffers
+      t = count - 1 - i
+      at = lambda arrays, u: tuple(jax.lax.dynamic_index_in_dim(a, u, keepdims=False)
+                                   for a in arrays)
+      c_prevs_t = tuple(jnp.where(t > 0, c, 0.0) for c in at(cs, jnp.maximum(t - 1, 0)))
+      carry, outputs = step(carry, (at(dhs_TxBxH, t), at(acts, t), at(cs, t), c_prevs_t))
+      return carry, _write_at(buffers, outputs, t)
 
-  _, (dgates, dxs) = jax.lax.scan(step, (zeros, zeros), (dhs_TxBxH, acts, cs, c_prevs),
-                                  reverse=True, unroll=unroll)
-  dkernels = tuple(
-      jnp.einsum("tbk,tbg->kg", jnp.concatenate([x, _shift_in_zero(h)], -1), dg)
-      for x, h, dg in zip(xs, hs, dgates))
-  dbiases = tuple(dg.sum((0, 1)) for dg in dgates)
-  return dxs, dkernels, dbiases
+    buffers = (tuple(jnp.zeros_like(a) for a in acts), tuple(jnp.zeros_like(x) for x in xs))
+    _, (dgates, dxs) = jax.lax.fori_loop(0, count, body, ((zeros, zeros), buffers))
+    dkernels, dbiases = zip(*(_weight_gradients(x, _shift_in_zero(h), dg, count)
+                              for x, h, dg in zip(xs, hs, dgates)))
+    return dxs, dkernels, dbiases, None
+  dkernels, dbiases = zip(*(_weight_gradients(x, _shift_in_zero(h), dg)
+                            for x, h, dg in zip(xs, hs, dgates)))
+  return dxs, dkernels, dbiases, None
+
+
+WEIGHT_GRADIENT_CHUNK = 32
+"""Time steps per GEMM of the weight gradients of a loop of traced length."""
+
+
+def _weight_gradients(x_TxBxE, h_prev_TxBxH, dgates_TxBxG, count=None):
+  """One direction's kernel and bias gradients from its gate gradients.
+
+  The kernel gradient is [x_t, h_{t−1}]ᵀ · dgates summed over t and b, taken
+  as two GEMMs over all T·B rows (one per input; the concatenated [T, B, E + H]
+  operand would be a copy). With `count` (a traced loop length), only the
+  first `count` positions are read, `WEIGHT_GRADIENT_CHUNK` at a time in a
+  loop of traced length (gate gradients beyond `count` are 0).
+
+  Returns:
+    (<float32>[E + H, 4H], <float32>[4H]).
+  """
+  length, batch, four_h = dgates_TxBxG.shape
+  if count is None:
+    rows = lambda a: a.reshape(length * batch, -1)
+    dgates = rows(dgates_TxBxG)
+    return (jnp.concatenate([rows(x_TxBxE).T @ dgates, rows(h_prev_TxBxH).T @ dgates], 0),
+            dgates.sum(0))
+  size = min(WEIGHT_GRADIENT_CHUNK, length)
+
+  def chunk(c, sums):
+    start = c * size
+    first = jnp.minimum(start, length - size)  # the last chunk may overlap the one before
+    window = lambda a: jax.lax.dynamic_slice_in_dim(a, first, size).reshape(size * batch, -1)
+    fresh = (first + jnp.arange(size) >= start)[:, None, None]
+    dgates = window(jnp.where(fresh, jax.lax.dynamic_slice_in_dim(dgates_TxBxG, first, size),
+                              0.0))
+    dx_kernel, dh_kernel, dbias = sums
+    return (dx_kernel + window(x_TxBxE).T @ dgates, dh_kernel + window(h_prev_TxBxH).T @ dgates,
+            dbias + dgates.sum(0))
+
+  zeros = (jnp.zeros((x_TxBxE.shape[-1], four_h), dgates_TxBxG.dtype),
+           jnp.zeros((h_prev_TxBxH.shape[-1], four_h), dgates_TxBxG.dtype),
+           jnp.zeros((four_h,), dgates_TxBxG.dtype))
+  dx_kernel, dh_kernel, dbias = jax.lax.fori_loop(0, (count + size - 1) // size, chunk, zeros)
+  return jnp.concatenate([dx_kernel, dh_kernel], 0), dbias
 
 
 lstm_directions.defvjp(_lstm_directions_fwd, _lstm_directions_bwd)
@@ -303,12 +405,19 @@ class LSTMEncoder(nn.Module):
   autodiff: bool = False
 
   @nn.compact
-  def __call__(self, embedded_BxTxE, lengths_B):
+  def __call__(self, embedded_BxTxE, lengths_B, num_steps=None):
     """Encodes.
 
     Args:
       embedded_BxTxE: <float32>[B, T, E].
       lengths_B: <int32>[B].
+      num_steps: None, or an int32 scalar n ≥ max(lengths) (may be traced):
+        the recurrences run n steps instead of T, in one compiled program for
+        every n; the output is the same (`lstm_directions`). With a smaller
+        n each direction reads only the first n tokens it meets (the forward
+        one an example's first n, the backward one its last n), and the rest
+        of its output is 0. Ignored with `autodiff=True`
+        (JAX cannot reverse-differentiate a loop of traced length).
 
     Returns:
       <float32>[B, T, D], zero at padded positions.
@@ -324,9 +433,11 @@ class LSTMEncoder(nn.Module):
 
     mask_BxT = sequence_mask(lengths_B, max_length)
     directions = self._time_major_inputs(embedded_BxTxE, lengths_B)
-    lstm = (lambda *args: _lstm_forward(*args)[0]) if self.autodiff else lstm_directions
-    hidden = lstm(directions, _step_kernels(input_kernel, recurrent_kernel), tuple(bias),
-                  self.unroll)
+    kernels = _step_kernels(input_kernel, recurrent_kernel)
+    if self.autodiff:
+      hidden = _lstm_forward(directions, kernels, tuple(bias), self.unroll)[0]
+    else:
+      hidden = lstm_directions(directions, kernels, tuple(bias), self.unroll, num_steps)
     outputs = [hidden[0]]
     if self.bidirectional:
       outputs.append(flip_sequences(hidden[1], lengths_B, time_axis=0))
@@ -435,7 +546,8 @@ class CNNEncoder(nn.Module):
   activation: Callable = nn.relu
 
   @nn.compact
-  def __call__(self, embedded_BxTxE, lengths_B):
+  def __call__(self, embedded_BxTxE, lengths_B, num_steps=None):
+    del num_steps  # every position costs the same here: `LSTMEncoder.__call__`'s argument
     mask_BxT = sequence_mask(lengths_B, embedded_BxTxE.shape[1])
     embedded_BxTxE = embedded_BxTxE * mask_BxT[..., None]
     hidden_BxTxD = self.activation(
@@ -447,7 +559,8 @@ class EmbeddingEncoder(nn.Module):
   """No encoder: attention weighs the (masked) embeddings themselves (D = E)."""
 
   @nn.compact
-  def __call__(self, embedded_BxTxE, lengths_B):
+  def __call__(self, embedded_BxTxE, lengths_B, num_steps=None):
+    del num_steps  # as `CNNEncoder`
     mask_BxT = sequence_mask(lengths_B, embedded_BxTxE.shape[1])
     return embedded_BxTxE * mask_BxT[..., None]
 

@@ -47,7 +47,17 @@ class TrainConfig:
     buckets: length buckets of training, evaluation and `collect`
       (`attnjax.data.buckets`): "auto" (up to 6 lengths fitted to the data),
       None (or "none": every batch padded to the dataset's T) or a sequence of
-      lengths such as (16, 32, 64).
+      lengths such as (16, 32, 64). Training forms each batch from one bucket
+      (examples of similar length); see `bucket_shapes` for how it runs them.
+    bucket_shapes: False (the default): every training step runs at the
+      dataset's T in one compiled program, its LSTM recurrence only as far as
+      the step's longest example (`AttentionClassifier.__call__`'s
+      `num_steps`). True: each bucket's steps run at the bucket's length, one
+      compiled program per bucket (on accelerators a shorter shape also
+      shortens the layers after the encoder; on CPU the compiles cost more
+      than that saves, benchmarks/README.md). Without dropout or Gumbel noise
+      both give the same numbers up to float round-off; with them, a batch's
+      noise is drawn at the shape it runs at.
   """
   model: AttentionClassifier
   epochs: int = 5
@@ -65,6 +75,7 @@ class TrainConfig:
   steps_per_call: int = 50
   frozen: tuple[str, ...] = ()
   buckets: str | tuple[int, ...] | None = "auto"
+  bucket_shapes: bool = False
 
   def __post_init__(self):
     if not isinstance(self.model, AttentionClassifier):
@@ -89,8 +100,9 @@ class TrainConfig:
     if self.select_metric == "roc_auc" and self.model.num_classes != 2:
       raise ValueError(f"select_metric 'roc_auc' needs two classes, the model has "
                        f"{self.model.num_classes}")
-    if not isinstance(self.select_best, bool):
-      raise ValueError(f"select_best must be True or False, got {self.select_best!r}")
+    for name in ("select_best", "bucket_shapes"):
+      if not isinstance(getattr(self, name), bool):
+        raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
     if isinstance(self.frozen, str) or not all(isinstance(g, str) for g in self.frozen):
       raise ValueError(f"frozen must be a sequence of parameter group names, e.g. "
                        f"('attention',), got {self.frozen!r}")

@@ -5,7 +5,8 @@ Parameters and optimiser states of S seeds are stacked on a leading seed axis
 a block of steps for every seed at once (`lax.scan` over the steps). Each seed
 keeps its own data order, dropout and Gumbel keys, derived from its seed alone,
 so seed s trained in a group equals seed s trained by itself. With length
-buckets (`TrainConfig.buckets`) a step runs at its bucket's length; see `train`.
+buckets (`TrainConfig.buckets`) a batch holds examples of similar length; a step's
+recurrence runs only as far as its longest example; see `train`.
 """
 
 from __future__ import annotations
@@ -107,9 +108,10 @@ def init_state(config: TrainConfig, key):
   return params, make_optimizer(config).init(params)
 
 
-def _loss_fn(config: TrainConfig, params, tokens, lengths, labels, weights, key):
+def _loss_fn(config: TrainConfig, params, tokens, lengths, labels, weights, key,
+             num_steps=None):
   dropout_key, gumbel_key = jax.random.split(key)
-  logits, _ = config.model.apply(params, tokens, lengths, train=True,
+  logits, _ = config.model.apply(params, tokens, lengths, train=True, num_steps=num_steps,
                                  rngs={"dropout": dropout_key, "gumbel": gumbel_key})
   losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
   count = weights.sum()
@@ -119,16 +121,20 @@ def _loss_fn(config: TrainConfig, params, tokens, lengths, labels, weights, key)
 
 
 def _step_fn(config: TrainConfig):
-  """One training step of one seed: (params, opt_state), (indices [B], key) → new, sums [3]."""
+  """One training step of one seed: (params, opt_state), (indices [B], key) → new, sums [3].
+
+  `num_steps` (≥ the batch's longest length) bounds the recurrence
+  (`AttentionClassifier.__call__`); the step's numbers do not depend on it.
+  """
   optimizer = make_optimizer(config)
   grad_fn = jax.value_and_grad(lambda *a: _loss_fn(config, *a), has_aux=True)
 
-  def step(params, opt_state, indices_B, key, tokens, lengths, labels):
+  def step(params, opt_state, indices_B, key, tokens, lengths, labels, num_steps):
     valid = indices_B >= 0
     safe = jnp.where(valid, indices_B, 0)
     weights = valid.astype(jnp.float32)
     (loss, (correct, count)), grads = grad_fn(params, tokens[safe], lengths[safe],
-                                              labels[safe], weights, key)
+                                              labels[safe], weights, key, num_steps)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
     return params, opt_state, jnp.stack([loss * count, correct, count])
@@ -149,27 +155,48 @@ def _make_block_fn(config: TrainConfig):
   fold_in(fold_in(step_key, epoch), step_numbers[k]), where step_numbers count
   the real steps of the epoch (0, 1, …), so neither keys nor numbers depend on
   how the epoch is cut into blocks (`steps_per_call`; tested bit for bit).
+  Step k's recurrence runs as far as its longest example over every seed's
+  batch (`_longest`): one program for every step, each at the cost of its
+  longest example.
   """
   step_fn = _step_fn(config)
 
   def seed_block(params, opt_state, step_key, indices_KxB, epoch, step_numbers_K, tokens,
-                 lengths, labels):
+                 lengths, labels, num_steps_K):
     epoch_key = jax.random.fold_in(step_key, epoch)
 
     def step(carry, xs):
       params, opt_state = carry
-      indices_B, step_number = xs
+      indices_B, step_number, num_steps = xs
       key = jax.random.fold_in(epoch_key, step_number)
       params, opt_state, sums_3 = step_fn(params, opt_state, indices_B, key, tokens, lengths,
-                                          labels)
+                                          labels, num_steps)
       return (params, opt_state), sums_3
 
     (params, opt_state), sums_Kx3 = jax.lax.scan(step, (params, opt_state),
-                                                 (indices_KxB, step_numbers_K))
+                                                 (indices_KxB, step_numbers_K, num_steps_K))
     return params, opt_state, sums_Kx3
 
-  return jax.jit(jax.vmap(seed_block, in_axes=(0, 0, 0, 0, None, None, None, None, None)),
-                 donate_argnums=(0, 1))
+  seeds_block = jax.vmap(seed_block, in_axes=(0, 0, 0, 0) + (None,) * 6)
+
+  def block(params, opt_state, step_key, indices_SxKxB, epoch, step_numbers_K, tokens, lengths,
+            labels):
+    num_steps_K = _longest(indices_SxKxB, lengths).max(0)
+    return seeds_block(params, opt_state, step_key, indices_SxKxB, epoch, step_numbers_K,
+                       tokens, lengths, labels, num_steps_K)
+
+  return jax.jit(block, donate_argnums=(0, 1))
+
+
+def _longest(indices_SxKxB, lengths_N):
+  """<int32>[S, K]: the longest length in each seed's batch of each step (−1 slots: 0).
+
+  Outside the seed `vmap` its maximum over seeds is one unbatched loop bound
+  per step (under `vmap` a bound that differs by seed would turn the loop into
+  one that selects over every carried buffer at each iteration).
+  """
+  picked = jnp.where(indices_SxKxB >= 0, lengths_N[jnp.maximum(indices_SxKxB, 0)], 0)
+  return picked.max(-1).astype(jnp.int32)
 
 
 @functools.lru_cache(maxsize=32)
@@ -180,18 +207,26 @@ def _make_bucket_step_fn(config: TrainConfig):
   bucket this epoch, −1 padded), batch [] (which of the M), epoch [],
   step_number [], tokens [N_b,L], lengths [N_b], labels [N_b]) and returns the
   new (params, opt_state) and sums [S, 3] as `_make_block_fn`'s steps, with
-  the same key fold_in(fold_in(step_key, epoch), step_number). One compiled
-  program per bucket shape.
+  the same key fold_in(fold_in(step_key, epoch), step_number) and the
+  recurrence bounded as there. One compiled program per bucket shape.
   """
   step_fn = _step_fn(config)
 
   def seed_step(params, opt_state, step_key, indices_MxB, batch, epoch, step_number, tokens,
-                lengths, labels):
+                lengths, labels, num_steps):
     key = jax.random.fold_in(jax.random.fold_in(step_key, epoch), step_number)
-    return step_fn(params, opt_state, indices_MxB[batch], key, tokens, lengths, labels)
+    return step_fn(params, opt_state, indices_MxB[batch], key, tokens, lengths, labels,
+                   num_steps)
 
-  return jax.jit(jax.vmap(seed_step, in_axes=(0, 0, 0, 0) + (None,) * 6),
-                 donate_argnums=(0, 1))
+  seeds_step = jax.vmap(seed_step, in_axes=(0, 0, 0, 0) + (None,) * 7)
+
+  def bucket_step(params, opt_state, step_key, indices_SxMxB, batch, epoch, step_number,
+                  tokens, lengths, labels):
+    num_steps = _longest(indices_SxMxB[:, batch][:, None], lengths).max()
+    return seeds_step(params, opt_state, step_key, indices_SxMxB, batch, epoch, step_number,
+                      tokens, lengths, labels, num_steps)
+
+  return jax.jit(bucket_step, donate_argnums=(0, 1))
 
 
 @functools.lru_cache(maxsize=16)
@@ -275,9 +310,12 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
     checkpoint_extra: anything JSON-serialisable the checkpoint must also match
       to be resumed (e.g. a code fingerprint).
 
+  Every step's LSTM recurrence runs only as far as the step's longest example
+  (over all seeds' batches), in one compiled program for every step.
+
   Length buckets (`config.buckets`, `attnjax.data.buckets`): with None (and
-  with "auto" on fewer than 50 batches of training data) every step runs at
-  the dataset's T. Otherwise each training example belongs to
+  with "auto" on fewer than 50 batches of training data) each seed's batches
+  are drawn from all its examples. Otherwise each training example belongs to
   the smallest bucket holding it, and an epoch is every bucket's batches in a
   shuffled order: the bucket of each step (the schedule) is shared by all
   seeds, drawn from a fixed key folded with the epoch, so that seeds in one
@@ -286,8 +324,10 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   schedules padded to the longest bucket of the S seeds at each step would
   run close to the largest bucket most of the time (benchmarks/README.md).
   A seed's numbers depend only on its seed, not on the group or on
-  `steps_per_call` (tested). With dropout or Gumbel noise, the noise of a
-  batch is drawn at the bucket's shape, so it differs from the padded run's.
+  `steps_per_call` (tested). Bucketed steps run at T (one program) or, with
+  `config.bucket_shapes`, at their bucket's length (a program per bucket);
+  in the latter, the dropout or Gumbel noise of a batch is drawn at the
+  bucket's shape.
 
   Returns:
     `TrainResult` with stacked params [S, ...] and per-seed history.
@@ -412,10 +452,12 @@ def _start(config: TrainConfig, seeds: tuple[int, ...], mesh, data: TextDataset,
   # One compiled step function for every config that trains the same way (not per epoch
   # count, block size or evaluation, which change no step's computation).
   step_config = dataclasses.replace(config, epochs=1, steps_per_call=1, patience=None,
-                                    select_best=False, eval_batch_size=1, buckets=None)
-  padded = buckets_lib.resolve(config.buckets, np.asarray(data.lengths),
-                               config.batch_size) is None
-  epochs_fn = _padded_epochs if padded else _bucketed_epochs
+                                    select_best=False, eval_batch_size=1, buckets=None,
+                                    bucket_shapes=False)
+  if buckets_lib.resolve(config.buckets, np.asarray(data.lengths), config.batch_size) is None:
+    epochs_fn = _padded_epochs
+  else:
+    epochs_fn = _bucketed_epochs if config.bucket_shapes else _pooled_epochs
   steps, run_epoch = epochs_fn(step_config, config, mesh, data, order_keys, step_keys)
   names = ["train_loss", "train_accuracy"]
   if evaluating:
@@ -475,23 +517,65 @@ def _result(state: epoch_state.EpochState, config: TrainConfig,
 
 
 def _padded_epochs(step_config, config, mesh, data, order_keys, step_keys):
-  """(steps per epoch, run_epoch) of the padded path: every step at the dataset's T.
+  """(steps per epoch, run_epoch) of the padded path: every seed's examples shuffled into
+  batches, every step at the dataset's T (`_one_program_epochs`)."""
+  num_examples = len(data)
 
+  def batches(epoch):
+    return _shuffled_batches(order_keys, (epoch,), num_examples, config.batch_size)
+
+  steps = math.ceil(num_examples / config.batch_size)
+  return _one_program_epochs(step_config, config, mesh, data, step_keys, steps, batches)
+
+
+def _pooled_epochs(step_config, config, mesh, data, order_keys, step_keys):
+  """(steps per epoch, run_epoch) of bucketed batches run in one program at T.
+
+  The batches are those of `_bucketed_epochs` (each bucket's examples shuffled
+  per seed, the buckets' steps interleaved by the shared `_bucket_schedule`),
+  but every step runs at the dataset's T with its recurrence bounded by its
+  longest example (`_make_block_fn`): bucketing's saving on the recurrence,
+  without a compiled program per bucket.
+  """
+  lengths_N = np.asarray(data.lengths)
+  bucket_lens = buckets_lib.bucket_lengths(config.buckets, lengths_N, data.max_length,
+                                           config.batch_size)
+  which = buckets_lib.assign(lengths_N, bucket_lens)
+  members = [m for m in (np.flatnonzero(which == b) for b in range(len(bucket_lens))) if len(m)]
+  steps_per_bucket = [math.ceil(len(m) / config.batch_size) for m in members]
+  offsets = np.cumsum([0] + steps_per_bucket[:-1])
+
+  def batches(epoch):
+    per_bucket = []
+    for b, bucket_members in enumerate(members):
+      positions = _shuffled_batches(order_keys, (epoch, b), len(bucket_members),
+                                    config.batch_size)
+      per_bucket.append(jnp.where(positions >= 0,
+                                  jnp.asarray(bucket_members)[jnp.maximum(positions, 0)], -1))
+    bucket_of_step, batch_of_step = _bucket_schedule(epoch, steps_per_bucket)
+    return jnp.concatenate(per_bucket, axis=1)[:, offsets[bucket_of_step] + batch_of_step]
+
+  return _one_program_epochs(step_config, config, mesh, data, step_keys,
+                             sum(steps_per_bucket), batches)
+
+
+def _one_program_epochs(step_config, config, mesh, data, step_keys, steps, batches):
+  """(steps, run_epoch) for steps that index the whole [N, T] data, in blocks of steps.
+
+  `batches(epoch)` gives the epoch's example indices <int32>[S, steps, B]
+  (−1: a padded slot; every step holds at least one example).
   run_epoch(params, opt_state, epoch, report) → (params, opt_state, sums [S, 3]);
   `report(steps_done, sums_so_far)` is called after every block.
   """
   tokens, lengths, labels = sharding.replicate(
       mesh, (jnp.asarray(data.tokens), jnp.asarray(data.lengths), jnp.asarray(data.labels)))
-  num_examples = len(data)
-  steps = math.ceil(num_examples / config.batch_size)
   # Blocks of `block` steps and a shorter last one: no block holds an all-padding step
   # (which would need a select over every parameter, and changes XLA's fusion).
   block = math.ceil(steps / math.ceil(steps / config.steps_per_call))
   block_fn = _make_block_fn(step_config)
 
   def run_epoch(params, opt_state, epoch, report):
-    indices = _shuffled_batches(order_keys, (epoch,), num_examples, config.batch_size)
-    indices = sharding.shard_seeds(mesh, indices)
+    indices = sharding.shard_seeds(mesh, batches(epoch))
     step_sums = []
     for start in range(0, steps, block):
       stop = min(start + block, steps)
@@ -527,7 +611,7 @@ def _bucket_arrays(config: TrainConfig, mesh, data: TextDataset):
 
 
 def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys):
-  """(steps per epoch, run_epoch) of the bucketed path (see `train`); as `_padded_epochs`.
+  """(steps per epoch, run_epoch) of `config.bucket_shapes`: each bucket at its own length.
 
   Every bucket's examples are stored once at the bucket's length. Each step
   is its own call (one compiled program per bucket, none per run length);
