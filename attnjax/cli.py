@@ -81,10 +81,11 @@ def _add_train_args(parser: argparse.ArgumentParser):
   group.add_argument("--buckets", default="auto",
                      help="length buckets: 'auto', 'none' (pad every batch to T) or lengths "
                           "such as 16,32,64")
-  group.add_argument("--bucket-shapes", action="store_true",
-                     help="run each bucket at its own length, one compiled program per bucket "
-                          "(accelerators); default: every step at T in one program, the "
-                          "recurrence only as far as the step's longest example")
+  group.add_argument("--bucket-shapes", choices=("auto", "yes", "no"), default="auto",
+                     help="yes: each bucket at its own length, one compiled program per "
+                          "bucket; no: every step at T in one program, the recurrence only as "
+                          "far as the step's longest example; auto: its own length for a "
+                          "bucket of at least 100 steps over the run")
   group.add_argument("--out", default="runs/demo",
                      help="run directory to write (a killed run started again with the same "
                           "--out and options resumes after its last finished epoch)")
@@ -205,7 +206,7 @@ def _train_config(args, vocab_size: int, num_classes: int):
       dropout=args.dropout, word_dropout=args.word_dropout)
   return TrainConfig(model=model, epochs=args.epochs, batch_size=args.batch_size,
                      learning_rate=args.learning_rate, patience=args.patience,
-                     buckets=_buckets_arg(args.buckets), bucket_shapes=args.bucket_shapes)
+                     buckets=_buckets_arg(args.buckets), bucket_shapes={"yes": True, "no": False}.get(args.bucket_shapes, "auto"))
 
 
 def _buckets_arg(text: str):

@@ -5,9 +5,10 @@ builds the paper preset's `TrainConfig` (`attnjax.presets.base_config`), trains 
 for one epoch on the training split (or its first --examples examples) without dev data,
 and exits. Timed: the whole process from outside, and the `train` call inside it (its
 compilation included); per step = the train call / the epoch's steps. Variants: the
-default buckets and `buckets=None` (padding to T), and with --baseline DIR the same two
-with the code of another checkout (a `git worktree` of an earlier commit) imported
-instead, interleaved with this code's runs.
+default buckets, `buckets=None` (padding to T) and `bucket_shapes=True` (every bucket at
+its own length, as "auto" runs a bucket of ≥ 100 steps over a multi-epoch run), and with
+--baseline DIR the default and padded runs with the code of another checkout (a `git
+worktree` of an earlier commit) imported instead, interleaved with this code's runs.
 
   python benchmarks/train_corpus.py --dataset sst2                       # a full epoch
   python benchmarks/train_corpus.py --dataset imdb --examples 6400 --baseline /tmp/base
@@ -48,8 +49,10 @@ def child(dataset: str, examples: int | None, seeds: int, buckets: str, data_dir
   if examples:
     data = data.take(np.arange(min(examples, len(data))))
   config = presets.base_config(dataset, "paper", len(data.vocab), data.num_classes)
-  config = config.replace(epochs=1, patience=None,
-                          buckets=None if buckets == "none" else buckets)
+  changes = {"buckets": None} if buckets == "none" else {}
+  if buckets == "shapes":  # every bucket at its own length, whatever the run's length
+    changes = {"bucket_shapes": True}
+  config = config.replace(epochs=1, patience=None, **changes)
   start = time.perf_counter()
   jax.block_until_ready(train(config, seeds, data, progress=False).params)
   print(json.dumps({"train_s": time.perf_counter() - start, "examples": len(data),
@@ -92,10 +95,11 @@ def main(argv=None) -> int:
   codes = {"this": ROOT}
   if args.baseline:
     codes["baseline"] = Path(args.baseline).resolve()
-  runs = {f"{name} / {buckets}": [] for name in codes for buckets in ("auto", "none")}
+  variants = {"this": ("auto", "none", "shapes"), "baseline": ("auto", "none")}
+  runs = {f"{name} / {buckets}": [] for name in codes for buckets in variants[name]}
   for _ in range(args.runs):
     for name, code in codes.items():
-      for buckets in ("auto", "none"):
+      for buckets in variants[name]:
         result = _run(code, args, buckets)
         runs[f"{name} / {buckets}"].append(result)
         print(f"{name:8} {buckets:4} wall {result['wall_s']:6.1f} s, train {result['train_s']:6.1f}"
@@ -110,6 +114,9 @@ def main(argv=None) -> int:
     ratios[f"{name}: padded / default (train time)"] = (
         summary[f"{name} / none"]["train_s_per_step_median"]
         / summary[f"{name} / auto"]["train_s_per_step_median"])
+  ratios["this: shapes / default (train time)"] = (
+      summary["this / shapes"]["train_s_per_step_median"]
+      / summary["this / auto"]["train_s_per_step_median"])
   if "baseline" in codes:
     for buckets in ("auto", "none"):
       ratios[f"baseline {buckets} / this default (train time)"] = (

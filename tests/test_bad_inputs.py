@@ -248,7 +248,7 @@ def test_bad_model_settings_raise(changes, message):
     (lambda m: TrainConfig(model=m, epochs=1.5), "epochs must be an integer, got 1.5"),
     (lambda m: TrainConfig(model=m, frozen="attention"), "frozen must be a sequence"),
     (lambda m: TrainConfig(model=m, bucket_shapes="yes"),
-     "bucket_shapes must be True or False, got 'yes'"),
+     "bucket_shapes must be True, False or 'auto', got 'yes'"),
 ])
 def test_bad_configs_raise(tiny, build, message):
   with pytest.raises(ValueError, match=message):

@@ -125,21 +125,30 @@ def test_bucketed_training_is_deterministic_per_seed():
                          together.params["params"]["output_layer"]["kernel"][1])
 
 
-def test_one_program_buckets_equal_a_program_per_bucket():
-  """Bucketed batches run at T with the recurrence bounded by each step's longest example
-  (the default) train as running each bucket at its own length (`bucket_shapes`): the same
-  batches and keys, so, without noise, the same numbers up to float round-off."""
+@pytest.mark.parametrize("min_steps, shaped", [(100, "none"), (5, "the largest"),
+                                               (1, "every")])
+def test_buckets_at_their_own_length_or_at_t_train_alike(min_steps, shaped, monkeypatch):
+  """Bucketed batches run at T in one program, the recurrence bounded by each step's longest
+  example, train as running each bucket at its own length (`bucket_shapes=True`): the same
+  batches and keys, so, without noise, the same numbers up to float round-off; so does
+  "auto" when it gives `shaped` buckets their own length."""
+  monkeypatch.setattr(loop, "MIN_STEPS_PER_SHAPE", min_steps)
   config = TrainConfig(model=AttentionClassifier(**TINY), epochs=2, batch_size=16,
                        steps_per_call=4, buckets=(7, 9))
-  data = _data(100)
-  one = train(config, [0, 1], data, progress=False)
+  data = _data(100)  # buckets of 31, 25, 44 examples: 2, 2, 3 steps per epoch
+  _, members = loop._bucket_members(config, data)
+  assert loop._shaped_buckets(config, members) == {
+      "none": [False] * 3, "the largest": [False, False, True], "every": [True] * 3}[shaped]
+  auto = train(config, [0, 1], data, progress=False)
   per_bucket = train(config.replace(bucket_shapes=True), [0, 1], data, progress=False)
-  chex.assert_trees_all_close(one.params, per_bucket.params, rtol=1e-4, atol=1e-6)
-  for name, values in one.history.items():
-    np.testing.assert_allclose(values, per_bucket.history[name], rtol=1e-5)
+  one = train(config.replace(bucket_shapes=False), [0, 1], data, progress=False)
+  for other in (per_bucket, one):
+    chex.assert_trees_all_close(auto.params, other.params, rtol=1e-4, atol=1e-6)
+    for name, values in auto.history.items():
+      np.testing.assert_allclose(values, other.history[name], rtol=1e-5)
   # Not the padded run's batches: the buckets change which examples form a batch.
   padded = train(config.replace(buckets=None), [0, 1], data, progress=False)
-  assert not np.allclose(one.history["train_loss"], padded.history["train_loss"])
+  assert not np.allclose(auto.history["train_loss"], padded.history["train_loss"])
 
 
 @pytest.mark.parametrize("buckets", ["auto", (7, 9)])

@@ -49,15 +49,18 @@ class TrainConfig:
       None (or "none": every batch padded to the dataset's T) or a sequence of
       lengths such as (16, 32, 64). Training forms each batch from one bucket
       (examples of similar length); see `bucket_shapes` for how it runs them.
-    bucket_shapes: False (the default): every training step runs at the
+    bucket_shapes: how bucketed steps run. False: every step at the
       dataset's T in one compiled program, its LSTM recurrence only as far as
       the step's longest example (`AttentionClassifier.__call__`'s
-      `num_steps`). True: each bucket's steps run at the bucket's length, one
-      compiled program per bucket (on accelerators a shorter shape also
-      shortens the layers after the encoder; on CPU the compiles cost more
-      than that saves, benchmarks/README.md). Without dropout or Gumbel noise
-      both give the same numbers up to float round-off; with them, a batch's
-      noise is drawn at the shape it runs at.
+      `num_steps`). True: each bucket's steps at the bucket's length, one
+      compiled program per bucket (a shorter shape also shortens every layer,
+      but each program costs a compile). "auto" (the default): a bucket runs
+      at its own length when it runs at least
+      `attnjax.training.loop.MIN_STEPS_PER_SHAPE` (100)
+      steps over the run (steps per epoch × epochs), the others at T in one
+      program (benchmarks/README.md). The batches are the same either way;
+      without dropout or Gumbel noise so are the numbers, up to float
+      round-off; with them, a batch's noise is drawn at the shape it runs at.
   """
   model: AttentionClassifier
   epochs: int = 5
@@ -75,7 +78,7 @@ class TrainConfig:
   steps_per_call: int = 50
   frozen: tuple[str, ...] = ()
   buckets: str | tuple[int, ...] | None = "auto"
-  bucket_shapes: bool = False
+  bucket_shapes: bool | str = "auto"
 
   def __post_init__(self):
     if not isinstance(self.model, AttentionClassifier):
@@ -100,9 +103,11 @@ class TrainConfig:
     if self.select_metric == "roc_auc" and self.model.num_classes != 2:
       raise ValueError(f"select_metric 'roc_auc' needs two classes, the model has "
                        f"{self.model.num_classes}")
-    for name in ("select_best", "bucket_shapes"):
-      if not isinstance(getattr(self, name), bool):
-        raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+    if not isinstance(self.select_best, bool):
+      raise ValueError(f"select_best must be True or False, got {self.select_best!r}")
+    if not (isinstance(self.bucket_shapes, bool) or self.bucket_shapes == "auto"):
+      raise ValueError(f"bucket_shapes must be True, False or 'auto', got "
+                       f"{self.bucket_shapes!r}")
     if isinstance(self.frozen, str) or not all(isinstance(g, str) for g in self.frozen):
       raise ValueError(f"frozen must be a sequence of parameter group names, e.g. "
                        f"('attention',), got {self.frozen!r}")

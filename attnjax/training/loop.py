@@ -455,10 +455,14 @@ def _start(config: TrainConfig, seeds: tuple[int, ...], mesh, data: TextDataset,
                                     select_best=False, eval_batch_size=1, buckets=None,
                                     bucket_shapes=False)
   if buckets_lib.resolve(config.buckets, np.asarray(data.lengths), config.batch_size) is None:
-    epochs_fn = _padded_epochs
+    steps, run_epoch = _padded_epochs(step_config, config, mesh, data, order_keys, step_keys)
   else:
-    epochs_fn = _bucketed_epochs if config.bucket_shapes else _pooled_epochs
-  steps, run_epoch = epochs_fn(step_config, config, mesh, data, order_keys, step_keys)
+    lengths, members = _bucket_members(config, data)
+    shaped = _shaped_buckets(config, members)
+    epochs_fn = (functools.partial(_bucketed_epochs, lengths=lengths, shaped=shaped)
+                 if any(shaped) else _pooled_epochs)
+    steps, run_epoch = epochs_fn(step_config, config, mesh, data, order_keys, step_keys,
+                                 members=members)
   names = ["train_loss", "train_accuracy"]
   if evaluating:
     names += ["eval_loss", "eval_accuracy"]
@@ -528,20 +532,16 @@ def _padded_epochs(step_config, config, mesh, data, order_keys, step_keys):
   return _one_program_epochs(step_config, config, mesh, data, step_keys, steps, batches)
 
 
-def _pooled_epochs(step_config, config, mesh, data, order_keys, step_keys):
+def _pooled_epochs(step_config, config, mesh, data, order_keys, step_keys, members):
   """(steps per epoch, run_epoch) of bucketed batches run in one program at T.
 
   The batches are those of `_bucketed_epochs` (each bucket's examples shuffled
   per seed, the buckets' steps interleaved by the shared `_bucket_schedule`),
   but every step runs at the dataset's T with its recurrence bounded by its
   longest example (`_make_block_fn`): bucketing's saving on the recurrence,
-  without a compiled program per bucket.
+  without a compiled program per bucket. `members`: each non-empty bucket's
+  example indices (`_bucket_members`).
   """
-  lengths_N = np.asarray(data.lengths)
-  bucket_lens = buckets_lib.bucket_lengths(config.buckets, lengths_N, data.max_length,
-                                           config.batch_size)
-  which = buckets_lib.assign(lengths_N, bucket_lens)
-  members = [m for m in (np.flatnonzero(which == b) for b in range(len(bucket_lens))) if len(m)]
   steps_per_bucket = [math.ceil(len(m) / config.batch_size) for m in members]
   offsets = np.cumsum([0] + steps_per_bucket[:-1])
 
@@ -592,39 +592,59 @@ def _one_program_epochs(step_config, config, mesh, data, step_keys, steps, batch
   return steps, run_epoch
 
 
-def _bucket_arrays(config: TrainConfig, mesh, data: TextDataset):
-  """Each non-empty bucket's (tokens [N_b, L_b], lengths [N_b], labels [N_b]), replicated
-  over `mesh`, and its size N_b."""
+MIN_STEPS_PER_SHAPE = 100
+"""`bucket_shapes="auto"` gives a bucket its own compiled length when it runs at least this
+many steps over the run (its steps per epoch × epochs): a compile costs seconds, a step
+at the bucket's length instead of T saves tens of milliseconds (benchmarks/README.md)."""
+
+
+def _bucket_members(config: TrainConfig, data: TextDataset):
+  """(lengths, members) of the non-empty buckets: each one's padded length and the
+  indices <int>[N_b] of its examples."""
   lengths_N = np.asarray(data.lengths)
   bucket_lens = buckets_lib.bucket_lengths(config.buckets, lengths_N, data.max_length,
                                            config.batch_size)
   which = buckets_lib.assign(lengths_N, bucket_lens)
-  arrays, sizes = [], []
-  for b, length in enumerate(bucket_lens):
-    members = np.flatnonzero(which == b)
-    if len(members):
-      arrays.append(sharding.replicate(mesh, (
-          jnp.asarray(data.tokens[members, :length]), jnp.asarray(lengths_N[members]),
-          jnp.asarray(data.labels[members]))))
-      sizes.append(len(members))
-  return arrays, sizes
+  pairs = [(length, np.flatnonzero(which == b)) for b, length in enumerate(bucket_lens)]
+  pairs = [(length, members) for length, members in pairs if len(members)]
+  return tuple(length for length, _ in pairs), [members for _, members in pairs]
 
 
-def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys):
-  """(steps per epoch, run_epoch) of `config.bucket_shapes`: each bucket at its own length.
+def _shaped_buckets(config: TrainConfig, members) -> list[bool]:
+  """Which buckets run at their own length (`TrainConfig.bucket_shapes`)."""
+  if config.bucket_shapes != "auto":
+    return [config.bucket_shapes] * len(members)
+  return [math.ceil(len(m) / config.batch_size) * config.epochs >= MIN_STEPS_PER_SHAPE
+          for m in members]
 
-  Every bucket's examples are stored once at the bucket's length. Each step
-  is its own call (one compiled program per bucket, none per run length);
-  the host waits for results only every `steps_per_call` steps.
+
+def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys, members,
+                     lengths, shaped):
+  """(steps per epoch, run_epoch) with buckets at their own lengths; as `_pooled_epochs`.
+
+  The batches and keys are `_pooled_epochs`'. A bucket with `shaped[b]` runs
+  on its examples stored at its length `lengths[b]` (one compiled program per
+  such bucket); the others on the whole [N, T] data, in one more program.
+  Each step is its own call; the host waits for results only every
+  `steps_per_call` steps.
   """
-  arrays, sizes = _bucket_arrays(config, mesh, data)
-  steps_per_bucket = [math.ceil(n / config.batch_size) for n in sizes]
+  whole = sharding.replicate(mesh, (jnp.asarray(data.tokens), jnp.asarray(data.lengths),
+                                    jnp.asarray(data.labels)))
+  arrays = [sharding.replicate(mesh, (jnp.asarray(data.tokens[m, :length]),
+                                      jnp.asarray(data.lengths[m]), jnp.asarray(data.labels[m])))
+            if own else whole for m, length, own in zip(members, lengths, shaped)]
+  steps_per_bucket = [math.ceil(len(m) / config.batch_size) for m in members]
   step_fn = _make_bucket_step_fn(step_config)
 
+  def bucket_batches(epoch, b):
+    positions = _shuffled_batches(order_keys, (epoch, b), len(members[b]), config.batch_size)
+    if not shaped[b]:  # indices into the whole data
+      positions = jnp.where(positions >= 0, jnp.asarray(members[b])[jnp.maximum(positions, 0)],
+                            -1)
+    return sharding.shard_seeds(mesh, positions)
+
   def run_epoch(params, opt_state, epoch, report):
-    indices = [sharding.shard_seeds(mesh, _shuffled_batches(order_keys, (epoch, b), n,
-                                                            config.batch_size))
-               for b, n in enumerate(sizes)]
+    indices = [bucket_batches(epoch, b) for b in range(len(members))]
     bucket_of_step, batch_of_step = _bucket_schedule(epoch, steps_per_bucket)
     step_sums, reported = [], 0
     for step, (b, batch) in enumerate(zip(bucket_of_step, batch_of_step)):
