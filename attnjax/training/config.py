@@ -56,7 +56,7 @@ class TrainConfig:
       compiled program per bucket (a shorter shape also shortens every layer,
       but each program costs a compile). "auto" (the default): a bucket runs
       at its own length when it runs at least
-      `attnjax.training.loop.MIN_STEPS_PER_SHAPE` (100)
+      `attnjax.training.loop.MIN_STEPS_PER_SHAPE` (50)
       steps over the run (steps per epoch × epochs), the others at T in one
       program (benchmarks/README.md). The batches are the same either way;
       without dropout or Gumbel noise so are the numbers, up to float

@@ -324,10 +324,11 @@ def train(config: TrainConfig, seeds: int | Sequence[int], train_data: TextDatas
   schedules padded to the longest bucket of the S seeds at each step would
   run close to the largest bucket most of the time (benchmarks/README.md).
   A seed's numbers depend only on its seed, not on the group or on
-  `steps_per_call` (tested). Bucketed steps run at T (one program) or, with
-  `config.bucket_shapes`, at their bucket's length (a program per bucket);
-  in the latter, the dropout or Gumbel noise of a batch is drawn at the
-  bucket's shape.
+  `steps_per_call` (tested). A bucket's steps run at T in one program or at
+  the bucket's length in a program of its own (`config.bucket_shapes`; by
+  default its own length for a bucket of ≥ `MIN_STEPS_PER_SHAPE` steps over
+  the run); at its own length the dropout or Gumbel noise of a batch is drawn
+  at the bucket's shape.
 
   Returns:
     `TrainResult` with stacked params [S, ...] and per-seed history.
@@ -524,9 +525,12 @@ def _padded_epochs(step_config, config, mesh, data, order_keys, step_keys):
   """(steps per epoch, run_epoch) of the padded path: every seed's examples shuffled into
   batches, every step at the dataset's T (`_one_program_epochs`)."""
   num_examples = len(data)
+  # One compiled program per run for the epoch's shuffle (eagerly, each op compiles).
+  shuffle = jax.jit(lambda keys, epoch: _shuffled_batches(keys, (epoch,), num_examples,
+                                                          config.batch_size))
 
   def batches(epoch):
-    return _shuffled_batches(order_keys, (epoch,), num_examples, config.batch_size)
+    return shuffle(order_keys, epoch)
 
   steps = math.ceil(num_examples / config.batch_size)
   return _one_program_epochs(step_config, config, mesh, data, step_keys, steps, batches)
@@ -545,18 +549,34 @@ def _pooled_epochs(step_config, config, mesh, data, order_keys, step_keys, membe
   steps_per_bucket = [math.ceil(len(m) / config.batch_size) for m in members]
   offsets = np.cumsum([0] + steps_per_bucket[:-1])
 
+  # Every bucket's batches, bucket after bucket, in one compiled program: [S, steps, B].
+  in_bucket_order = jax.jit(lambda keys, epoch: jnp.concatenate(
+      [_bucket_batches(keys, epoch, b, m, config.batch_size) for b, m in enumerate(members)],
+      axis=1))
+
   def batches(epoch):
-    per_bucket = []
-    for b, bucket_members in enumerate(members):
-      positions = _shuffled_batches(order_keys, (epoch, b), len(bucket_members),
-                                    config.batch_size)
-      per_bucket.append(jnp.where(positions >= 0,
-                                  jnp.asarray(bucket_members)[jnp.maximum(positions, 0)], -1))
     bucket_of_step, batch_of_step = _bucket_schedule(epoch, steps_per_bucket)
-    return jnp.concatenate(per_bucket, axis=1)[:, offsets[bucket_of_step] + batch_of_step]
+    return in_bucket_order(order_keys, epoch)[:, offsets[bucket_of_step] + batch_of_step]
 
   return _one_program_epochs(step_config, config, mesh, data, step_keys,
                              sum(steps_per_bucket), batches)
+
+
+def _block_size(steps: int, steps_per_call: int) -> int:
+  """Steps per call of an epoch of `steps`: at most `steps_per_call`, a divisor of `steps`
+  where one of at least a quarter of the even split exists, so every block has one shape
+  (one compile); else the even split, whose shorter last block compiles once more.
+
+  No block holds an all-padding step (which would need a select over every parameter,
+  and changes XLA's fusion). The numbers do not depend on the block size.
+
+  Example:
+    >>> _block_size(64, 50), _block_size(65, 50), _block_size(53, 50), _block_size(10, 50)
+    (32, 13, 27, 10)
+  """
+  even = math.ceil(steps / math.ceil(steps / steps_per_call))
+  divisors = [d for d in range(max(1, even // 4), even + 1) if steps % d == 0]
+  return max(divisors) if divisors else even
 
 
 def _one_program_epochs(step_config, config, mesh, data, step_keys, steps, batches):
@@ -569,9 +589,7 @@ def _one_program_epochs(step_config, config, mesh, data, step_keys, steps, batch
   """
   tokens, lengths, labels = sharding.replicate(
       mesh, (jnp.asarray(data.tokens), jnp.asarray(data.lengths), jnp.asarray(data.labels)))
-  # Blocks of `block` steps and a shorter last one: no block holds an all-padding step
-  # (which would need a select over every parameter, and changes XLA's fusion).
-  block = math.ceil(steps / math.ceil(steps / config.steps_per_call))
+  block = _block_size(steps, config.steps_per_call)
   block_fn = _make_block_fn(step_config)
 
   def run_epoch(params, opt_state, epoch, report):
@@ -592,7 +610,7 @@ def _one_program_epochs(step_config, config, mesh, data, step_keys, steps, batch
   return steps, run_epoch
 
 
-MIN_STEPS_PER_SHAPE = 100
+MIN_STEPS_PER_SHAPE = 50
 """`bucket_shapes="auto"` gives a bucket its own compiled length when it runs at least this
 many steps over the run (its steps per epoch × epochs): a compile costs seconds, a step
 at the bucket's length instead of T saves tens of milliseconds (benchmarks/README.md)."""
@@ -608,6 +626,20 @@ def _bucket_members(config: TrainConfig, data: TextDataset):
   pairs = [(length, np.flatnonzero(which == b)) for b, length in enumerate(bucket_lens)]
   pairs = [(length, members) for length, members in pairs if len(members)]
   return tuple(length for length, _ in pairs), [members for _, members in pairs]
+
+
+def _bucket_batches(order_keys, epoch: int, bucket: int, members_Nb, batch_size: int,
+                    whole_data: bool = True):
+  """Bucket `bucket`'s batches of `epoch`, per seed: <int32>[S, ceil(N_b / B), B], −1 padded.
+
+  Each seed's permutation of the bucket (`_shuffled_batches` folded with (epoch,
+  bucket)), as indices into the whole data (`members_Nb[position]`) or, with
+  `whole_data=False`, as positions within the bucket.
+  """
+  positions = _shuffled_batches(order_keys, (epoch, bucket), len(members_Nb), batch_size)
+  if not whole_data:
+    return positions
+  return jnp.where(positions >= 0, jnp.asarray(members_Nb)[jnp.maximum(positions, 0)], -1)
 
 
 def _shaped_buckets(config: TrainConfig, members) -> list[bool]:
@@ -637,11 +669,9 @@ def _bucketed_epochs(step_config, config, mesh, data, order_keys, step_keys, mem
   step_fn = _make_bucket_step_fn(step_config)
 
   def bucket_batches(epoch, b):
-    positions = _shuffled_batches(order_keys, (epoch, b), len(members[b]), config.batch_size)
-    if not shaped[b]:  # indices into the whole data
-      positions = jnp.where(positions >= 0, jnp.asarray(members[b])[jnp.maximum(positions, 0)],
-                            -1)
-    return sharding.shard_seeds(mesh, positions)
+    # Own length: positions in the bucket's arrays; at T: indices into the whole data.
+    return sharding.shard_seeds(mesh, _bucket_batches(order_keys, epoch, b, members[b],
+                                                      config.batch_size, not shaped[b]))
 
   def run_epoch(params, opt_state, epoch, report):
     indices = [bucket_batches(epoch, b) for b in range(len(members))]
