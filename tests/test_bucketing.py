@@ -125,30 +125,28 @@ def test_bucketed_training_is_deterministic_per_seed():
                          together.params["params"]["output_layer"]["kernel"][1])
 
 
-@pytest.mark.parametrize("min_steps, shaped", [(100, "none"), (5, "the largest"),
-                                               (1, "every")])
-def test_buckets_at_their_own_length_or_at_t_train_alike(min_steps, shaped, monkeypatch):
+def test_buckets_at_their_own_length_or_at_t_train_alike(monkeypatch):
   """Bucketed batches run at T in one program, the recurrence bounded by each step's longest
-  example, train as running each bucket at its own length (`bucket_shapes=True`): the same
-  batches and keys, so, without noise, the same numbers up to float round-off; so does
-  "auto" when it gives `shaped` buckets their own length."""
-  monkeypatch.setattr(loop, "MIN_STEPS_PER_SHAPE", min_steps)
+  example (`bucket_shapes=False`), train as running each bucket at its own length (True)
+  and as "auto" mixing the two: the same batches and keys, so, without noise, the same
+  numbers up to float round-off."""
   config = TrainConfig(model=AttentionClassifier(**TINY), epochs=2, batch_size=16,
                        steps_per_call=4, buckets=(7, 9))
   data = _data(100)  # buckets of 31, 25, 44 examples: 2, 2, 3 steps per epoch
   _, members = loop._bucket_members(config, data)
-  assert loop._shaped_buckets(config, members) == {
-      "none": [False] * 3, "the largest": [False, False, True], "every": [True] * 3}[shaped]
-  auto = train(config, [0, 1], data, progress=False)
-  per_bucket = train(config.replace(bucket_shapes=True), [0, 1], data, progress=False)
-  one = train(config.replace(bucket_shapes=False), [0, 1], data, progress=False)
-  for other in (per_bucket, one):
-    chex.assert_trees_all_close(auto.params, other.params, rtol=1e-4, atol=1e-6)
-    for name, values in auto.history.items():
+  for min_steps, shaped in ((100, [False] * 3), (5, [False, False, True]), (1, [True] * 3)):
+    monkeypatch.setattr(loop, "MIN_STEPS_PER_SHAPE", min_steps)
+    assert loop._shaped_buckets(config, members) == shaped
+  monkeypatch.setattr(loop, "MIN_STEPS_PER_SHAPE", 5)  # "auto": only the third at its length
+  mixed = train(config, [0, 1], data, progress=False)
+  for other in (train(config.replace(bucket_shapes=True), [0, 1], data, progress=False),
+                train(config.replace(bucket_shapes=False), [0, 1], data, progress=False)):
+    chex.assert_trees_all_close(mixed.params, other.params, rtol=1e-4, atol=1e-6)
+    for name, values in mixed.history.items():
       np.testing.assert_allclose(values, other.history[name], rtol=1e-5)
   # Not the padded run's batches: the buckets change which examples form a batch.
   padded = train(config.replace(buckets=None), [0, 1], data, progress=False)
-  assert not np.allclose(auto.history["train_loss"], padded.history["train_loss"])
+  assert not np.allclose(mixed.history["train_loss"], padded.history["train_loss"])
 
 
 @pytest.mark.parametrize("buckets", ["auto", (7, 9)])
