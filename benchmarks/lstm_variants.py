@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 
 from attnjax.io import write_json_atomic
-from attnjax.models.encoders import _gate_activations, _shift_in_zero, lstm_directions
+from attnjax.models.encoders import (_gate_activations, _gate_gradients, _shift_in_zero,
+                                     lstm_directions)
 from timing import median_time
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lstm_variants.json"
@@ -83,14 +84,9 @@ def _hoisted_bwd(unroll, residuals, dhs_TxBxH):
     new_dh, new_dc, dgates_all = [], [], []
     for dh_out, dh_rec, dc, act, c, c_prev, kernel_T in zip(dh_outs, dh_recs, dcs, acts_t,
                                                              cs_t, c_prevs_t, recurrent_T):
-      i, f, g, o = jnp.split(act, 4, axis=-1)
-      tanh_c = jnp.tanh(c)
-      dh = dh_out + dh_rec
-      dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-      dgates = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
-                                dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)], axis=-1)
+      dgates, dc_prev = _gate_gradients(dh_out + dh_rec, dc, act, c, c_prev)
       new_dh.append(dgates @ kernel_T)
-      new_dc.append(dc * f)
+      new_dc.append(dc_prev)
       dgates_all.append(dgates)
     return (tuple(new_dh), tuple(new_dc)), tuple(dgates_all)
 

@@ -261,6 +261,28 @@ def _shift_in_zero(a_TxBxN):
   return jnp.concatenate([jnp.zeros_like(a_TxBxN[:1]), a_TxBxN[:-1]], axis=0)
 
 
+def _gate_gradients(dh_BxH, dc_BxH, act_BxG, c_BxH, c_prev_BxH):
+  """One LSTM step's backward through its cell: the gate pre-activation gradients.
+
+  Args:
+    dh_BxH: <float32>[B, H] gradient of the step's output h (from above and
+      from the next step).
+    dc_BxH: <float32>[B, H] gradient of the step's cell c from the next step.
+    act_BxG: <float32>[B, 4H] the step's activated gates (i, f, g, o).
+    c_BxH: <float32>[B, H] the step's cell.
+    c_prev_BxH: <float32>[B, H] the previous step's cell (0 at the first).
+
+  Returns:
+    (dgates <float32>[B, 4H], the gradient of c_prev <float32>[B, H]).
+  """
+  i, f, g, o = jnp.split(act_BxG, 4, axis=-1)
+  tanh_c = jnp.tanh(c_BxH)
+  dc = dc_BxH + dh_BxH * o * (1.0 - tanh_c * tanh_c)
+  dgates = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_prev_BxH * f * (1.0 - f),
+                            dc * i * (1.0 - g * g), dh_BxH * tanh_c * o * (1.0 - o)], axis=-1)
+  return dgates, dc * f
+
+
 def _lstm_step_bwd(embed_dim, carry, inputs, kernels):
   """One reverse step of every direction: (dh, dc) carried, and (dgates, dx) at this step."""
   dh_recs, dcs = carry
@@ -268,16 +290,11 @@ def _lstm_step_bwd(embed_dim, carry, inputs, kernels):
   new_dh, new_dc, dgates_all, dxs = [], [], [], []
   for dh_out, dh_rec, dc, act, c, c_prev, kernel in zip(dh_outs, dh_recs, dcs, acts_t, cs_t,
                                                          c_prevs_t, kernels):
-    i, f, g, o = jnp.split(act, 4, axis=-1)
-    tanh_c = jnp.tanh(c)
-    dh = dh_out + dh_rec
-    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-    dgates = jnp.concatenate([dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
-                              dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)], axis=-1)
+    dgates, dc_prev = _gate_gradients(dh_out + dh_rec, dc, act, c, c_prev)
     dxh = dgates @ kernel.T
     dxs.append(dxh[:, :embed_dim])
     new_dh.append(dxh[:, embed_dim:])
-    new_dc.append(dc * f)
+    new_dc.append(dc_prev)
     dgates_all.append(dgates)
   return (tuple(new_dh), tuple(new_dc)), (tuple(dgates_all), tuple(dxs))
 
@@ -288,12 +305,12 @@ def _lstm_directions_bwd(unroll, residuals, dhs_TxBxH):
   zeros = tuple(jnp.zeros_like(h[0]) for h in hs)
   step = lambda carry, inputs: _lstm_step_bwd(embed_dim, carry, inputs, kernels)
   if num_steps is None:
+    count = None
     c_prevs = tuple(_shift_in_zero(c) for c in cs)
     _, (dgates, dxs) = jax.lax.scan(step, (zeros, zeros), (dhs_TxBxH, acts, cs, c_prevs),
                                     reverse=True, unroll=unroll)
   else:
-    length = xs[0].shape[0]
-    count = _clip_steps(num_steps, length)
+    count = _clip_steps(num_steps, xs[0].shape[0])
 
     def body(i, carry_and_buffers):
       carry, buffers = carry_and_buffers
@@ -306,10 +323,7 @@ def _lstm_directions_bwd(unroll, residuals, dhs_TxBxH):
 
     buffers = (tuple(jnp.zeros_like(a) for a in acts), tuple(jnp.zeros_like(x) for x in xs))
     _, (dgates, dxs) = jax.lax.fori_loop(0, count, body, ((zeros, zeros), buffers))
-    dkernels, dbiases = zip(*(_weight_gradients(x, _shift_in_zero(h), dg, count)
-                              for x, h, dg in zip(xs, hs, dgates)))
-    return dxs, dkernels, dbiases, None
-  dkernels, dbiases = zip(*(_weight_gradients(x, _shift_in_zero(h), dg)
+  dkernels, dbiases = zip(*(_weight_gradients(x, _shift_in_zero(h), dg, count)
                             for x, h, dg in zip(xs, hs, dgates)))
   return dxs, dkernels, dbiases, None
 

@@ -460,10 +460,12 @@ def _start(config: TrainConfig, seeds: tuple[int, ...], mesh, data: TextDataset,
   else:
     lengths, members = _bucket_members(config, data)
     shaped = _shaped_buckets(config, members)
-    epochs_fn = (functools.partial(_bucketed_epochs, lengths=lengths, shaped=shaped)
-                 if any(shaped) else _pooled_epochs)
-    steps, run_epoch = epochs_fn(step_config, config, mesh, data, order_keys, step_keys,
-                                 members=members)
+    if any(shaped):
+      steps, run_epoch = _bucketed_epochs(step_config, config, mesh, data, order_keys,
+                                          step_keys, members, lengths, shaped)
+    else:
+      steps, run_epoch = _pooled_epochs(step_config, config, mesh, data, order_keys,
+                                        step_keys, members)
   names = ["train_loss", "train_accuracy"]
   if evaluating:
     names += ["eval_loss", "eval_accuracy"]
