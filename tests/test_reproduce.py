@@ -146,3 +146,33 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   other_data = {**TINY["data_overrides"], "splits": ("train[:120]", "dev[:40]", "test[:60]")}
   with pytest.raises(ValueError, match="other data"):  # cached cells are never mixed across data
     reproduce(tmp_path, **{**TINY, "data_overrides": other_data})
+
+
+def test_cells_computed_one_at_a_time_serve_the_report_without_parameters(tmp_path,
+                                                                          monkeypatch):
+  """`compute_cell` caches all a cell's parameter-needing measurements (finding ii's swapped
+  attention, experiments 6 and 7), so its archive restored elsewhere gives the same report
+  as its own folder with nothing retrained."""
+  from attnjax.reproduce import ReproduceOptions, compute_cell, dataset_cells
+  options = ReproduceOptions(**{**TINY, "only": (2, 6, 7)})
+  lab, plan = dataset_cells(tmp_path / "one", "planted", options)
+  assert list(plan) == ["bilstm-additive", "bilstm-additive-uniform", "bilstm-additive-frozen",
+                        "bilstm-scaled_dot"]
+  with pytest.raises(ValueError, match="unknown cell 'lstm-additive'.*allowed: bilstm-additive"):
+    compute_cell(lab, "lstm-additive", {}, options.experiments)
+  for name, changes in plan.items():
+    compute_cell(lab, name, changes, options.experiments)
+  cell = tmp_path / "one" / "planted" / "cells" / "bilstm-additive"
+  assert {p.name for p in cell.iterdir() if p.suffix == ".npz"} == {
+      "analysis.npz", "swapped.npz", "explanations.npz", "faithfulness.npz"}
+  assert {p.name for p in cell.with_name("bilstm-scaled_dot").iterdir() if p.suffix == ".npz"} \
+      == {"analysis.npz", "explanations.npz", "faithfulness.npz"}
+  archive.archive_cells(tmp_path / "one", tmp_path / "archive")
+  archive.restore_cells(tmp_path / "archive", tmp_path / "restored")
+  monkeypatch.setattr("attnjax.reproduce.write_figures", lambda *args: [])
+  restored = reproduce(tmp_path / "restored", options)
+  assert not list((tmp_path / "restored").rglob("params.msgpack"))  # nothing retrained
+  here = reproduce(tmp_path / "one", options)
+  assert set(restored["planted"]) == {"2", "6", "7"}
+  for number in ("2", "6", "7"):
+    assert json.dumps(restored["planted"][number]) == json.dumps(here["planted"][number])

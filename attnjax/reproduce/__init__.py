@@ -38,7 +38,7 @@ from attnjax.reproduce.rejudge import rejudge_results
 from attnjax.reproduce.report import write_figures, write_report
 
 __all__ = ["DATASETS", "AnalysisSettings", "CellsFailed", "RayOptions", "ReproduceOptions",
-           "reproduce"]
+           "compute_cell", "dataset_cells", "reproduce"]
 
 
 def reproduce(out, options: ReproduceOptions | None = None, **fields) -> dict:
@@ -88,34 +88,66 @@ def reproduce(out, options: ReproduceOptions | None = None, **fields) -> dict:
   return results
 
 
+def dataset_cells(out, dataset: str, options: ReproduceOptions,
+                  log=lambda message: None) -> tuple[DatasetCells, dict[str, dict]]:
+  """The cells `reproduce(out, options)` computes for `dataset`, with its data loaded.
+
+  Returns:
+    (the `DatasetCells` of `out/<dataset>`, its plan: {cell name: `TrainConfig` changes}
+    of every cell the experiments `options.experiments` read, in first-use order).
+  """
+  o = options
+  data = {**data_options(dataset, o.preset, o.source), **(o.data_overrides or {})}
+  if o.train_split is not None:
+    data["splits"] = (o.train_split, *data["splits"][1:])
+    if dataset != "planted":
+      data["vocab_split"] = o.train_split
+  split_names = data.pop("splits")
+  log(f"{dataset}: loading {', '.join(split_names)}")
+  splits = load_dataset(dataset, split_names, source=o.source, data_dir=o.data_dir, **data)
+  vocab = splits["train"].vocab
+  vocab_size = len(vocab) if vocab is not None else PLANTED_VOCAB_SIZE
+  base = base_config(dataset, o.preset, vocab_size, splits["train"].num_classes)
+  base = base.replace(**(o.config_changes or {}))
+  data_id = json.dumps({"dataset": dataset, "source": o.source, "splits": split_names, **data},
+                       sort_keys=True, default=str)
+  lab = DatasetCells(directory=Path(out) / dataset, base=base, seeds=tuple(range(o.seeds)),
+                     splits=splits, data_id=data_id, settings=o.settings,
+                     key=jax.random.key(0), progress=o.progress,
+                     on_cell=lambda name: log(f"{dataset}: cell {name}"),
+                     encoders=tuple(o.encoders),
+                     temperatures=tuple(float(t) for t in o.temperatures))
+  plan = plan_cells(lab, o.experiments)
+  lab = dataclasses.replace(lab, planned=frozenset(plan),
+                            estimator_checked=estimator_checked_cells(lab))
+  return lab, plan
+
+
+def compute_cell(lab: DatasetCells, name: str, changes: dict, experiments) -> None:
+  """Trains and analyses cell `name` (unless cached) and caches every measurement the
+  `experiments` (numbers) read from its parameters (`Experiment.from_parameters`), so
+  the cell's archive (`attnjax.reproduce.archive`) serves their report without
+  retraining. `reproduce` computes the same files as it needs them.
+
+  Raises:
+    ValueError: `name` is not a cell of `lab`'s plan.
+  """
+  if name not in lab.planned:
+    raise ValueError(f"unknown cell {name!r} for experiments {', '.join(map(str, experiments))}"
+                     f"; allowed: {', '.join(sorted(lab.planned))}")
+  lab.cell(name, **changes)
+  for number in experiments:
+    hook = EXPERIMENTS[number].from_parameters
+    if hook is not None and name in EXPERIMENTS[number].cells(lab):
+      hook(lab, name)
+
+
 def _run_datasets(out, results, results_path, meta, log, o: ReproduceOptions) -> dict:
   """`reproduce`'s loop over datasets; returns {dataset: [failed cell names]} (Ray only)."""
   failed_cells = {}
-  preset, only = o.preset, o.experiments
+  only = o.experiments
   for dataset in o.data:
-    options = {**data_options(dataset, preset, o.source), **(o.data_overrides or {})}
-    if o.train_split is not None:
-      options["splits"] = (o.train_split, *options["splits"][1:])
-      if dataset != "planted":
-        options["vocab_split"] = o.train_split
-    split_names = options.pop("splits")
-    log(f"{dataset}: loading {', '.join(split_names)}")
-    splits = load_dataset(dataset, split_names, source=o.source, data_dir=o.data_dir, **options)
-    vocab = splits["train"].vocab
-    vocab_size = len(vocab) if vocab is not None else PLANTED_VOCAB_SIZE
-    base = base_config(dataset, preset, vocab_size, splits["train"].num_classes)
-    base = base.replace(**(o.config_changes or {}))
-    data_id = json.dumps({"dataset": dataset, "source": o.source, "splits": split_names,
-                          **options}, sort_keys=True, default=str)
-    lab = DatasetCells(directory=out / dataset, base=base, seeds=tuple(range(o.seeds)),
-                       splits=splits, data_id=data_id, settings=o.settings,
-                       key=jax.random.key(0), progress=o.progress,
-                       on_cell=lambda name, d=dataset: log(f"{d}: cell {name}"),
-                       encoders=tuple(o.encoders),
-                       temperatures=tuple(float(t) for t in o.temperatures))
-    plan = plan_cells(lab, only)
-    lab = dataclasses.replace(lab, planned=frozenset(plan),
-                              estimator_checked=estimator_checked_cells(lab))
+    lab, plan = dataset_cells(out, dataset, o, log)
     failed = run_cells(lab, plan, o.ray_options, log=lambda m, d=dataset: log(f"{d}: {m}")) \
         if o.executor == "ray" else {}
     findings = results.setdefault(dataset, {})

@@ -122,6 +122,13 @@ def judge(finding: dict, analysis: Mapping) -> dict:
                    f"{len(comparisons)}{left_out}; {ALL_PREDICTED_RULE}")}
 
 
+def from_parameters(lab: DatasetCells, name: str) -> None:
+  """Caches the swapped-attention scores when `name` is the learned cell (they are
+  computed from its parameters)."""
+  if name == "bilstm-additive":
+    swapped(lab, lab.cell(name, **cells(lab)[name]))
+
+
 def figures(finding: dict) -> dict:
   """{"finding2": Figure}."""
   fig, ax = panel()
@@ -131,4 +138,4 @@ def figures(finding: dict) -> dict:
 
 
 EXPERIMENT = Experiment(cells=cells, measure=measure, judge=judge, draw=figures,
-                        figures=(("finding2", "finding 2"),))
+                        figures=(("finding2", "finding 2"),), from_parameters=from_parameters)

@@ -32,6 +32,11 @@ class Experiment:
     outcomes: the verdicts `judge` can give.
     checks_estimator: `measure` reads its cells' second dataset-level estimate and
       calibration (`AnalysisSettings.robustness_method`); other cells skip them.
+    from_parameters: (`DatasetCells`, cell name) → None: computes and caches in that
+      cell's folder whatever `measure` reads from the cell's parameters (nothing for a
+      cell it reads no parameters of), so the cell's archived copy serves `measure`
+      without retraining (`attnjax.reproduce.compute_cell`). None: `measure` reads
+      no parameters.
   """
   cells: Callable[..., dict]
   measure: Callable[..., dict]
@@ -40,6 +45,7 @@ class Experiment:
   figures: tuple[tuple[str, str], ...]
   outcomes: tuple[str, ...] = VERDICTS
   checks_estimator: bool = False
+  from_parameters: Callable[..., None] | None = None
 
   def judged(self, measured: dict, analysis: Mapping | None = None) -> dict:
     """`measured` with its verdict, rule and comparisons added (`judge`)."""

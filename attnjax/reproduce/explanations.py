@@ -332,7 +332,14 @@ def explanation_tokens_figure(examples: dict):
 OUTCOMES = ("MI agrees better", "attention agrees better", "mixed", "inconclusive")
 """Experiment 6's verdicts: it asks a question rather than testing a prediction."""
 
+def from_parameters(lab, name: str) -> None:
+  """Caches the explanation scores of `name` when it is one of the explained cells (they
+  are computed from its parameters)."""
+  if name in cells(lab):
+    explained_cell(lab, name.removeprefix("bilstm-"))
+
+
 EXPERIMENT = Experiment(cells=cells, measure=measure, judge=judge, draw=figures,
                         figures=(("finding6", "finding 6"),
                                  ("explanations_tokens", "explainers on a few examples")),
-                        outcomes=OUTCOMES)
+                        outcomes=OUTCOMES, from_parameters=from_parameters)

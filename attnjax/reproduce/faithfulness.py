@@ -305,7 +305,14 @@ def figures(finding: dict) -> dict:
 OUTCOMES = ("attention beats random", "attention below random", "mixed", "inconclusive")
 """Experiment 7's verdicts: is attention's ranking more faithful than chance?"""
 
+def from_parameters(lab, name: str) -> None:
+  """Caches the faithfulness arrays (and the explanations they rank by) of `name` when it
+  is one of the explained cells (both are computed from its parameters)."""
+  if name in explained_cells(lab):
+    _faithful_cell(lab, name.removeprefix("bilstm-"))
+
+
 EXPERIMENT = Experiment(cells=explained_cells, measure=measure, judge=judge, draw=figures,
                         figures=(("finding7",
                                   "deletion curves: p(ŷ) as the best-ranked tokens go"),),
-                        outcomes=OUTCOMES)
+                        outcomes=OUTCOMES, from_parameters=from_parameters)
