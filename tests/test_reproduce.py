@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from attnjax.io import strict_json
-from attnjax.reproduce import ablation, archive, cells, explanations, findings, reproduce
+from attnjax.reproduce import (ReproduceOptions, ablation, archive, cells, compute_cell,
+                               dataset_cells, explanations, findings, reproduce)
 from attnjax.reproduce.cell_measurements import AnalysisSettings
 
 TINY = dict(
@@ -31,7 +32,26 @@ def _reject(token):
 
 
 def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeypatch):
+  # The cells first computed one at a time (`compute_cell`, as experiments/compute_cells.py
+  # does), each with every measurement its experiments read from its parameters: the
+  # report then trains and measures nothing.
+  options = ReproduceOptions(**TINY)
+  lab, plan = dataset_cells(tmp_path, "planted", options)
+  with pytest.raises(ValueError, match="unknown cell 'lstm-additive'.*allowed: bilstm-additive"):
+    compute_cell(lab, "lstm-additive", {}, options.experiments)
+  for name, changes in plan.items():
+    compute_cell(lab, name, changes, options.experiments)
+  folder = tmp_path / "planted" / "cells"
+  cached = lambda name: {p.name for p in (folder / name).iterdir() if p.suffix == ".npz"}
+  assert cached("bilstm-additive") == {"analysis.npz", "swapped.npz", "explanations.npz",
+                                       "faithfulness.npz"}
+  assert cached("bilstm-scaled_dot") == {"analysis.npz", "explanations.npz", "faithfulness.npz"}
+  assert cached("bilstm-deep") == {"analysis.npz"}
+  files = lambda: {p: p.stat().st_mtime_ns for p in folder.rglob("*")
+                   if p.suffix in (".npz", ".json", ".msgpack")}  # not claim locks
+  computed = files()
   results = reproduce(tmp_path, **TINY)
+  assert files() == computed
   report = (tmp_path / "report.md").read_text()
   assert "(n=2)" in report  # every interval says how many seeds it is over
   for title in ("Information preservation (finding i)", "Ablation (finding ii)",
@@ -147,32 +167,3 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   with pytest.raises(ValueError, match="other data"):  # cached cells are never mixed across data
     reproduce(tmp_path, **{**TINY, "data_overrides": other_data})
 
-
-def test_cells_computed_one_at_a_time_serve_the_report_without_parameters(tmp_path,
-                                                                          monkeypatch):
-  """`compute_cell` caches all a cell's parameter-needing measurements (finding ii's swapped
-  attention, experiments 6 and 7), so its archive restored elsewhere gives the same report
-  as its own folder with nothing retrained."""
-  from attnjax.reproduce import ReproduceOptions, compute_cell, dataset_cells
-  options = ReproduceOptions(**{**TINY, "only": (2, 6, 7)})
-  lab, plan = dataset_cells(tmp_path / "one", "planted", options)
-  assert list(plan) == ["bilstm-additive", "bilstm-additive-uniform", "bilstm-additive-frozen",
-                        "bilstm-scaled_dot"]
-  with pytest.raises(ValueError, match="unknown cell 'lstm-additive'.*allowed: bilstm-additive"):
-    compute_cell(lab, "lstm-additive", {}, options.experiments)
-  for name, changes in plan.items():
-    compute_cell(lab, name, changes, options.experiments)
-  cell = tmp_path / "one" / "planted" / "cells" / "bilstm-additive"
-  assert {p.name for p in cell.iterdir() if p.suffix == ".npz"} == {
-      "analysis.npz", "swapped.npz", "explanations.npz", "faithfulness.npz"}
-  assert {p.name for p in cell.with_name("bilstm-scaled_dot").iterdir() if p.suffix == ".npz"} \
-      == {"analysis.npz", "explanations.npz", "faithfulness.npz"}
-  archive.archive_cells(tmp_path / "one", tmp_path / "archive")
-  archive.restore_cells(tmp_path / "archive", tmp_path / "restored")
-  monkeypatch.setattr("attnjax.reproduce.write_figures", lambda *args: [])
-  restored = reproduce(tmp_path / "restored", options)
-  assert not list((tmp_path / "restored").rglob("params.msgpack"))  # nothing retrained
-  here = reproduce(tmp_path / "one", options)
-  assert set(restored["planted"]) == {"2", "6", "7"}
-  for number in ("2", "6", "7"):
-    assert json.dumps(restored["planted"][number]) == json.dumps(here["planted"][number])
