@@ -137,9 +137,8 @@ def compute_cell(lab: DatasetCells, name: str, changes: dict, experiments) -> No
                      f"; allowed: {', '.join(sorted(lab.planned))}")
   lab.cell(name, **changes)
   for number in experiments:
-    hook = EXPERIMENTS[number].from_parameters
-    if hook is not None and name in EXPERIMENTS[number].cells(lab):
-      hook(lab, name)
+    if EXPERIMENTS[number].from_parameters is not None:
+      EXPERIMENTS[number].from_parameters(lab, name)
 
 
 def _run_datasets(out, results, results_path, meta, log, o: ReproduceOptions) -> dict:

@@ -332,6 +332,7 @@ def explanation_tokens_figure(examples: dict):
 OUTCOMES = ("MI agrees better", "attention agrees better", "mixed", "inconclusive")
 """Experiment 6's verdicts: it asks a question rather than testing a prediction."""
 
+
 def from_parameters(lab, name: str) -> None:
   """Caches the explanation scores of `name` when it is one of the explained cells (they
   are computed from its parameters)."""

@@ -305,6 +305,7 @@ def figures(finding: dict) -> dict:
 OUTCOMES = ("attention beats random", "attention below random", "mixed", "inconclusive")
 """Experiment 7's verdicts: is attention's ranking more faithful than chance?"""
 
+
 def from_parameters(lab, name: str) -> None:
   """Caches the faithfulness arrays (and the explanations they rank by) of `name` when it
   is one of the explained cells (both are computed from its parameters)."""
