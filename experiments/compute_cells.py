@@ -10,9 +10,9 @@ CPU cores): each named cell is trained and analysed as `attnjax reproduce` would
 (`attnjax.reproduce.dataset_cells`, the same folders, keys and stamps), then every
 measurement the experiments read from its parameters is cached (swapped attention,
 explanations, faithfulness: `attnjax.reproduce.compute_cell`), its accuracy on the whole
-test split is added to OUT/<dataset>_test_accuracy.json, and, with --archive, the cell
-and that file are archived (`attnjax.reproduce.archive`). Nothing a later run needs the
-parameters for is left, so `attnjax reproduce` with the same options, run on the
+test split is added to OUT/<dataset>_test_accuracy.json (keeping the entries already there
+and in the archive's copy), and, with --archive, the cell and that file are archived
+(`attnjax.reproduce.archive`). Nothing a later run needs the parameters for is left, so `attnjax reproduce` with the same options, run on the
 restored archive, retrains nothing and writes the report.
 
 Run it from the code that is to compute every cell (a worktree of one commit, with
@@ -68,7 +68,9 @@ def main(argv=None) -> int:
     began = time.time()
     log(f"cell {name}: computing")
     compute_cell(lab, name, plan[name], options.experiments)
-    accuracy = {**earlier(accuracy_path, args.data, "test"),
+    kept = [Path(args.archive) / accuracy_path.name] if args.archive else []
+    accuracy = {**{k: v for path in (*kept, accuracy_path)
+                   for k, v in earlier(path, args.data, "test").items()},
                 **split_accuracy(args.out, args.data, data_dir=args.data_dir, cells=[name])}
     write_json_atomic(accuracy_path, {"dataset": args.data, "split": "test",
                                       "cells": dict(sorted(accuracy.items()))})
