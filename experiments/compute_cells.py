@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 
 import attnjax
-from attnjax.io import write_atomic, write_json_atomic
+from attnjax.io import write_atomic
 from attnjax.reproduce import ReproduceOptions, compute_cell, dataset_cells
 from attnjax.reproduce.archive import archive_cells
 from attnjax.reproduce.split_accuracy import split_accuracy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from split_accuracy import earlier  # noqa: E402  (the script beside this one)
+from split_accuracy import update  # noqa: E402  (the script beside this one)
 
 
 def main(argv=None) -> int:
@@ -69,11 +69,9 @@ def main(argv=None) -> int:
     log(f"cell {name}: computing")
     compute_cell(lab, name, plan[name], options.experiments)
     kept = [Path(args.archive) / accuracy_path.name] if args.archive else []
-    accuracy = {**{k: v for path in (*kept, accuracy_path)
-                   for k, v in earlier(path, args.data, "test").items()},
-                **split_accuracy(args.out, args.data, data_dir=args.data_dir, cells=[name])}
-    write_json_atomic(accuracy_path, {"dataset": args.data, "split": "test",
-                                      "cells": dict(sorted(accuracy.items()))})
+    accuracy = update(accuracy_path, args.data, "test",
+                      split_accuracy(args.out, args.data, data_dir=args.data_dir, cells=[name]),
+                      kept)
     log(f"cell {name}: done in {time.time() - began:.0f} s; test accuracy per seed "
         f"{accuracy[name]['accuracy']}")
     if args.archive:

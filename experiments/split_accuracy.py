@@ -31,6 +31,17 @@ def earlier(path: Path, dataset: str, split: str) -> dict:
   return saved["cells"]
 
 
+def update(path: Path, dataset: str, split: str, evaluated: dict, kept=()) -> dict:
+  """Writes `path` (strict JSON, atomically): the cells already in the results files
+  `kept` and `path` (`earlier`; `path`'s over `kept`'s) with the `evaluated` ones over
+  them, sorted by name; returns those cells."""
+  cells = {name: result for file in (*kept, path)
+           for name, result in earlier(file, dataset, split).items()}
+  cells = dict(sorted({**cells, **evaluated}.items()))
+  write_json_atomic(path, {"dataset": dataset, "split": split, "cells": cells})
+  return cells
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("out", help="a `reproduce` output folder")
@@ -39,10 +50,8 @@ def main(argv=None) -> int:
   parser.add_argument("--split", default="test", choices=SPLITS)
   args = parser.parse_args(argv)
   path = Path(args.out) / f"{args.data}_{args.split}_accuracy.json"
-  results = {**earlier(path, args.data, args.split),
-             **split_accuracy(args.out, args.data, data_dir=args.data_dir, split=args.split)}
-  results = dict(sorted(results.items()))
-  write_json_atomic(path, {"dataset": args.data, "split": args.split, "cells": results})
+  results = update(path, args.data, args.split,
+                   split_accuracy(args.out, args.data, data_dir=args.data_dir, split=args.split))
   print(f"| cell | {args.split} accuracy, mean ± 95% CI over seeds | per seed | examples |")
   print("|---|---|---|---|")
   for name, r in results.items():

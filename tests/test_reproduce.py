@@ -166,4 +166,3 @@ def test_reproduce_writes_every_section_and_figure_and_resumes(tmp_path, monkeyp
   other_data = {**TINY["data_overrides"], "splits": ("train[:120]", "dev[:40]", "test[:60]")}
   with pytest.raises(ValueError, match="other data"):  # cached cells are never mixed across data
     reproduce(tmp_path, **{**TINY, "data_overrides": other_data})
-
